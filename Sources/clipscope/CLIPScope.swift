@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct CLIPScope: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clipscope",
+        abstract: "A terminal microscope for CLIP's multimodal neurons.",
+        subcommands: [
+            Bench.self,
+            Version.self,
+        ]
+    )
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import Foundation
+import Render
+import Tensor
+import TUI
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the versions of clipscope and the system libraries it links.")
+
+    func run() throws {
+        print("clipscope 0.1.0")
+        print("blas      \(BLAS.description) (core \(BLAS.coreName), \(BLAS.threads) threads)")
+        print("ncurses   \(TUILibraries.ncursesVersion)")
+        for (name, version) in RenderLibraries.versions {
+            print(name.padding(toLength: 9, withPad: " ", startingAt: 0), version)
+        }
+    }
+}
