@@ -26,7 +26,9 @@ let package = Package(
 
         .target(name: "Tensor", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "Render", dependencies: ["CPNG", "CSixel", "CJPEG", "CFreeType", "CZlib"],
+        // setjmp-guarded calls into libpng and libjpeg (Swift cannot catch their longjmp).
+        .target(name: "CImageIO", dependencies: ["CPNG", "CJPEG"]),
+        .target(name: "Render", dependencies: ["CImageIO", "CPNG", "CSixel", "CJPEG", "CFreeType", "CZlib"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // The files of Assets/, embedded into the binary with .incbin.
         .target(name: "CAssets"),
@@ -38,7 +40,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "TUITests", dependencies: ["TUI"]),
     ]
