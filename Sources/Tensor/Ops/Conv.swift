@@ -1,0 +1,208 @@
+// 2-D convolution (NCHW, OIHW weights, square stride and zero padding) as GEMM:
+// 1x1 stride-1 convolutions multiply the input directly, the rest go through
+// im2col. Average pooling with kernel = stride.
+
+/// The geometry of one convolution.
+struct ConvGeometry {
+    let channels: Int, height: Int, width: Int
+    let kernelH: Int, kernelW: Int, stride: Int, padding: Int
+    var outH: Int { (height + 2 * padding - kernelH) / stride + 1 }
+    var outW: Int { (width + 2 * padding - kernelW) / stride + 1 }
+    var rows: Int { channels * kernelH * kernelW }   // rows of the column matrix
+    var isPointwise: Bool { kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0 }
+
+    /// col[(c, i, j), (oy, ox)] = x[c, oy*s - p + i, ox*s - p + j], zero outside.
+    func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        let (oh, ow, hw) = (outH, outW, outH * outW)
+        Parallel.forChunks(rows, grain: Swift.max(1, 16384 / Swift.max(hw, 1))) { r in
+            for row in r {
+                let c = row / (kernelH * kernelW), i = row / kernelW % kernelH, j = row % kernelW
+                let src = x + c * height * width
+                let dst = col + row * hw
+                for oy in 0..<oh {
+                    let iy = oy * stride - padding + i
+                    let line = dst + oy * ow
+                    guard iy >= 0 && iy < height else {
+                        line.update(repeating: 0, count: ow)
+                        continue
+                    }
+                    let srcLine = src + iy * width
+                    if stride == 1 {
+                        // ix = ox - p + j: zeros, a contiguous run, zeros.
+                        let first = Swift.max(0, padding - j), last = Swift.min(ow, width + padding - j)
+                        if first > 0 { line.update(repeating: 0, count: Swift.min(first, ow)) }
+                        if last > first { (line + first).update(from: srcLine + (first - padding + j), count: last - first) }
+                        if last < ow { (line + Swift.max(last, 0)).update(repeating: 0, count: ow - Swift.max(last, 0)) }
+                    } else {
+                        for ox in 0..<ow {
+                            let ix = ox * stride - padding + j
+                            line[ox] = ix >= 0 && ix < width ? srcLine[ix] : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of im2col: x[c, iy, ix] += col[(c, i, j), (oy, ox)]. Parallel
+    /// over channels, which own disjoint slices of x.
+    func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>) {
+        let (oh, ow, hw) = (outH, outW, outH * outW)
+        Parallel.forChunks(channels, grain: Swift.max(1, 16384 / Swift.max(hw * kernelH * kernelW, 1))) { r in
+            for c in r {
+                let dst = x + c * height * width
+                for i in 0..<kernelH {
+                    for j in 0..<kernelW {
+                        let src = col + ((c * kernelH + i) * kernelW + j) * hw
+                        for oy in 0..<oh {
+                            let iy = oy * stride - padding + i
+                            guard iy >= 0 && iy < height else { continue }
+                            let line = src + oy * ow, dstLine = dst + iy * width
+                            for ox in 0..<ow {
+                                let ix = ox * stride - padding + j
+                                if ix >= 0 && ix < width { dstLine[ix] += line[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Convolution of an [N, C, H, W] input with [O, C, kh, kw] weights, plus an
+    /// optional per-channel bias [O].
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+        precondition(rank == 4, "conv2d: input must be [N, C, H, W], got \(shape)")
+        precondition(weight.rank == 4, "conv2d: weight must be [O, C, kh, kw], got \(weight.shape)")
+        precondition(weight.shape[1] == shape[1],
+                     "conv2d: weight \(weight.shape) expects \(weight.shape[1]) input channels, input \(shape) has \(shape[1])")
+        precondition(stride >= 1 && padding >= 0, "conv2d: stride \(stride), padding \(padding)")
+        let g = ConvGeometry(channels: shape[1], height: shape[2], width: shape[3],
+                             kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding)
+        precondition(g.outH >= 1 && g.outW >= 1, "conv2d: kernel \(weight.shape[2])x\(weight.shape[3]) larger than padded input \(shape)")
+        if let bias {
+            precondition(bias.shape == [weight.shape[0]], "conv2d: bias \(bias.shape) for \(weight.shape[0]) output channels")
+        }
+        let (n, o, hw) = (shape[0], weight.shape[0], g.outH * g.outW)
+        let out = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
+        let col = g.isPointwise ? nil : Storage(count: g.rows * hw)
+        for s in 0..<n {
+            let x = data + s * g.channels * g.height * g.width
+            if let col { g.im2col(x, col.pointer) }
+            gemm(transposeA: false, transposeB: false, m: o, n: hw, k: g.rows,
+                 a: weight.data, lda: g.rows, b: col?.pointer ?? x, ldb: hw,
+                 c: out.data + s * o * hw, ldc: hw)
+        }
+        if let bias { out.addChannelBias(bias) }
+
+        let input = detached(), w = weight.detached()
+        return out.recording("conv2d", bias.map { [self, weight, $0] } ?? [self, weight]) { [isTracked, weight] grad in
+            var gInput: Tensor?, gWeight: Tensor?
+            let colBuffer = g.isPointwise ? nil : Storage(count: g.rows * hw)
+            if isTracked {
+                let gi = Tensor(shape: input.shape, repeating: 0)
+                for s in 0..<n {
+                    let dx = gi.data + s * g.channels * g.height * g.width
+                    let dy = grad.data + s * o * hw
+                    if let colBuffer {
+                        gemm(transposeA: true, transposeB: false, m: g.rows, n: hw, k: o,
+                             a: w.data, lda: g.rows, b: dy, ldb: hw, c: colBuffer.pointer, ldc: hw)
+                        g.col2im(colBuffer.pointer, dx)
+                    } else {
+                        gemm(transposeA: true, transposeB: false, m: g.rows, n: hw, k: o,
+                             a: w.data, lda: g.rows, b: dy, ldb: hw, c: dx, ldc: hw)
+                    }
+                }
+                gInput = gi
+            }
+            if weight.isTracked {
+                let gw = Tensor(shape: w.shape, repeating: 0)
+                for s in 0..<n {
+                    let x = input.data + s * g.channels * g.height * g.width
+                    if let colBuffer { g.im2col(x, colBuffer.pointer) }
+                    gemm(transposeA: false, transposeB: true, m: o, n: g.rows, k: hw,
+                         a: grad.data + s * o * hw, lda: hw, b: colBuffer?.pointer ?? x, ldb: hw,
+                         beta: 1, c: gw.data, ldc: g.rows)
+                }
+                gWeight = gw
+            }
+            var grads = [gInput, gWeight]
+            if bias != nil { grads.append(grad.sumChannels()) }
+            return grads
+        }
+    }
+
+    /// Adds bias[c] to every element of channel c of this [N, C, ...] tensor, in place.
+    func addChannelBias(_ bias: Tensor) {
+        let (n, c) = (shape[0], shape[1])
+        let plane = count / Swift.max(n * c, 1)
+        let p = data, b = bias.data
+        Parallel.forChunks(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
+            for nc in r {
+                let v = b[nc % c], row = p + nc * plane
+                for i in 0..<plane { row[i] += v }
+            }
+        }
+    }
+
+    /// Per-channel sums of an [N, C, ...] tensor: the bias gradient.
+    func sumChannels() -> Tensor {
+        let (n, c) = (shape[0], shape[1])
+        let plane = count / Swift.max(n * c, 1)
+        let out = Tensor(shape: [c], repeating: 0)
+        for nc in 0..<(n * c) {
+            var s: Float = 0
+            let row = data + nc * plane
+            for i in 0..<plane { s += row[i] }
+            out.data[nc % c] += s
+        }
+        return out
+    }
+
+    /// Average pooling of [N, C, H, W] with a k x k window and stride k (output
+    /// size floor(H/k) x floor(W/k), as PyTorch's AvgPool2d(k)).
+    public func avgPool2d(_ k: Int) -> Tensor {
+        precondition(rank == 4, "avgPool2d: input must be [N, C, H, W], got \(shape)")
+        precondition(k >= 1 && shape[2] >= k && shape[3] >= k, "avgPool2d: kernel \(k) for input \(shape)")
+        if k == 1 { return self }
+        let (nc, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        let (oh, ow) = (h / k, w / k)
+        let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
+        let px = data, po = out.data
+        let scale = 1 / Float(k * k)
+        Parallel.forChunks(nc, grain: Swift.max(1, 8192 / (h * w))) { r in
+            for plane in r {
+                let src = px + plane * h * w, dst = po + plane * oh * ow
+                for oy in 0..<oh {
+                    let line = dst + oy * ow
+                    line.update(repeating: 0, count: ow)
+                    for i in 0..<k {
+                        let srcLine = src + (oy * k + i) * w
+                        for ox in 0..<ow {
+                            var s: Float = 0
+                            for j in 0..<k { s += srcLine[ox * k + j] }
+                            line[ox] += s
+                        }
+                    }
+                    for ox in 0..<ow { line[ox] *= scale }
+                }
+            }
+        }
+        return out.recording("avgPool2d", [self]) { [shape] g in
+            let gx = Tensor(shape: shape, repeating: 0)
+            let pg = g.data, pgx = gx.data
+            Parallel.forChunks(nc, grain: Swift.max(1, 8192 / (h * w))) { r in
+                for plane in r {
+                    let src = pg + plane * oh * ow, dst = pgx + plane * h * w
+                    for y in 0..<(oh * k) {
+                        let line = src + (y / k) * ow, dstLine = dst + y * w
+                        for x in 0..<(ow * k) { dstLine[x] = line[x / k] * scale }
+                    }
+                }
+            }
+            return [gx]
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import CBLAS
+
+/// C[m, n] = alpha * op(A) op(B) + beta * C with row-major operands, through
+/// OpenBLAS's own threads. Everything else calls this one function.
+@inline(__always)
+func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+          alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+          b: UnsafePointer<Float>, ldb: Int,
+          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 {
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+extension Tensor {
+    /// Matrix product of the last two dimensions, optionally transposing either
+    /// operand: [M, K] x [K, N] -> [M, N], or batched [B, M, K] x [B, K, N] (a 2-D
+    /// right operand is shared by the whole batch).
+    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
+        precondition(rank == 2 || rank == 3, "matmul: left operand must be 2-D or 3-D, got \(shape)")
+        precondition(other.rank == 2 || other.rank == 3, "matmul: right operand must be 2-D or 3-D, got \(other.shape)")
+        precondition(other.rank <= rank, "matmul: batched right operand \(other.shape) with 2-D left \(shape)")
+        let batch = rank == 3 ? shape[0] : 1
+        if other.rank == 3 {
+            precondition(other.shape[0] == batch, "matmul: batch sizes \(batch) and \(other.shape[0]) differ")
+        }
+        let (r0, c0) = (shape[rank - 2], shape[rank - 1])
+        let (r1, c1) = (other.shape[other.rank - 2], other.shape[other.rank - 1])
+        let (m, k) = transposeSelf ? (c0, r0) : (r0, c0)
+        let (k2, n) = transposeOther ? (c1, r1) : (r1, c1)
+        precondition(k == k2, "matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") x \(other.shape)\(transposeOther ? "ᵀ" : "")")
+        let out = Tensor(uninitializedShape: rank == 3 ? [batch, m, n] : [m, n])
+        let strideB = other.rank == 3 ? r1 * c1 : 0
+        for i in 0..<batch {
+            gemm(transposeA: transposeSelf, transposeB: transposeOther, m: m, n: n, k: k,
+                 a: data + i * r0 * c0, lda: c0, b: other.data + i * strideB, ldb: c1,
+                 c: out.data + i * m * n, ldc: n)
+        }
+        let a = detached(), b = other.detached()
+        return out.recording("matmul", [self, other]) { [isTracked, other] g in
+            // d op(A) = G op(B)ᵀ, d op(B) = op(A)ᵀ G, then undo the transposes.
+            var ga: Tensor?
+            if isTracked {
+                let gOpA = g.matmul(b, transposeOther: !transposeOther)
+                ga = transposeSelf ? gOpA.transposed() : gOpA
+            }
+            var gb: Tensor?
+            if other.isTracked {
+                if b.rank == 3 || a.rank == 2 {
+                    gb = transposeOther
+                        ? g.matmul(a, transposeSelf: true, transposeOther: transposeSelf)
+                        : a.matmul(g, transposeSelf: !transposeSelf, transposeOther: false)
+                } else {
+                    // A shared 2-D right operand: its gradient sums over the batch.
+                    let a2 = transposeSelf ? a.transposed() : a
+                    let flatA = a2.reshaped([batch * m, k]), flatG = g.reshaped([batch * m, n])
+                    gb = transposeOther
+                        ? flatG.matmul(flatA, transposeSelf: true)
+                        : flatA.matmul(flatG, transposeSelf: true)
+                }
+            }
+            return [ga, gb]
+        }
+    }
+
+    /// x Wᵀ + b over the last dimension: x [..., in], weight [out, in], bias [out].
+    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        precondition(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
+        precondition(shape.last == weight.shape[1],
+                     "linear: input \(shape) does not end in the weight's \(weight.shape[1]) input features")
+        let rows = count / weight.shape[1]
+        var y = reshaped([rows, weight.shape[1]]).matmul(weight, transposeOther: true)
+        if let bias {
+            precondition(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) for weight \(weight.shape)")
+            y = y + bias
+        }
+        return y.reshaped(Array(shape.dropLast()) + [weight.shape[0]])
+    }
+}
