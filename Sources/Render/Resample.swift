@@ -80,35 +80,44 @@ struct ResampleKernels {
 let precisionBits = 22
 
 /// Pillow's `Image.resize` core for 8-bit interleaved samples (any channel count),
-/// filters other than nearest: a horizontal then a vertical pass, each rounding to 8 bits.
+/// filters other than nearest: two separable passes, each rounding to 8 bits.
+/// Horizontal first, except (as Pillow 13 does) when only the height shrinks.
 func resample8(_ source: [UInt8], width: Int, height: Int, channels: Int,
                toWidth outWidth: Int, height outHeight: Int, filter: ResampleFilter,
                box: (Float, Float, Float, Float)? = nil) -> [UInt8] {
     let box = box ?? (0, 0, Float(width), Float(height))
     let needHorizontal = outWidth != width || box.0 != 0 || box.2 != Float(outWidth)
     let needVertical = outHeight != height || box.1 != 0 || box.3 != Float(outHeight)
+    let horizontalFirst = !(Float(outWidth) >= box.2 - box.0 && Float(outHeight) < box.3 - box.1)
     let vertical = ResampleKernels(inSize: height, from: box.1, to: box.3, outSize: outHeight, filter: filter)
-    // Only the source rows the vertical pass reads go through the horizontal pass.
-    let firstRow = vertical.first[0]
-    let lastRow = vertical.first[outHeight - 1] + vertical.count[outHeight - 1]
+    let horizontal = ResampleKernels(inSize: width, from: box.0, to: box.2, outSize: outWidth, filter: filter)
 
     var current = source
     var currentWidth = width
-    var rowOffset = 0  // source row of `current`'s first row
-    if needHorizontal {
-        let horizontal = ResampleKernels(inSize: width, from: box.0, to: box.2, outSize: outWidth, filter: filter)
-        let rows = lastRow - firstRow
-        current = horizontalPass8(source, width: width, channels: channels, rows: firstRow..<lastRow,
-                                  kernels: horizontal, outWidth: outWidth)
-        currentWidth = outWidth
-        rowOffset = firstRow
-        _ = rows
-    }
-    if needVertical {
-        current = verticalPass8(current, width: currentWidth, channels: channels, rowOffset: rowOffset,
-                                kernels: vertical, outHeight: outHeight)
-    } else if rowOffset != 0 || current.count != currentWidth * outHeight * channels {
-        current = Array(current[0..<(currentWidth * outHeight * channels)])
+    if horizontalFirst {
+        // Only the source rows the vertical pass reads go through the horizontal pass.
+        var rowOffset = 0
+        if needHorizontal {
+            let firstRow = vertical.first[0]
+            let lastRow = vertical.first[outHeight - 1] + vertical.count[outHeight - 1]
+            current = horizontalPass8(source, width: width, channels: channels, rows: firstRow..<lastRow,
+                                      kernels: horizontal, outWidth: outWidth)
+            currentWidth = outWidth
+            rowOffset = firstRow
+        }
+        if needVertical {
+            current = verticalPass8(current, width: currentWidth, channels: channels, rowOffset: rowOffset,
+                                    kernels: vertical, outHeight: outHeight)
+        }
+    } else {
+        if needVertical {
+            current = verticalPass8(current, width: width, channels: channels, rowOffset: 0,
+                                    kernels: vertical, outHeight: outHeight)
+        }
+        if needHorizontal {
+            current = horizontalPass8(current, width: width, channels: channels, rows: 0..<outHeight,
+                                      kernels: horizontal, outWidth: outWidth)
+        }
     }
     return current
 }
@@ -181,43 +190,51 @@ private func verticalPass8(_ source: [UInt8], width: Int, channels: Int, rowOffs
     return v < 0 ? 0 : v > 255 ? 255 : UInt8(truncatingIfNeeded: v)
 }
 
-/// Pillow's 16-bit (I;16) resampling: double-precision sums, rounded half away from 0.
+/// Pillow's 16-bit (I;16) resampling: double-precision sums, rounded half away from 0,
+/// in the same pass order as the 8-bit path.
 func resample16(_ source: [UInt16], width: Int, height: Int, toWidth outWidth: Int, height outHeight: Int,
                 filter: ResampleFilter) -> [UInt16] {
-    var current = source
-    var currentWidth = width
+    let vertical = ResampleKernels(inSize: height, from: 0, to: Float(height), outSize: outHeight, filter: filter)
+    let horizontal = ResampleKernels(inSize: width, from: 0, to: Float(width), outSize: outWidth, filter: filter)
     @inline(__always) func round16(_ sum: Double) -> UInt16 {
         let v = Int(sum >= 0 ? sum + 0.5 : sum - 0.5)
         return UInt16(truncatingIfNeeded: v <= 0 ? 0 : v < 65536 ? v : 65535)
     }
-    let vertical = ResampleKernels(inSize: height, from: 0, to: Float(height), outSize: outHeight, filter: filter)
-    if outWidth != width {
-        let horizontal = ResampleKernels(inSize: width, from: 0, to: Float(width), outSize: outWidth, filter: filter)
-        var out = [UInt16](repeating: 0, count: outWidth * height)
-        for row in 0..<height {
+    func horizontalPass(_ input: [UInt16], rows: Int) -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: outWidth * rows)
+        for row in 0..<rows {
             for x in 0..<outWidth {
                 var sum = 0.0
                 for j in 0..<horizontal.count[x] {
-                    sum += Double(current[row * width + horizontal.first[x] + j]) * horizontal.weights[x * horizontal.kernelSize + j]
+                    sum += Double(input[row * width + horizontal.first[x] + j])
+                        * horizontal.weights[x * horizontal.kernelSize + j]
                 }
                 out[row * outWidth + x] = round16(sum)
             }
         }
-        current = out
-        currentWidth = outWidth
+        return out
     }
-    if outHeight != height {
-        var out = [UInt16](repeating: 0, count: currentWidth * outHeight)
+    func verticalPass(_ input: [UInt16], columns: Int) -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: columns * outHeight)
         for y in 0..<outHeight {
-            for x in 0..<currentWidth {
+            for x in 0..<columns {
                 var sum = 0.0
                 for j in 0..<vertical.count[y] {
-                    sum += Double(current[(vertical.first[y] + j) * currentWidth + x]) * vertical.weights[y * vertical.kernelSize + j]
+                    sum += Double(input[(vertical.first[y] + j) * columns + x])
+                        * vertical.weights[y * vertical.kernelSize + j]
                 }
-                out[y * currentWidth + x] = round16(sum)
+                out[y * columns + x] = round16(sum)
             }
         }
-        current = out
+        return out
+    }
+    var current = source
+    if !(outWidth >= width && outHeight < height) {
+        if outWidth != width { current = horizontalPass(current, rows: height) }
+        if outHeight != height { current = verticalPass(current, columns: outWidth) }
+    } else {
+        if outHeight != height { current = verticalPass(current, columns: width) }
+        if outWidth != width { current = horizontalPass(current, rows: outHeight) }
     }
     return current
 }
@@ -305,18 +322,8 @@ extension DecodedImage {
             let premultiplied = mode == .rgba || mode == .grayAlpha
             var input = samples
             if premultiplied { premultiplyAlpha(&input, channels: channels) }
-            if height > width * 100 && outHeight < height {
-                // Pillow resizes very tall images vertically first.
-                let tall = resample8(input, width: width, height: height, channels: channels,
-                                     toWidth: width, height: outHeight, filter: filter,
-                                     box: (0, 0, Float(width), Float(height)))
-                out = resample8(tall, width: width, height: outHeight, channels: channels,
-                                toWidth: outWidth, height: outHeight, filter: filter,
-                                box: (0, 0, Float(width), Float(outHeight)))
-            } else {
-                out = resample8(input, width: width, height: height, channels: channels,
-                                toWidth: outWidth, height: outHeight, filter: filter)
-            }
+            out = resample8(input, width: width, height: height, channels: channels,
+                            toWidth: outWidth, height: outHeight, filter: filter)
             if premultiplied { unpremultiplyAlpha(&out, channels: channels) }
         }
         return DecodedImage(width: outWidth, height: outHeight, mode: mode, format: format,
