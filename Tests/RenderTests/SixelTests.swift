@@ -1,0 +1,94 @@
+import Foundation
+import Render
+import XCTest
+
+final class SixelTests: XCTestCase {
+    func testPhotoRoundTripsThroughLibsixelDecoder() throws {
+        let photo = SyntheticImages.photo()
+        let bytes = try Sixel.encode(photo)
+        XCTAssertEqual(Array(bytes.prefix(2)), [0x1B, UInt8(ascii: "P")], "starts with DCS")
+        XCTAssertEqual(Array(bytes.suffix(2)), [0x1B, UInt8(ascii: "\\")], "ends with ST")
+        XCTAssertFalse(bytes.contains { $0 >= 0x80 }, "7-bit output only")
+        let decoded = try Sixel.decode(bytes)
+        XCTAssertEqual(decoded.width, 288)
+        XCTAssertEqual(decoded.height, 288)
+        let difference = SyntheticImages.meanAbsoluteDifference(photo, decoded)
+        XCTAssertLessThan(difference, 6, "mean absolute error per channel")
+        // Blurring both removes the dither pattern: the local colour must match closely.
+        let smallPhoto = photo.resized(width: 36, height: 36, filter: .box)
+        let smallDecoded = decoded.resized(width: 36, height: 36, filter: .box)
+        XCTAssertLessThan(SyntheticImages.meanAbsoluteDifference(smallPhoto, smallDecoded), 3)
+    }
+
+    func testFlatColoursSurviveExactly() throws {
+        var image = Image(width: 40, height: 13, color: Color(255, 0, 0))
+        image.fillRect(x: 20, y: 0, width: 20, height: 13, color: Color(0, 0, 255))
+        let decoded = try Sixel.decode(try Sixel.encode(image, diffusion: .none))
+        XCTAssertEqual(decoded.width, 40)
+        XCTAssertEqual(decoded.height, 13)
+        XCTAssertEqual(decoded.color(x: 3, y: 12), Color(255, 0, 0))
+        XCTAssertEqual(decoded.color(x: 30, y: 5), Color(0, 0, 255))
+    }
+
+    func testImagesWithFewColoursKeepThemWithinPalettePrecision() throws {
+        // 200 distinct grays: within the 256-entry limit, so the palette is the exact set;
+        // sixel palettes are in percent, so values come back within about 1.3 levels.
+        var pixels: [UInt8] = []
+        for _ in 0..<12 { for x in 0..<200 { let v = UInt8(x + 30); pixels += [v, v, v] } }
+        let ramp = Image(width: 200, height: 12, channels: 3, pixels: pixels)
+        let decoded = try Sixel.decode(try Sixel.encode(ramp))
+        var worst = 0
+        for i in 0..<ramp.pixels.count { worst = max(worst, abs(Int(ramp.pixels[i]) - Int(decoded.pixels[i]))) }
+        XCTAssertLessThanOrEqual(worst, 2)
+    }
+
+    func testAlphaIsCompositedOverTheBackground() throws {
+        let transparent = Image(width: 8, height: 6, fill: [255, 255, 255, 0])
+        let decoded = try Sixel.decode(try Sixel.encode(transparent, diffusion: .none, background: Color(0, 255, 0)))
+        XCTAssertEqual(decoded.color(x: 4, y: 3), Color(0, 255, 0))
+    }
+
+    func testSixel2PNGToolDecodesOurOutput() throws {
+        let tool = "/usr/bin/sixel2png"
+        guard FileManager.default.isExecutableFile(atPath: tool) else { throw XCTSkip("libsixel-bin not installed") }
+        let photo = SyntheticImages.photo(width: 120, height: 90)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sixel-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("in.six"), output = directory.appendingPathComponent("out.png")
+        try Data(try Sixel.encode(photo)).write(to: input)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = ["-i", input.path, "-o", output.path]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let decoded = try Image.load(contentsOf: output)
+        XCTAssertEqual(decoded.width, 120)
+        XCTAssertEqual(decoded.height, 90)
+        XCTAssertLessThan(SyntheticImages.meanAbsoluteDifference(photo, decoded), 6)
+    }
+
+    func testEmptyImageIsAnError() {
+        XCTAssertThrowsError(try Sixel.encode(Image(width: 0, height: 0, channels: 3, pixels: [])))
+    }
+
+    /// The budget: a 288x288 photo in under 30 ms, in release builds.
+    func testEncoding288PhotoIsFastInRelease() throws {
+        #if DEBUG
+        throw XCTSkip("timing only means something in release (swift test -c release)")
+        #else
+        let photo = SyntheticImages.photo()
+        _ = try Sixel.encode(photo)
+        var times: [Double] = []
+        for _ in 0..<15 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try Sixel.encode(photo)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        let median = times.sorted()[times.count / 2]
+        print("sixel.encode_288 median \(median * 1000) ms")
+        XCTAssertLessThan(median, 0.030)
+        #endif
+    }
+}
