@@ -133,19 +133,46 @@ private func horizontalPass8(_ source: [UInt8], width: Int, channels: Int, rows:
             weights.withUnsafeBufferPointer { k in
                 kernels.first.withUnsafeBufferPointer { first in
                     kernels.count.withUnsafeBufferPointer { count in
+                        // One accumulator per channel, all channels in one sweep (as Pillow).
                         for (outRow, row) in rows.enumerated() {
                             let line = row * width * channels
                             let outLine = outRow * outWidth * channels
                             for x in 0..<outWidth {
-                                let lo = first[x], n = count[x], kx = x * kernelSize
-                                for c in 0..<channels {
-                                    var sum = half
-                                    var p = line + lo * channels + c
+                                let n = count[x], kx = x * kernelSize
+                                var p = line + first[x] * channels
+                                let q = outLine + x * channels
+                                switch channels {
+                                case 1:
+                                    var s0 = half
+                                    for j in 0..<n { s0 &+= Int32(s[p + j]) &* k[kx + j] }
+                                    o[q] = clipFixed8(s0)
+                                case 2:
+                                    var s0 = half, s1 = half
                                     for j in 0..<n {
-                                        sum &+= Int32(s[p]) &* k[kx + j]
-                                        p += channels
+                                        let w = k[kx + j]
+                                        s0 &+= Int32(s[p]) &* w; s1 &+= Int32(s[p + 1]) &* w
+                                        p += 2
                                     }
-                                    o[outLine + x * channels + c] = clipFixed8(sum)
+                                    o[q] = clipFixed8(s0); o[q + 1] = clipFixed8(s1)
+                                case 3:
+                                    var s0 = half, s1 = half, s2 = half
+                                    for j in 0..<n {
+                                        let w = k[kx + j]
+                                        s0 &+= Int32(s[p]) &* w; s1 &+= Int32(s[p + 1]) &* w
+                                        s2 &+= Int32(s[p + 2]) &* w
+                                        p += 3
+                                    }
+                                    o[q] = clipFixed8(s0); o[q + 1] = clipFixed8(s1); o[q + 2] = clipFixed8(s2)
+                                default:
+                                    var s0 = half, s1 = half, s2 = half, s3 = half
+                                    for j in 0..<n {
+                                        let w = k[kx + j]
+                                        s0 &+= Int32(s[p]) &* w; s1 &+= Int32(s[p + 1]) &* w
+                                        s2 &+= Int32(s[p + 2]) &* w; s3 &+= Int32(s[p + 3]) &* w
+                                        p += 4
+                                    }
+                                    o[q] = clipFixed8(s0); o[q + 1] = clipFixed8(s1)
+                                    o[q + 2] = clipFixed8(s2); o[q + 3] = clipFixed8(s3)
                                 }
                             }
                         }
@@ -173,8 +200,8 @@ private func verticalPass8(_ source: [UInt8], width: Int, channels: Int, rowOffs
                     let lo = kernels.first[y] - rowOffset, n = kernels.count[y]
                     for j in 0..<n {
                         let w = weights[y * kernelSize + j]
-                        let line = (lo + j) * lineLength
-                        for i in 0..<lineLength { acc[i] &+= Int32(s[line + i]) &* w }
+                        let line = UnsafeBufferPointer(rebasing: s[((lo + j) * lineLength)...])
+                        for i in 0..<lineLength { acc[i] &+= Int32(line[i]) &* w }
                     }
                     let outLine = y * lineLength
                     for i in 0..<lineLength { o[outLine + i] = clipFixed8(acc[i]) }
