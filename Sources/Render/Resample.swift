@@ -81,7 +81,9 @@ let precisionBits = 22
 
 /// Pillow's `Image.resize` core for 8-bit interleaved samples (any channel count),
 /// filters other than nearest: two separable passes, each rounding to 8 bits.
-/// Horizontal first, except (as Pillow 13 does) when only the height shrinks.
+/// Horizontal first, except (as Pillow 13 does) when only the height shrinks; Pillow
+/// 12 and older always went horizontal first, which differs (by a few levels) only for
+/// such mixed resizes, never for the same-scale resizes of model preprocessing.
 func resample8(_ source: [UInt8], width: Int, height: Int, channels: Int,
                toWidth outWidth: Int, height outHeight: Int, filter: ResampleFilter,
                box: (Float, Float, Float, Float)? = nil) -> [UInt8] {

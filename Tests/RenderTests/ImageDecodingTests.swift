@@ -95,6 +95,33 @@ final class ImageDecodingTests: XCTestCase {
         }
     }
 
+    /// Random byte corruption never crashes: each damaged file decodes or throws ImageError.
+    func testCorruptedBytesNeverCrash() throws {
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        for name in ["palette8_trns.png", "interlaced_rgba16.png", "gray2.png", "baseline.jpg", "progressive.jpg", "cmyk.jpg"] {
+            let original = try PixelFixtures.data(name)
+            var failures = 0
+            for _ in 0..<150 {
+                var damaged = original
+                for _ in 0..<(1 + next() % 4) {
+                    damaged[next() % damaged.count] = UInt8(truncatingIfNeeded: next())
+                }
+                do {
+                    let image = try DecodedImage.decode(damaged, name: name)
+                    XCTAssertGreaterThan(image.width * image.height, 0)
+                } catch let error as ImageError {
+                    XCTAssertTrue(error.message.hasPrefix("\(name): "), error.message)
+                    failures += 1
+                }
+            }
+            XCTAssertGreaterThan(failures, 0, name)
+        }
+    }
+
     func testRefusesDecompressionBombsFromTheHeader() {
         assertFails("bomb.png", with: "20000x20000 image (400.0 megapixels) exceeds the 100 megapixel limit")
         assertFails("bomb.jpg", with: "12000x12000 image (144.0 megapixels) exceeds the 100 megapixel limit")
