@@ -1,0 +1,149 @@
+import Foundation
+
+/// Reads torch zip archives: OpenAI's TorchScript `.pt` files (a pickled module tree in `data.pkl`)
+/// and `torch.save(state_dict)` files (a pickled OrderedDict). Storages are `<root>/data/<key>`.
+enum TorchArchiveReader {
+    /// Tensors OpenAI's archives carry next to the weights that are not weights (`build_model` drops them).
+    static let nonWeightKeys: Set<String> = ["input_resolution", "context_length", "vocab_size"]
+
+    static func read(_ file: MappedFile) throws -> WeightArchive {
+        let path = file.path
+        let zip = try ZipArchive(bytes: file.bytes, path: path)
+        guard let first = zip.entries.first, let slash = first.name.firstIndex(of: "/") else {
+            throw WeightsError(path: path, "not a torch archive (a zip without a top-level folder)")
+        }
+        let root = String(first.name[..<slash])
+        guard let pickleEntry = zip.entry("\(root)/data.pkl") else {
+            throw WeightsError(path: path, "not a torch archive (no \(root)/data.pkl in the zip)")
+        }
+        let isTorchScript = zip.entry("\(root)/constants.pkl") != nil || zip.entries.contains { $0.name.hasPrefix("\(root)/code/") }
+
+        let pickle = try zip.contents(pickleEntry)
+        let rootValue: PickleValue = try pickle.withBytes { bytes in
+            var machine = PickleMachine(data: bytes, source: "\(path) (\(root)/data.pkl)")
+            return try machine.run()
+        }
+
+        var tensors: [(key: String, tensor: PickleTensor)] = []
+        collect(rootValue, prefix: "", depth: 0, into: &tensors)
+        if tensors.isEmpty {
+            throw WeightsError(path: path, "not a weights archive (\(root)/data.pkl holds no tensors)")
+        }
+
+        var inflatedStorages: [String: Data] = [:]
+        var entries: [WeightArchive.Entry] = []
+        for (key, tensor) in tensors {
+            guard let dtype = dtype(ofStorage: tensor.storageType) else {
+                throw WeightsError(path: path, "key '\(key)' has unsupported storage type \(tensor.storageType)")
+            }
+            let storageName = "\(root)/data/\(tensor.storageKey)"
+            guard let storage = zip.entry(storageName) else {
+                throw WeightsError(path: path, "key '\(key)': storage \(storageName) is missing (truncated or damaged archive)")
+            }
+            // Checked arithmetic throughout: a foreign file may hold absurd sizes.
+            guard let storageBytes = checkedProduct([tensor.storageElementCount, dtype.byteSize]),
+                  storage.uncompressedSize >= storageBytes
+            else {
+                throw WeightsError(path: path, "key '\(key)': storage \(storageName) is shorter than its \(tensor.storageElementCount) elements")
+            }
+            guard let count = checkedProduct(tensor.shape), let lastElement = lastElementIndex(tensor),
+                  count == 0 || lastElement < tensor.storageElementCount
+            else {
+                throw WeightsError(path: path, "key '\(key)': view of shape \(tensor.shape) runs past its storage \(storageName)")
+            }
+            var entry = WeightArchive.Entry(
+                info: WeightInfo(key: key, dtype: dtype, shape: tensor.shape),
+                byteOffset: 0, strides: isContiguous(tensor.shape, tensor.strides) ? nil : tensor.strides,
+                inflated: nil)
+            if storage.method == 0 {
+                entry.byteOffset = storage.dataOffset + tensor.offset * dtype.byteSize
+            } else {
+                if inflatedStorages[storageName] == nil {
+                    guard case .inflated(let data) = try zip.contents(storage) else { continue }
+                    inflatedStorages[storageName] = data
+                }
+                entry.inflated = inflatedStorages[storageName]
+                entry.byteOffset = tensor.offset * dtype.byteSize
+            }
+            entries.append(entry)
+        }
+        return try WeightArchive(path: path, format: isTorchScript ? .torchScript : .torchStateDict,
+                                 file: file, entries: entries, metadata: ["root": root])
+    }
+
+    /// Walks modules (objects whose BUILD state is an attribute dict) and dicts, naming tensors by dotted path.
+    /// Non-tensor attributes (`training`, hooks, ints) are skipped. The depth limit stops a damaged
+    /// pickle whose dict contains itself.
+    private static func collect(_ value: PickleValue, prefix: String, depth: Int,
+                                into tensors: inout [(key: String, tensor: PickleTensor)]) {
+        guard depth < 64 else { return }
+        switch value {
+        case .tensor(let tensor):
+            tensors.append((String(prefix.dropLast()), tensor))
+        case .dict(let dict):
+            for (key, child) in dict.pairs {
+                guard let name = key.string else { continue }
+                if prefix.isEmpty, nonWeightKeys.contains(name) { continue }
+                collect(child, prefix: prefix + name + ".", depth: depth + 1, into: &tensors)
+            }
+        case .object(let object):
+            switch object.state {
+            case .dict?: collect(object.state!, prefix: prefix, depth: depth + 1, into: &tensors)
+            case .tuple(let parts)?:
+                // (dict, slots) form of BUILD state.
+                for part in parts { collect(part, prefix: prefix, depth: depth + 1, into: &tensors) }
+            default: break
+            }
+        default:
+            break
+        }
+    }
+
+    /// The product of `values`, or nil when it overflows.
+    static func checkedProduct(_ values: [Int]) -> Int? {
+        var product = 1
+        for value in values {
+            let (result, overflow) = product.multipliedReportingOverflow(by: value)
+            if overflow { return nil }
+            product = result
+        }
+        return product
+    }
+
+    /// The storage index of the view's last element, or nil when it overflows.
+    private static func lastElementIndex(_ tensor: PickleTensor) -> Int? {
+        var last = tensor.offset
+        for (size, stride) in zip(tensor.shape, tensor.strides) where size > 0 {
+            guard let step = checkedProduct([size - 1, stride]) else { return nil }
+            let (sum, overflow) = last.addingReportingOverflow(step)
+            if overflow { return nil }
+            last = sum
+        }
+        return last
+    }
+
+    static func dtype(ofStorage type: String) -> WeightDType? {
+        switch type.split(separator: ".").last ?? "" {
+        case "FloatStorage": .f32
+        case "HalfStorage": .f16
+        case "BFloat16Storage": .bf16
+        case "DoubleStorage": .f64
+        case "LongStorage": .i64
+        case "IntStorage": .i32
+        case "ShortStorage": .i16
+        case "CharStorage": .i8
+        case "ByteStorage": .u8
+        case "BoolStorage": .bool
+        default: nil
+        }
+    }
+
+    private static func isContiguous(_ shape: [Int], _ strides: [Int]) -> Bool {
+        var expected = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            if shape[axis] != 1, strides[axis] != expected { return false }
+            expected *= shape[axis]
+        }
+        return true
+    }
+}
