@@ -8,6 +8,7 @@ struct CLIPScope: ParsableCommand {
         subcommands: [
             Bench.self,
             Version.self,
+            Tokenize.self,
         ]
     )
 }

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Core
+import Foundation
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show CLIP's BPE token ids for each text (no start/end tokens, no padding).")
+
+    @Argument(help: "Texts to tokenize, one result per argument.")
+    var texts: [String]
+
+    @Flag(help: "Keep the first 75 ids of a text that does not fit CLIP's 77-token context, as clip.tokenize(truncate=True) does, instead of failing.")
+    var truncate = false
+
+    @Flag(help: "Print one JSON document: {\"tokens\": [{\"text\": T, \"ids\": [N]}]}.")
+    var json = false
+
+    func validate() throws {
+        if texts.isEmpty { throw ValidationError("give at least one TEXT to tokenize") }
+    }
+
+    struct Entry: Encodable {
+        let text: String
+        let ids: [Int]
+    }
+
+    func run() throws {
+        let tokenizer = try Tokenizer()
+        var entries = [Entry]()
+        for text in texts {
+            // The model input decides what fits; strip its start, end and padding.
+            let input = try tokenizer.tokenize(text, truncate: truncate)
+            let end = input.lastIndex(of: Tokenizer.endOfText) ?? input.count
+            entries.append(Entry(text: text, ids: input[1..<end].map { Int($0) }))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(["tokens": entries])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { print() }
+            print("\(entry.text.debugDescription): \(entry.ids.count) token\(entry.ids.count == 1 ? "" : "s")")
+            guard !entry.ids.isEmpty else { continue }
+            print("     id  token                 text")
+            for id in entry.ids {
+                let token = tokenizer.vocabulary[id]
+                let text = (try? tokenizer.decode([id])) ?? ""
+                let padded = token.padding(toLength: max(20, token.count), withPad: " ", startingAt: 0)
+                print(String(repeating: " ", count: max(0, 7 - String(id).count)) + "\(id)  \(padded)  \(text.debugDescription)")
+            }
+        }
+    }
+}
