@@ -8,7 +8,7 @@ func shim(_ name: String, pkgConfig: String?, apt: [String]) -> Target {
 
 let package = Package(
     name: "clipscope",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "clipscope", targets: ["clipscope"]),
     ],

@@ -1,4 +1,6 @@
 import CBLAS
+import Dispatch
+import Synchronization
 
 /// The BLAS library this build links, and its threading.
 public enum BLAS {
@@ -18,5 +20,17 @@ public enum BLAS {
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    private static let nanosecondsInGEMM = Atomic<UInt64>(0)
+
+    /// Seconds spent inside GEMM calls since the process started: `clipscope bench`
+    /// shows which share of a network's time is BLAS and which is ours.
+    public static var secondsInGEMM: Double {
+        Double(nanosecondsInGEMM.load(ordering: .relaxed)) / 1e9
+    }
+
+    static func recordTime(since start: UInt64) {
+        nanosecondsInGEMM.add(DispatchTime.now().uptimeNanoseconds - start, ordering: .relaxed)
     }
 }

@@ -1,8 +1,174 @@
 import ArgumentParser
+import Core
+import Foundation
+import Tensor
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time the operations that matter (build with -c release).")
+        abstract: "Time the operations that matter (build with -c release).",
+        discussion: """
+            Medians of --runs timed runs after one warm-up. The trunk figures use the RN50x4 \
+            shape at 288x288, batch 1, random weights. GFLOP/s counts a multiply-add as 2.
+            """)
 
-    func run() throws {}
+    @Option(help: "Run only benchmarks whose name contains this text.")
+    var filter: String?
+
+    @Option(help: "Timed runs per benchmark.")
+    var runs = 5
+
+    @Flag(help: "Print one JSON document.")
+    var json = false
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+    }
+
+    func run() throws {
+        #if DEBUG
+        FileHandle.standardError.write(Data("warning: a debug build; timings are meaningless (use `make bench`)\n".utf8))
+        #endif
+        let selected = Benchmark.all.filter { filter == nil || $0.name.contains(filter!) }
+        guard !selected.isEmpty else { throw ValidationError("no benchmark matches --filter \(filter!)") }
+        if !json {
+            print("BLAS: \(BLAS.description), \(BLAS.threads) threads; our loops: \(Parallel.workers) workers")
+        }
+        var results: [BenchResult] = []
+        for benchmark in selected {
+            let result = benchmark.measure(runs: runs)
+            results.append(result)
+            if !json {
+                let name = result.name.padding(toLength: 30, withPad: " ", startingAt: 0)
+                let rate = result.gflops.map { String(format: "%7.1f GFLOP/s", $0) } ?? String(repeating: " ", count: 14)
+                print("\(name) \(String(format: "%9.4f s", result.seconds))  \(rate)  \(String(format: "%3.0f%% in GEMM", result.gemmShare * 100))")
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(BenchReport(results: results)), as: UTF8.self))
+        }
+    }
+}
+
+struct BenchResult: Codable {
+    let name: String
+    let seconds: Double
+    let gflops: Double?
+    /// Share of the time spent inside BLAS GEMM calls.
+    var gemmShare: Double = 0
+
+    private enum CodingKeys: String, CodingKey { case name, seconds, gflops, gemmShare = "gemm_share" }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(gflops, forKey: .gflops)   // null when not a FLOP count
+        try container.encode(gemmShare, forKey: .gemmShare)
+    }
+}
+
+struct BenchReport: Codable { let results: [BenchResult] }
+
+/// One timed operation: `prepare` builds its inputs once, and returns the closure
+/// to time.
+struct Benchmark {
+    let name: String
+    /// Floating-point operations of one run, when meaningful.
+    let flops: Double?
+    /// Seconds for one run are divided by this (e.g. captions per batch).
+    var perItem: Double = 1
+    let prepare: () -> () -> Void
+
+    func measure(runs: Int) -> BenchResult {
+        let body = prepare()
+        body()   // warm-up: allocator, caches, lazy folding
+        var times: [Double] = []
+        let gemmBefore = BLAS.secondsInGEMM
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / perItem)
+        }
+        times.sort()
+        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        let gemmShare = (BLAS.secondsInGEMM - gemmBefore) / perItem / times.reduce(0, +)
+        return BenchResult(name: name, seconds: median, gflops: flops.map { $0 / perItem / median / 1e9 }, gemmShare: gemmShare)
+    }
+
+    static var all: [Benchmark] {
+        let rn50x4 = CLIPConfig.releasedModels["RN50x4"]!
+        var generator = SeededGenerator(seed: 1)
+        let image = Tensor.randomNormal([1, 3, 288, 288], generator: &generator)
+        // Shared lazily: building RN50x4 with random weights takes a moment.
+        let model = LazyModel(config: rn50x4)
+        let trunkFlops = 2 * 19.5e9
+        return [
+            Benchmark(name: "gemm.2560x81x640", flops: 2 * 2560 * 81 * 640) {
+                let a = Tensor.randomNormal([2560, 640], generator: &generator)
+                let b = Tensor.randomNormal([640, 81], generator: &generator)
+                return { _ = a.matmul(b) }
+            },
+            Benchmark(name: "conv3x3.80x72x72", flops: 2 * 80 * 80 * 9 * 72 * 72) {
+                let x = Tensor.randomNormal([1, 80, 72, 72], generator: &generator)
+                let w = Tensor.randomNormal([80, 80, 3, 3], generator: &generator)
+                return { _ = x.conv2d(weight: w, padding: 1) }
+            },
+            Benchmark(name: "conv3x3.80x72x72.input_grad", flops: 4 * 80 * 80 * 9 * 72 * 72) {
+                let x = Tensor.randomNormal([1, 80, 72, 72], generator: &generator)
+                let w = Tensor.randomNormal([80, 80, 3, 3], generator: &generator)
+                return {
+                    x.requiresGrad = true
+                    x.grad = nil
+                    x.conv2d(weight: w, padding: 1).sum().backward()
+                }
+            },
+            Benchmark(name: "relu.320x72x72", flops: nil) {
+                let x = Tensor.randomNormal([1, 320, 72, 72], generator: &generator)
+                return { _ = x.relu() }
+            },
+            Benchmark(name: "trunk.forward", flops: trunkFlops) {
+                let visual = model.value.visual
+                return { _ = visual.trunk(image).features }
+            },
+            Benchmark(name: "trunk.forward_input_grad", flops: 2 * trunkFlops) {
+                let visual = model.value.visual
+                return {
+                    let x = image.detached()
+                    x.requiresGrad = true
+                    visual.trunk(x).features.mean().backward()
+                }
+            },
+            Benchmark(name: "visual.embed", flops: trunkFlops) {
+                let visual = model.value.visual
+                return { _ = visual(image) }
+            },
+            Benchmark(name: "text.embed", flops: nil, perItem: 8) {
+                let text = model.value.text
+                // Eight captions of ten word tokens each: SOT, ids, EOT, padding.
+                let tokens: [[Int32]] = (0..<8).map { (i: Int) -> [Int32] in
+                    var row = [Int32](repeating: 0, count: 77)
+                    row[0] = 49406
+                    for j in 1...10 { row[j] = Int32(1000 + i * 10 + j) }
+                    row[11] = 49407
+                    return row
+                }
+                return { _ = text(tokens: tokens) }
+            },
+        ]
+    }
+}
+
+/// A model built on first use, so that filtered runs skip it.
+final class LazyModel {
+    let config: CLIPConfig
+    private var model: CLIPModel?
+    init(config: CLIPConfig) { self.config = config }
+    var value: CLIPModel {
+        if let model { return model }
+        let built = CLIPModel(config: config, randomSeed: 7)
+        model = built
+        return built
+    }
 }

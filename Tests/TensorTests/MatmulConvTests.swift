@@ -76,6 +76,16 @@ final class MatmulConvTests: XCTestCase {
         }
     }
 
+    func testFusedReLUConvAndResidual() {
+        let x = randomTensor([2, 3, 5, 5], seed: 74), w = randomTensor([4, 3, 3, 3], seed: 75), b = randomTensor([4], seed: 76)
+        let fused = x.conv2d(weight: w, bias: b, padding: 1, relu: true)
+        assertValues(fused, x.conv2d(weight: w, bias: b, padding: 1).relu().values)
+        assertGradientsMatch([x, w, b], epsilon: 1e-3) { $0[0].conv2d(weight: $0[1], bias: $0[2], padding: 1, relu: true) }
+        let a = randomTensor([2, 3, 4], seed: 77, margin: 0.1), c = randomTensor([2, 3, 4], seed: 78, margin: 0.1)
+        assertValues(a.addingReLU(c), (a + c).relu().values)
+        assertGradientsMatch([a, c], epsilon: 1e-3) { $0[0].addingReLU($0[1]) }
+    }
+
     func testConvInputGradientOnlyWithFrozenWeights() {
         let x = randomTensor([1, 2, 4, 4], seed: 70), w = randomTensor([3, 2, 3, 3], seed: 71)
         x.requiresGrad = true

@@ -58,9 +58,14 @@ struct ConvGeometry {
                             let iy = oy * stride - padding + i
                             guard iy >= 0 && iy < height else { continue }
                             let line = src + oy * ow, dstLine = dst + iy * width
-                            for ox in 0..<ow {
-                                let ix = ox * stride - padding + j
-                                if ix >= 0 && ix < width { dstLine[ix] += line[ox] }
+                            // ox with 0 <= ox*s - p + j < width.
+                            let first = Swift.max(0, (padding - j + stride - 1) / stride)
+                            let last = Swift.min(ow, (width + padding - j + stride - 1) / stride)
+                            if stride == 1 {
+                                let shifted = dstLine + (j - padding)
+                                for ox in first..<Swift.max(first, last) { shifted[ox] += line[ox] }
+                            } else {
+                                for ox in first..<Swift.max(first, last) { dstLine[ox * stride - padding + j] += line[ox] }
                             }
                         }
                     }
@@ -72,8 +77,9 @@ struct ConvGeometry {
 
 extension Tensor {
     /// Convolution of an [N, C, H, W] input with [O, C, kh, kw] weights, plus an
-    /// optional per-channel bias [O].
-    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+    /// optional per-channel bias [O], optionally followed by a ReLU fused into the
+    /// same pass over the output.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, relu: Bool = false) -> Tensor {
         precondition(rank == 4, "conv2d: input must be [N, C, H, W], got \(shape)")
         precondition(weight.rank == 4, "conv2d: weight must be [O, C, kh, kw], got \(weight.shape)")
         precondition(weight.shape[1] == shape[1],
@@ -95,14 +101,16 @@ extension Tensor {
                  a: weight.data, lda: g.rows, b: col?.pointer ?? x, ldb: hw,
                  c: out.data + s * o * hw, ldc: hw)
         }
-        if let bias { out.addChannelBias(bias) }
+        out.applyChannelBias(bias, relu: relu)
 
-        let input = detached(), w = weight.detached()
-        return out.recording("conv2d", bias.map { [self, weight, $0] } ?? [self, weight]) { [isTracked, weight] grad in
+        let input = detached(), w = weight.detached(), y = out.detached()
+        return out.recording("conv2d", bias.map { [self, weight, $0] } ?? [self, weight]) { [isTracked, weight] outputGrad in
+            let grad = relu ? outputGrad.maskedByPositive(y) : outputGrad
             var gInput: Tensor?, gWeight: Tensor?
             let colBuffer = g.isPointwise ? nil : Storage(count: g.rows * hw)
             if isTracked {
-                let gi = Tensor(shape: input.shape, repeating: 0)
+                // col2im accumulates into zeros; the pointwise GEMM overwrites.
+                let gi = colBuffer == nil ? Tensor(uninitializedShape: input.shape) : Tensor(shape: input.shape, repeating: 0)
                 for s in 0..<n {
                     let dx = gi.data + s * g.channels * g.height * g.width
                     let dy = grad.data + s * o * hw
@@ -128,23 +136,39 @@ extension Tensor {
                 }
                 gWeight = gw
             }
-            var grads = [gInput, gWeight]
-            if bias != nil { grads.append(grad.sumChannels()) }
-            return grads
+            guard let bias else { return [gInput, gWeight] }
+            return [gInput, gWeight, bias.isTracked ? grad.sumChannels() : nil]
         }
     }
 
-    /// Adds bias[c] to every element of channel c of this [N, C, ...] tensor, in place.
-    func addChannelBias(_ bias: Tensor) {
+    /// The convolution epilogue, in place on this [N, C, ...] tensor: adds bias[c]
+    /// to channel c and/or clamps at zero, in one pass.
+    func applyChannelBias(_ bias: Tensor?, relu: Bool) {
+        guard bias != nil || relu else { return }
         let (n, c) = (shape[0], shape[1])
         let plane = count / Swift.max(n * c, 1)
-        let p = data, b = bias.data
+        let p = data, b = bias?.data
         Parallel.forChunks(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
             for nc in r {
-                let v = b[nc % c], row = p + nc * plane
-                for i in 0..<plane { row[i] += v }
+                let v = b?[nc % c] ?? 0, row = p + nc * plane
+                if relu {
+                    for i in 0..<plane { row[i] = Swift.max(row[i] + v, 0) }
+                } else {
+                    for i in 0..<plane { row[i] += v }
+                }
             }
         }
+    }
+
+    /// This gradient where `output` is positive, zero elsewhere: a ReLU's backward
+    /// from its output.
+    func maskedByPositive(_ output: Tensor) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        let pg = data, py = output.data, po = out.data
+        Parallel.forChunks(count, grain: 32768) { r in
+            for i in r { po[i] = py[i] > 0 ? pg[i] : 0 }
+        }
+        return out
     }
 
     /// Per-channel sums of an [N, C, ...] tensor: the bias gradient.

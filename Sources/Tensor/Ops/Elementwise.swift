@@ -36,6 +36,21 @@ extension Tensor {
         }
     }
 
+    /// relu(self + other) for equal shapes in one pass: a residual connection.
+    public func addingReLU(_ other: Tensor) -> Tensor {
+        precondition(shape == other.shape, "addingReLU: shapes \(shape) and \(other.shape) differ")
+        let out = Tensor(uninitializedShape: shape)
+        let pa = data, pb = other.data, po = out.data
+        Parallel.forChunks(count, grain: 32768) { r in
+            for i in r { po[i] = Swift.max(pa[i] + pb[i], 0) }
+        }
+        let y = out.detached()
+        return out.recording("addingReLU", [self, other]) { g in
+            let masked = g.maskedByPositive(y)
+            return [masked, masked]
+        }
+    }
+
     /// `f` applied to every element; `derivative(x, y)` gives dy/dx from the input
     /// and output values.
     @inline(__always)

@@ -1,4 +1,6 @@
 import CBLAS
+import Dispatch
+import Synchronization
 
 /// C[m, n] = alpha * op(A) op(B) + beta * C with row-major operands, through
 /// OpenBLAS's own threads. Everything else calls this one function.
@@ -12,6 +14,8 @@ func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
         return
     }
+    let start = DispatchTime.now().uptimeNanoseconds
+    defer { BLAS.recordTime(since: start) }
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
