@@ -7,6 +7,7 @@ struct CLIPScope: ParsableCommand {
         abstract: "A terminal microscope for CLIP's multimodal neurons.",
         subcommands: [
             Bench.self,
+            Convert.self,
             Version.self,
             Tokenize.self,
         ]

@@ -79,6 +79,21 @@ final class WeightsFormatTests: XCTestCase {
         }
     }
 
+    /// A scripted module's data.pkl also holds plain tensor attributes; only parameters and buffers are weights.
+    func testScriptedModuleKeepsOnlyParametersAndBuffers() throws {
+        let archive = try WeightArchive.open(WeightsFixtures.path("tiny_scripted.pt"))
+        XCTAssertEqual(archive.format, .torchScript)
+        XCTAssertEqual(archive.keys, ["weight", "running", "child.weight"])
+        XCTAssertEqual(archive.info("weight")?.dtype, .f16)
+        XCTAssertEqual(try archive.floats("weight"), [1, 2])
+        XCTAssertEqual(try archive.floats("running"), [3, 4])
+        XCTAssertEqual(try archive.floats("child.weight"), [0, 1, 2, 3])
+        XCTAssertEqual(TorchArchiveReader.StateDeclarations.parse(
+            "class A(Module):\n  __parameters__ = [\"w\", ]\n  __buffers__ = [\"b\", \"c\", ]\n  w : Tensor\nclass B(Module):\n  __parameters__ = [\"x\", ]\n",
+            className: "A"), ["w", "b", "c"])
+        XCTAssertNil(TorchArchiveReader.StateDeclarations.parse("class A(Module):\n  w : Tensor\n", className: "A"))
+    }
+
     func testDeflatedZipEntriesInflate() throws {
         let file = try MappedFile(path: WeightsFixtures.path("model.pt"))
         let zip = try ZipArchive(bytes: file.bytes, path: file.path)

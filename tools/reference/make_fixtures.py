@@ -218,6 +218,7 @@ def tiny_state_dicts(out_dir: str) -> dict:
     torch.save(state, path)
     loaded = torch.load(path)
     assert loaded["transposed"].stride() == (1, 2) and loaded["offset_view"].storage_offset() == 5
+    tiny_scripted(out_dir)
     zip64_path = os.path.join(out_dir, "tiny_state_dict_zip64.pt")
     write_zip64_copy(path, zip64_path)
     for key, value in torch.load(zip64_path).items():
@@ -227,6 +228,38 @@ def tiny_state_dicts(out_dir: str) -> dict:
               "float32_bits": [int(b) for b in value.float().contiguous().view(torch.int32).flatten().tolist()]}
         for key, value in state.items()
     }
+
+
+class ScriptedChild(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.arange(4, dtype=torch.float32).view(2, 2))
+
+    def forward(self, x):
+        return x @ self.weight
+
+
+class ScriptedTiny(torch.nn.Module):
+    """A scripted (not traced) module: its data.pkl also holds a plain tensor attribute, `mask`,
+    which is not in state_dict(); only code/'s __parameters__/__buffers__ tell them apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor([1.0, 2.0]).half())
+        self.register_buffer("running", torch.tensor([3.0, 4.0]))
+        self.mask = torch.full((2,), -1.0)
+        self.child = ScriptedChild()
+        self.scale = 7
+
+    def forward(self, x):
+        return self.child(x) * self.mask + self.running + self.weight.float() * self.scale
+
+
+def tiny_scripted(out_dir: str) -> None:
+    module = torch.jit.script(ScriptedTiny())
+    path = os.path.join(out_dir, "tiny_scripted.pt")
+    torch.jit.save(module, path)
+    assert list(torch.jit.load(path).state_dict()) == ["weight", "running", "child.weight"]
 
 
 def write_zip64_copy(source: str, destination: str) -> None:

@@ -25,7 +25,8 @@ enum TorchArchiveReader {
         }
 
         var tensors: [(key: String, tensor: PickleTensor)] = []
-        collect(rootValue, prefix: "", depth: 0, into: &tensors)
+        var declarations = StateDeclarations(zip: zip, root: root)
+        collect(rootValue, prefix: "", depth: 0, declarations: &declarations, into: &tensors)
         if tensors.isEmpty {
             throw WeightsError(path: path, "not a weights archive (\(root)/data.pkl holds no tensors)")
         }
@@ -71,31 +72,103 @@ enum TorchArchiveReader {
                                  file: file, entries: entries, metadata: ["root": root])
     }
 
-    /// Walks modules (objects whose BUILD state is an attribute dict) and dicts, naming tensors by dotted path.
-    /// Non-tensor attributes (`training`, hooks, ints) are skipped. The depth limit stops a damaged
-    /// pickle whose dict contains itself.
-    private static func collect(_ value: PickleValue, prefix: String, depth: Int,
+    /// Walks modules (objects whose BUILD state is an attribute dict) and dicts, naming tensors by dotted path,
+    /// the names `state_dict()` gives. Non-tensor attributes (`training`, hooks, ints) are skipped, and so are
+    /// a scripted module's plain tensor attributes (an attention mask), which are neither parameters nor buffers.
+    /// The depth limit stops a damaged pickle whose dict contains itself.
+    private static func collect(_ value: PickleValue, prefix: String, depth: Int, moduleType: String? = nil,
+                                declarations: inout StateDeclarations,
                                 into tensors: inout [(key: String, tensor: PickleTensor)]) {
         guard depth < 64 else { return }
         switch value {
         case .tensor(let tensor):
             tensors.append((String(prefix.dropLast()), tensor))
         case .dict(let dict):
+            let declared = moduleType.flatMap { declarations.names(of: $0) }
             for (key, child) in dict.pairs {
                 guard let name = key.string else { continue }
                 if prefix.isEmpty, nonWeightKeys.contains(name) { continue }
-                collect(child, prefix: prefix + name + ".", depth: depth + 1, into: &tensors)
+                if case .tensor = child, let declared, !declared.contains(name) { continue }
+                collect(child, prefix: prefix + name + ".", depth: depth + 1, declarations: &declarations, into: &tensors)
             }
         case .object(let object):
             switch object.state {
-            case .dict?: collect(object.state!, prefix: prefix, depth: depth + 1, into: &tensors)
+            case .dict?:
+                collect(object.state!, prefix: prefix, depth: depth + 1, moduleType: object.type,
+                        declarations: &declarations, into: &tensors)
             case .tuple(let parts)?:
                 // (dict, slots) form of BUILD state.
-                for part in parts { collect(part, prefix: prefix, depth: depth + 1, into: &tensors) }
+                for part in parts {
+                    collect(part, prefix: prefix, depth: depth + 1, declarations: &declarations, into: &tensors)
+                }
             default: break
             }
         default:
             break
+        }
+    }
+
+    /// A TorchScript module class's `__parameters__` and `__buffers__`, read from the archive's `code/`
+    /// (`__torch__.clip.model.___torch_mangle_3.Bottleneck` lives in `code/__torch__/clip/model/___torch_mangle_3.py`).
+    struct StateDeclarations {
+        let zip: ZipArchive
+        let root: String
+        private var cache: [String: Set<String>?] = [:]
+        private var files: [String: String?] = [:]
+
+        init(zip: ZipArchive, root: String) {
+            self.zip = zip
+            self.root = root
+        }
+
+        /// The declared state names of `type`, or nil when the archive does not say (then every tensor counts).
+        mutating func names(of type: String) -> Set<String>? {
+            if let cached = cache[type] { return cached }
+            var result: Set<String>?
+            if let dot = type.lastIndex(of: ".") {
+                let module = String(type[..<dot]), className = String(type[type.index(after: dot)...])
+                if let source = file("\(root)/code/\(module.replacingOccurrences(of: ".", with: "/")).py") {
+                    result = Self.parse(source, className: className)
+                }
+            }
+            cache[type] = result
+            return result
+        }
+
+        private mutating func file(_ name: String) -> String? {
+            if let cached = files[name] { return cached }
+            var text: String?
+            if let entry = zip.entry(name), let contents = try? zip.contents(entry) {
+                text = contents.withBytes { String(decoding: $0, as: UTF8.self) }
+            }
+            files[name] = text
+            return text
+        }
+
+        static func parse(_ source: String, className: String) -> Set<String>? {
+            var inClass = false
+            var names: Set<String> = []
+            var sawDeclaration = false
+            for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("class ") {
+                    if inClass { break }
+                    inClass = line.hasPrefix("class \(className)(")
+                    continue
+                }
+                guard inClass else { continue }
+                let trimmed = line.drop { $0 == " " }
+                guard trimmed.hasPrefix("__parameters__ = [") || trimmed.hasPrefix("__buffers__ = [") else {
+                    if trimmed.hasPrefix("def ") { break }
+                    continue
+                }
+                sawDeclaration = true
+                // ["weight", "bias", ] -> the quoted names.
+                for (index, part) in trimmed.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
+                where index % 2 == 1 {
+                    names.insert(String(part))
+                }
+            }
+            return sawDeclaration ? names : nil
         }
     }
 
