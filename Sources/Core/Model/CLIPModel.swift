@@ -8,6 +8,8 @@ public final class CLIPModel {
     public let text: TextTransformer
     /// log of the logit scale (exp ~ 100 for trained models).
     public let logitScale: Tensor
+    /// The file the weights were loaded from, if any.
+    public internal(set) var source: ModelSource?
 
     /// A model with every weight zero (to be loaded) or, given a generator, random.
     public init(config: CLIPConfig, randomSeed: UInt64? = nil) {
@@ -50,4 +52,12 @@ public final class CLIPModel {
 
     public func encodeImages(_ pixels: Tensor) -> Tensor { visual(pixels) }
     public func encodeTexts(_ tokens: [[Int32]]) -> Tensor { text(tokens: tokens) }
+}
+
+extension CLIPModel {
+    /// softmax(exp(logit_scale) * cos) of each image against each label: [images, labels].
+    public func zeroShotProbabilities(images: Tensor, labels: Tensor) -> Tensor {
+        let scale = Foundation.exp(logitScale.scalar)
+        return (images.l2Normalized().matmul(labels.l2Normalized(), transposeOther: true) * scale).softmax()
+    }
 }

@@ -1,0 +1,51 @@
+import Foundation
+import Render
+import Tensor
+
+extension CLIPModel {
+    /// Loads an OpenAI TorchScript `.pt`, a `torch.save` state dict or a safetensors
+    /// file, inferring the configuration from the weights. Strict: a missing,
+    /// unused or mis-shaped key is an error naming the key and the file.
+    public static func load(path: String) throws -> CLIPModel {
+        let archive = try WeightArchive.open(path)
+        var shapes: [String: [Int]] = [:]
+        for info in archive.infos { shapes[info.key] = info.shape }
+        let config = try CLIPConfig(inferringFrom: shapes, file: path)
+        let model = CLIPModel(config: config)
+        let ignored = archive.infos.filter { isIgnoredKey($0.key) }.map { (key: $0.key, shape: $0.shape) }
+        try archive.verify(expected: model.namedParameters.map { (key: $0.key, shape: $0.tensor.shape) } + ignored)
+        for (key, tensor) in model.namedParameters {
+            try tensor.withUnsafeMutableBufferPointer { try archive.read(key, into: $0) }
+        }
+        model.weightsDidChange()
+        model.source = ModelSource(path: path, format: archive.format)
+        return model
+    }
+
+    /// CLIP's input preprocessing for this model's resolution.
+    public var preprocessing: ModelInputPreprocessing {
+        ModelInputPreprocessing(size: config.imageResolution, mean: CLIPModel.pixelMean, std: CLIPModel.pixelStd)
+    }
+
+    public static let pixelMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
+    public static let pixelStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
+
+    /// A batch [N, 3, R, R] of preprocessed images.
+    public func pixels(_ images: [DecodedImage]) -> Tensor {
+        let size = config.imageResolution
+        let plane = 3 * size * size
+        let preprocessing = self.preprocessing
+        return Tensor(shape: [images.count, 3, size, size]) { p in
+            for (i, image) in images.enumerated() {
+                let values = preprocessing.tensor(image)
+                values.withUnsafeBufferPointer { (p.baseAddress! + i * plane).update(from: $0.baseAddress!, count: plane) }
+            }
+        }
+    }
+}
+
+/// Where a model's weights came from.
+public struct ModelSource: Sendable, Equatable {
+    public let path: String
+    public let format: WeightFormat
+}
