@@ -64,6 +64,7 @@ CASES = [
     "&EACUTE; &Eacute; &eacute;", "&AMP; &Amp;", "&unknown; &zz", "a &lt;b&gt; with <tags>",
     "&#65abc;", "&#x41;B", "&;", "&#;", "&#x;", "& alone", "&&amp;&", "&Aacute&Aacute;",
     "&nbsp;&nbsp;x", "&ensp;", "&NotNestedGreaterGreater;", "&bne;", "&fjlig;",
+    "x < y &amp; z", "line one <tag>\nline two &amp;", "&amp;\n<b> &amp;", "&lt;b&gt; &amp;lt;",
     # Emoji.
     "😀", "I ❤ NY", "👍🏽 thumbs", "👨‍👩‍👧‍👦 family", "🏳️‍🌈", "🇺🇸🇯🇵 flags", "1️⃣ keycap", "☕️🍩",
     # Scripts.
@@ -95,6 +96,31 @@ def random_cases(count, seed):
                 + list("٣١⑤Ⅻ½"))
     rng = random.Random(seed)
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 25))) for _ in range(count)]
+
+
+def mojibake_cases(count, seed):
+    """Real mojibake: text encoded as UTF-8 and read back in a single-byte encoding,
+    sometimes only in part, sometimes with spaces for 0xA0 or '?' for lost bytes."""
+    words = ["café", "naïve", "Ñandú", "Straße", "Ærøskøbing", "“quoted”", "it’s", "—dash–", "€100",
+             "日本", "😀", "Привет", "Ελλάδα", "Łódź", "İzmir", "½°C", "à la", "Œuvre", "plain", "text", "x"]
+    encodings = ["windows-1252", "latin-1", "windows-1251", "windows-1250", "windows-1253", "mac_roman", "cp437"]
+    rng = random.Random(seed)
+    cases = []
+    while len(cases) < count:
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 5)))
+        encoding = rng.choice(encodings)
+        garbled = text.encode("utf-8").decode(encoding, errors="replace")
+        if rng.random() < 0.3:  # only part of the text garbled
+            cut = rng.randint(0, len(text))
+            garbled = text[:cut] + text[cut:].encode("utf-8").decode(encoding, errors="replace")
+        if rng.random() < 0.2:
+            garbled = garbled.replace("\xa0", " ")
+        if rng.random() < 0.1:
+            garbled = garbled.replace("\x81", "?").replace("\x8d", "?")
+        if rng.random() < 0.2:  # twice garbled
+            garbled = garbled.encode("utf-8").decode(encoding, errors="replace")
+        cases.append(garbled)
+    return cases
 
 
 def main():
@@ -130,7 +156,7 @@ def main():
                   f"Python {sys.version.split()[0]}",
         "cases": [case(t) for t in CASES],
         "random": [case(t) for t in random_cases(150, seed=2024)],
-        "mojibake": [dict(case(t), fixed=ftfy.fix_text(t)) for t in MOJIBAKE],
+        "mojibake": [dict(case(t), fixed=ftfy.fix_text(t)) for t in MOJIBAKE + mojibake_cases(150, seed=11)],
         "truncated": [{"text": HUNDRED_WORDS, "input": model_input(HUNDRED_WORDS, True)},
                       {"text": "ab" * 80, "input": model_input("ab" * 80, True)}],
         "decode": decode_cases,

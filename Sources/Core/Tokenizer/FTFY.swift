@@ -1,6 +1,13 @@
 import Foundation
 
-/// ftfy 6.3's `fix_text` with its default configuration, as SimpleTokenizer calls it.
+/// ftfy 6.3's `fix_text` with its default configuration, as SimpleTokenizer calls it:
+/// per line, until stable: unescape_html ("auto": off from the first line with '<'),
+/// fix_encoding (mojibake, see FTFYEncoding), fix_c1_controls, fix_latin_ligatures,
+/// fix_character_width, uncurl_quotes, fix_line_breaks, remove_terminal_escapes,
+/// remove_control_chars, NFC. Every table comes from ftfy/Python itself
+/// (tools/make_tokenizer_tables.py). Known differences: fix_surrogates has nothing to do
+/// (a Swift String cannot hold surrogates), and NFC uses the Swift runtime's Unicode
+/// data, which may be newer than Python's for characters assigned after Unicode 14.
 enum FTFY {
     /// ftfy.fix_text: fixes each line-terminated segment until nothing changes.
     static func fixText(_ text: [UInt32]) -> [UInt32] {
