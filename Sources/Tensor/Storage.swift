@@ -1,10 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A reference-counted, 64-byte aligned buffer of Float that tensors (and views of
 /// them) share.
-final class Storage {
+/// Unchecked Sendable: the scratch pool hands a buffer to one op at a time.
+final class Storage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
@@ -37,3 +39,29 @@ final class Storage {
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
+
+/// Reusable scratch buffers (im2col columns) so that an op allocates nothing
+/// beyond its output in steady state. Buffers go back after each use.
+enum ScratchPool {
+    private static let free = Mutex<[Storage]>([])
+
+    /// A buffer of at least `count` floats, contents undefined.
+    static func take(_ count: Int) -> Storage {
+        let reused = free.withLock { buffers -> Storage? in
+            guard let index = buffers.firstIndex(where: { $0.count >= count }) else { return nil }
+            return buffers.remove(at: index)
+        }
+        return reused ?? Storage(count: count)
+    }
+
+    static func give(_ storage: Storage) {
+        free.withLock { buffers in
+            buffers.append(storage)
+            // Keep the few largest: one per concurrent conv is all that is reused.
+            if buffers.count > 4 {
+                buffers.sort { $0.count > $1.count }
+                buffers.removeLast()
+            }
+        }
+    }
+}

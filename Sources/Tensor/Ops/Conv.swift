@@ -93,7 +93,8 @@ extension Tensor {
         }
         let (n, o, hw) = (shape[0], weight.shape[0], g.outH * g.outW)
         let out = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
-        let col = g.isPointwise ? nil : Storage(count: g.rows * hw)
+        let col = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
+        defer { col.map(ScratchPool.give) }
         for s in 0..<n {
             let x = data + s * g.channels * g.height * g.width
             if let col { g.im2col(x, col.pointer) }
@@ -107,7 +108,8 @@ extension Tensor {
         return out.recording("conv2d", bias.map { [self, weight, $0] } ?? [self, weight]) { [isTracked, weight] outputGrad in
             let grad = relu ? outputGrad.maskedByPositive(y) : outputGrad
             var gInput: Tensor?, gWeight: Tensor?
-            let colBuffer = g.isPointwise ? nil : Storage(count: g.rows * hw)
+            let colBuffer = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
+            defer { colBuffer.map(ScratchPool.give) }
             if isTracked {
                 // col2im accumulates into zeros; the pointwise GEMM overwrites.
                 let gi = colBuffer == nil ? Tensor(uninitializedShape: input.shape) : Tensor(shape: input.shape, repeating: 0)
