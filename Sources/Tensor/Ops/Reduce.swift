@@ -64,11 +64,10 @@ extension Tensor {
         precondition(n > 0, "max(axis:): axis \(axis) is empty in shape \(shape)")
         let out = Tensor(uninitializedShape: shapeReducing(a, keepingDimension: keepingDimension))
         // Positions of the maxima, kept only when a backward will need them.
-        let tracked = isTracked
-        var argmax = [Int32](repeating: 0, count: tracked ? outer * inner : 0)
+        var argmax = [Int32](repeating: 0, count: isTracked ? outer * inner : 0)
         let px = data, po = out.data
         argmax.withUnsafeMutableBufferPointer { am in
-            let am = am.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!
+            let am = am.baseAddress   // nil when untracked
             Parallel.forChunks(outer, grain: Swift.max(1, 4096 / Swift.max(n * inner, 1))) { r in
                 for o in r {
                     for i in 0..<inner {
@@ -78,7 +77,7 @@ extension Tensor {
                             bestJ = j
                         }
                         po[o * inner + i] = best
-                        if tracked { am[o * inner + i] = Int32(bestJ) }
+                        am?[o * inner + i] = Int32(bestJ)
                     }
                 }
             }
