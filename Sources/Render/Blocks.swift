@@ -121,6 +121,46 @@ public enum Blocks {
         return distance((gray, gray, gray)) < cubeDistance ? 232 + grayStep : 16 + 36 * r + 6 * g + b
     }
 
+    /// The image reduced to xterm palette colours with Floyd-Steinberg error diffusion, so
+    /// that 256-colour blocks keep the average colour of photos instead of posterising;
+    /// `strength` below 1 passes on part of the error (less speckle at block resolution).
+    public static func ditheredToXterm256(_ image: Image, strength: Float = 0.6) -> Image {
+        let rgb = image.channels == 3 ? image : image.flattenedRGB(over: .black)
+        let w = rgb.width, h = rgb.height
+        var error = [Float](repeating: 0, count: (w + 2) * 3 * 2)  // this row and the next, with margins
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        rgb.pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                error.withUnsafeMutableBufferPointer { e in
+                    let rowLength = (w + 2) * 3
+                    for y in 0..<h {
+                        let current = (y % 2) * rowLength, next = ((y + 1) % 2) * rowLength
+                        for i in 0..<rowLength { e[next + i] = 0 }
+                        for x in 0..<w {
+                            let i = (y * w + x) * 3, k = (x + 1) * 3
+                            let r = min(255, max(0, Float(source[i]) + e[current + k]))
+                            let g = min(255, max(0, Float(source[i + 1]) + e[current + k + 1]))
+                            let b = min(255, max(0, Float(source[i + 2]) + e[current + k + 2]))
+                            let chosen = xterm256Color(xterm256Index(Color(UInt8(r), UInt8(g), UInt8(b))))
+                            target[i] = chosen.r; target[i + 1] = chosen.g; target[i + 2] = chosen.b
+                            @inline(__always) func spread(_ c: Int, _ error: Float) {
+                                let residual = error * strength
+                                e[current + k + 3 + c] += residual * 7 / 16
+                                e[next + k - 3 + c] += residual * 3 / 16
+                                e[next + k + c] += residual * 5 / 16
+                                e[next + k + 3 + c] += residual * 1 / 16
+                            }
+                            spread(0, r - Float(chosen.r))
+                            spread(1, g - Float(chosen.g))
+                            spread(2, b - Float(chosen.b))
+                        }
+                    }
+                }
+            }
+        }
+        return Image(width: w, height: h, channels: 3, pixels: out)
+    }
+
     /// The RGB value of an xterm 256-colour index at or above 16.
     public static func xterm256Color(_ index: Int) -> Color {
         if index >= 232 { let v = UInt8(8 + 10 * (index - 232)); return Color(v, v, v) }
@@ -152,7 +192,8 @@ public enum Blocks {
             var fgCode = -1, bgCode = -1
             for column in 0..<grid.columns {
                 let cell = grid.cells[row * grid.columns + column]
-                let needsForeground = cell.character != " "
+                var character = cell.character
+                let needsForeground = character != " "
                 switch palette {
                 case .truecolor:
                     if cell.background != background { sgr(48, cell.background); background = cell.background }
@@ -163,10 +204,14 @@ public enum Blocks {
                     if bg != bgCode { append("\u{1B}[48;5;\(bg)m"); bgCode = bg }
                     if needsForeground {
                         let fg = xterm256Index(cell.foreground)
-                        if fg != fgCode { append("\u{1B}[38;5;\(fg)m"); fgCode = fg }
+                        if fg == bg {
+                            character = " "  // both halves became one palette colour
+                        } else if fg != fgCode {
+                            append("\u{1B}[38;5;\(fg)m"); fgCode = fg
+                        }
                     }
                 }
-                out.append(contentsOf: String(cell.character).utf8)
+                out.append(contentsOf: String(character).utf8)
             }
             append("\u{1B}[0m")
         }

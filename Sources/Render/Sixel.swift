@@ -66,6 +66,12 @@ public enum Sixel {
                                                   SIXEL_PIXELFORMAT_RGB888, SIXEL_LARGE_NORM, SIXEL_REP_AVERAGE_PIXELS,
                                                   SIXEL_QUALITY_HIGH),
                           "building the palette")
+                let entries = Int(sixel_dither_get_num_of_palette_colors(dither))
+                if let palette = sixel_dither_get_palette(dither), entries > 0 {
+                    var refined = Array(UnsafeBufferPointer(start: palette, count: entries * 3))
+                    refinePalette(&refined, pixels: UnsafeBufferPointer(pixels))
+                    refined.withUnsafeMutableBufferPointer { sixel_dither_set_palette(dither, $0.baseAddress) }
+                }
                 sixel_dither_set_diffusion_type(dither, diffusion.libsixelValue)
             }
             try check(sixel_encode(pixels.baseAddress, Int32(image.width), Int32(image.height), 3, dither, output),
@@ -119,6 +125,42 @@ public enum Sixel {
                 }
             }
             return palette
+        }
+    }
+
+    /// One k-means step over 15-bit colour buckets: each palette entry moves to the mean of
+    /// the pixels nearest to it. libsixel's median cut works on 5-bit boxes and returns
+    /// biased colours (white comes out at 97%); this recentres them for about a millisecond.
+    static func refinePalette(_ palette: inout [UInt8], pixels: UnsafeBufferPointer<UInt8>) {
+        let entries = palette.count / 3
+        guard entries > 0 else { return }
+        var buckets = [UInt32](repeating: 0, count: 32768 * 4)  // r, g, b sums and count
+        buckets.withUnsafeMutableBufferPointer { b in
+            for i in stride(from: 0, to: pixels.count - 2, by: 3) {
+                let r = pixels[i], g = pixels[i + 1], bl = pixels[i + 2]
+                let key = (Int(r >> 3) << 10 | Int(g >> 3) << 5 | Int(bl >> 3)) * 4
+                b[key] &+= UInt32(r); b[key + 1] &+= UInt32(g); b[key + 2] &+= UInt32(bl); b[key + 3] &+= 1
+            }
+        }
+        var sums = [Double](repeating: 0, count: entries * 4)
+        buckets.withUnsafeBufferPointer { b in
+            palette.withUnsafeBufferPointer { p in
+                for key in 0..<32768 where b[key * 4 + 3] > 0 {
+                    let n = Double(b[key * 4 + 3])
+                    let r = Double(b[key * 4]) / n, g = Double(b[key * 4 + 1]) / n, bl = Double(b[key * 4 + 2]) / n
+                    var best = 0, bestDistance = Double.infinity
+                    for e in 0..<entries {
+                        let dr = r - Double(p[3 * e]), dg = g - Double(p[3 * e + 1]), db = bl - Double(p[3 * e + 2])
+                        let d = dr * dr + dg * dg + db * db
+                        if d < bestDistance { bestDistance = d; best = e }
+                    }
+                    sums[best * 4] += Double(b[key * 4]); sums[best * 4 + 1] += Double(b[key * 4 + 1])
+                    sums[best * 4 + 2] += Double(b[key * 4 + 2]); sums[best * 4 + 3] += n
+                }
+            }
+        }
+        for e in 0..<entries where sums[e * 4 + 3] > 0 {
+            for c in 0..<3 { palette[3 * e + c] = UInt8(min(255, (sums[e * 4 + c] / sums[e * 4 + 3]).rounded())) }
         }
     }
 

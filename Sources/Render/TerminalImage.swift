@@ -11,6 +11,17 @@ public enum TerminalImage {
         return (max(1, Int((Double(width) * scale).rounded())), max(1, Int((Double(height) * scale).rounded())))
     }
 
+    /// The largest sixel image xterm draws (its default maxGraphicSize); larger ones vanish.
+    public static let maximumSixelSide = 1000
+
+    /// `size` scaled down, aspect kept, to fit `maximumSixelSide` on both sides.
+    public static func clampedToSixelLimit(_ size: (width: Int, height: Int)) -> (width: Int, height: Int) {
+        let longest = max(size.width, size.height)
+        guard longest > maximumSixelSide else { return size }
+        let scale = Double(maximumSixelSide) / Double(longest)
+        return (max(1, Int(Double(size.width) * scale)), max(1, Int(Double(size.height) * scale)))
+    }
+
     /// The cells an image of `width` x `height` pixels covers once shown at that size.
     public static func cellsCovered(width: Int, height: Int, cell: CellSize) -> (columns: Int, rows: Int) {
         ((width + cell.width - 1) / max(1, cell.width), (height + cell.height - 1) / max(1, cell.height))
@@ -41,16 +52,17 @@ public enum TerminalImage {
         case .none:
             return []
         case .sixel:
-            let size = fittedSize(width: image.width, height: image.height, columns: columns, rows: rows,
-                                  cell: capabilities.cellSize, upscale: upscale)
+            let size = clampedToSixelLimit(fittedSize(width: image.width, height: image.height, columns: columns,
+                                                      rows: rows, cell: capabilities.cellSize, upscale: upscale))
             let fitted = resizedForDisplay(image, width: size.width, height: size.height)
             var bytes: [UInt8] = []
             if let origin { bytes += Array("\u{1B}[\(origin.row);\(origin.column)H".utf8) }
             bytes += try Sixel.encode(fitted)
             return bytes
         case .blocks:
-            let pixels = blockPixels(image, columns: columns, rows: rows, cell: capabilities.cellSize,
+            var pixels = blockPixels(image, columns: columns, rows: rows, cell: capabilities.cellSize,
                                      shape: shape, upscale: upscale)
+            if capabilities.blockPalette == .xterm256 { pixels = Blocks.ditheredToXterm256(pixels) }
             return Blocks.encode(Blocks.cells(pixels, shape: shape), palette: capabilities.blockPalette, origin: origin)
         }
     }

@@ -9,6 +9,8 @@ struct CLIPScope: ParsableCommand {
             Bench.self,
             Convert.self,
             Version.self,
+            Show.self,
+            Grid.self,
             Tokenize.self,
         ]
     )

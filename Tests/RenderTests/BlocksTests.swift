@@ -55,6 +55,30 @@ final class BlocksTests: XCTestCase {
         image.fillRect(x: 0, y: 1, width: 1, height: 1, color: Color(0, 0, 250))
         let text = String(decoding: Blocks.encode(Blocks.cells(image), palette: .xterm256), as: UTF8.self)
         XCTAssertEqual(text, "\u{1B}[48;5;21m\u{1B}[38;5;196m▀\u{1B}[0m")
+        // Two near reds quantise to one index: a plain space on that background.
+        var near = Image(width: 1, height: 2, color: Color(250, 0, 0))
+        near.fillRect(x: 0, y: 1, width: 1, height: 1, color: Color(240, 5, 0))
+        let nearText = String(decoding: Blocks.encode(Blocks.cells(near), palette: .xterm256), as: UTF8.self)
+        XCTAssertEqual(nearText, "\u{1B}[48;5;196m \u{1B}[0m")
+    }
+
+    func testDitheringTo256ColoursKeepsTheAverageColour() {
+        // (40, 40, 160) lies between palette colours; dithered, the mean stays close to it.
+        let flat = Image(width: 32, height: 32, color: Color(40, 40, 160))
+        let dithered = Blocks.ditheredToXterm256(flat, strength: 1)
+        var sums = [0, 0, 0]
+        for y in 0..<32 {
+            for x in 0..<32 {
+                let c = dithered.color(x: x, y: y)
+                XCTAssertEqual(Blocks.xterm256Color(Blocks.xterm256Index(c)), c, "a palette colour")
+                sums[0] += Int(c.r); sums[1] += Int(c.g); sums[2] += Int(c.b)
+            }
+        }
+        XCTAssertEqual(Double(sums[0]) / 1024, 40, accuracy: 3)
+        XCTAssertEqual(Double(sums[1]) / 1024, 40, accuracy: 3)
+        XCTAssertEqual(Double(sums[2]) / 1024, 160, accuracy: 3)
+        let nearest = Blocks.xterm256Color(Blocks.xterm256Index(Color(40, 40, 160)))
+        XCTAssertNotEqual(nearest, Color(40, 40, 160), "the test colour is not in the palette")
     }
 
     func testQuadrantsPickTheBestSplit() {

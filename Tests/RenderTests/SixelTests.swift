@@ -42,6 +42,15 @@ final class SixelTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 2)
     }
 
+    func testPhotoOnWhiteKeepsItsWhiteBackground() throws {
+        // More than 256 colours, so the median-cut path; the white margin must stay white.
+        var canvas = Image(width: 200, height: 120, color: .white)
+        canvas.paste(SyntheticImages.photo(width: 100, height: 80), x: 50, y: 20)
+        let decoded = try Sixel.decode(try Sixel.encode(canvas))
+        XCTAssertEqual(decoded.color(x: 5, y: 5), .white)
+        XCTAssertEqual(decoded.color(x: 190, y: 110), .white)
+    }
+
     func testAlphaIsCompositedOverTheBackground() throws {
         let transparent = Image(width: 8, height: 6, fill: [255, 255, 255, 0])
         let decoded = try Sixel.decode(try Sixel.encode(transparent, diffusion: .none, background: Color(0, 255, 0)))
