@@ -4,8 +4,11 @@ import XCTest
 
 /// Truncated, foreign and mismatched files are one-line errors naming the file (and key), never crashes.
 final class WeightsErrorTests: XCTestCase {
+    private var scratch: URL?
+
     private func write(_ bytes: [UInt8], named name: String) throws -> String {
-        let url = try WeightsFixtures.scratchDirectory(for: self).appendingPathComponent(name)
+        if scratch == nil { scratch = try WeightsFixtures.scratchDirectory(for: self) }
+        let url = scratch!.appendingPathComponent(name)
         try Data(bytes).write(to: url)
         return url.path
     }
@@ -128,7 +131,7 @@ final class WeightsErrorTests: XCTestCase {
     /// Corrupting bytes of data.pkl anywhere gives an archive or an error, never a crash.
     func testCorruptedPickleNeverCrashes() throws {
         var generator = SplitMix(seed: 7)
-        for (name, trials) in [("model.pt", 30), ("tiny_state_dict.pt", 400)] {
+        for (name, trials) in [("model.pt", 12), ("tiny_state_dict.pt", 200)] {
             let original = try fixtureBytes(name)
             let file = try MappedFile(path: WeightsFixtures.path(name))
             let zip = try ZipArchive(bytes: file.bytes, path: file.path)
@@ -151,6 +154,34 @@ final class WeightsErrorTests: XCTestCase {
                 try FileManager.default.removeItem(atPath: path)
             }
             XCTAssertGreaterThan(failures, trials / 10, "corruptions of \(name) must be detected")
+        }
+    }
+
+    /// Corrupting the zip directories or the safetensors header gives an archive or an error, never a crash.
+    func testCorruptedDirectoriesAndHeadersNeverCrash() throws {
+        var generator = SplitMix(seed: 11)
+        // A small safetensors file: the tiny state dict, converted.
+        let tinySafetensors = try WeightsFixtures.scratchDirectory(for: self).appendingPathComponent("tiny.safetensors").path
+        _ = try WeightConversion.convert(input: WeightsFixtures.path("tiny_state_dict.pt"), output: tinySafetensors)
+        for name in ["tiny_state_dict.pt", "tiny_state_dict_zip64.pt", "tiny.safetensors"] {
+            let original = name.hasSuffix(".pt") ? try fixtureBytes(name)
+                : [UInt8](try Data(contentsOf: URL(fileURLWithPath: tinySafetensors)))
+            // Zip: the central directory and end records sit in the last ~2 KB; safetensors: the header at the start.
+            let region = name.hasSuffix(".pt") ? (original.count - 2048) ..< original.count : 0 ..< (original.count - 200)
+            for trial in 0 ..< 120 {
+                var bytes = original
+                for _ in 0 ..< (trial % 4 + 1) {
+                    let position = region.lowerBound + Int(generator.next() % UInt64(region.count))
+                    bytes[position] = UInt8(truncatingIfNeeded: generator.next())
+                }
+                let path = try write(bytes, named: "damaged-\(trial)-\(name)")
+                if let message = openAndReadAll(path) {
+                    XCTAssertFalse(message.contains("\n"), message)
+                    XCTAssertTrue(message.contains("damaged-\(trial)-\(name)"), message)
+                    XCTAssertFalse(message.hasPrefix("not a WeightsError"), message)
+                }
+                try FileManager.default.removeItem(atPath: path)
+            }
         }
     }
 

@@ -70,4 +70,19 @@ public enum WeightsBench {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return (seconds, kept.reduce(0) { $0 + $1.count })
     }
+
+    /// Writes a float32 safetensors file of about `megabytes` MB (4M-value tensors, pseudo-random values)
+    /// for load timing; one buffer is shared by all tensors, so writing needs little memory.
+    public static func writeSyntheticSafetensors(path: String, megabytes: Int = 700) throws {
+        let valuesPerTensor = 4 << 20
+        var state: UInt32 = 0x1234_5678
+        let values = (0 ..< valuesPerTensor).map { _ -> Float in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(Int32(bitPattern: state)) / Float(Int32.max)
+        }
+        let data = values.withUnsafeBytes { Data($0) }
+        let tensorCount = max(1, megabytes * 1_000_000 / data.count)
+        let tensors = (0 ..< tensorCount).map { SafetensorsWriter.Tensor(key: "layer\($0).weight", dtype: .f32, shape: [valuesPerTensor], data: data) }
+        try SafetensorsWriter.write(tensors, to: path)
+    }
 }

@@ -48,6 +48,10 @@ struct ZipArchive {
             directoryOffset = try Self.int(reader.u64(zip64Record + 48), reader)
         }
         try reader.check(directoryOffset, directorySize, "the zip central directory")
+        // Each central entry takes at least 46 bytes; a larger count is a damaged record, not a reason to allocate.
+        guard entryCount <= directorySize / 46 else {
+            throw WeightsError(path: path, "damaged zip (\(entryCount) entries cannot fit a \(directorySize)-byte directory)")
+        }
 
         var entries: [Entry] = []
         entries.reserveCapacity(entryCount)
