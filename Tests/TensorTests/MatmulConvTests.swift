@@ -47,6 +47,7 @@ final class MatmulConvTests: XCTestCase {
         for i in 0..<4 { expected += x[1, 2, i] * w[2, i] }
         XCTAssertEqual(y[1, 2, 2], expected, accuracy: 1e-5)
         assertGradientsMatch([x, w, b]) { $0[0].linear(weight: $0[1], bias: $0[2]) }
+        assertGradientsMatch([x, w]) { $0[0].linear(weight: $0[1]) }
     }
 
     func testConvMatchesDirectDefinition() {

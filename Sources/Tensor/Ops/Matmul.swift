@@ -72,16 +72,30 @@ extension Tensor {
     }
 
     /// x Wᵀ + b over the last dimension: x [..., in], weight [out, in], bias [out].
+    /// The bias is written first and the GEMM accumulates onto it (one pass).
     public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
         precondition(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
-        precondition(shape.last == weight.shape[1],
-                     "linear: input \(shape) does not end in the weight's \(weight.shape[1]) input features")
-        let rows = count / weight.shape[1]
-        var y = reshaped([rows, weight.shape[1]]).matmul(weight, transposeOther: true)
+        let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
+        precondition(rank >= 1 && shape.last == inFeatures,
+                     "linear: input \(shape) does not end in the weight's \(inFeatures) input features")
         if let bias {
-            precondition(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) for weight \(weight.shape)")
-            y = y + bias
+            precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) for weight \(weight.shape)")
         }
-        return y.reshaped(Array(shape.dropLast()) + [weight.shape[0]])
+        let rows = count / inFeatures
+        let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outFeatures])
+        if let bias {
+            for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
+        }
+        gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+             a: data, lda: inFeatures, b: weight.data, ldb: inFeatures,
+             beta: bias == nil ? 0 : 1, c: out.data, ldc: outFeatures)
+        let x = detached(), w = weight.detached()
+        return out.recording("linear", [self, weight] + (bias.map { [$0] } ?? [])) { [isTracked, weight, shape] g in
+            let g2 = g.reshaped([rows, outFeatures])
+            let gx = isTracked ? g2.matmul(w).reshaped(shape) : nil                                    // G W
+            let gw = weight.isTracked ? g2.matmul(x.reshaped([rows, inFeatures]), transposeSelf: true) : nil  // Gᵀ X
+            guard let bias else { return [gx, gw] }
+            return [gx, gw, bias.isTracked ? g2.sum(axis: 0) : nil]
+        }
     }
 }

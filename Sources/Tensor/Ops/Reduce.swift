@@ -64,10 +64,12 @@ extension Tensor {
         precondition(n > 0, "max(axis:): axis \(axis) is empty in shape \(shape)")
         let out = Tensor(uninitializedShape: shapeReducing(a, keepingDimension: keepingDimension))
         // Positions of the maxima, kept only when a backward will need them.
-        var argmax = [Int32](repeating: 0, count: isTracked ? outer * inner : 0)
+        let tracked = isTracked
+        var argmax = [Int32](repeating: 0, count: tracked ? outer * inner : 0)
         let px = data, po = out.data
         argmax.withUnsafeMutableBufferPointer { am in
-            let am = am.baseAddress   // nil when untracked
+            // An empty array may still have a base address: test `tracked`, not the pointer.
+            let am = tracked ? am.baseAddress : nil
             Parallel.forChunks(outer, grain: Swift.max(1, 4096 / Swift.max(n * inner, 1))) { r in
                 for o in r {
                     for i in 0..<inner {
