@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         shim("CBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),
@@ -24,15 +25,14 @@ let package = Package(
         shim("CFreeType", pkgConfig: "freetype2", apt: ["libfreetype-dev"]),
         shim("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
         // setjmp-guarded calls into libpng and libjpeg (Swift cannot catch their longjmp).
         .target(name: "CImageIO", dependencies: ["CPNG", "CJPEG"]),
-        .target(name: "Render", dependencies: ["CImageIO", "CPNG", "CSixel", "CJPEG", "CFreeType", "CZlib"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Render", dependencies: ["CImageIO", "CPNG", "CSixel", "CJPEG", "CFreeType", "CZlib"]),
         // The files of Assets/, embedded into the binary with .incbin.
         .target(name: "CAssets"),
-        .target(name: "Core", dependencies: ["Tensor", "Render", "CAssets", "CZlib"]),
+        .target(name: "Core", dependencies: ["Tensor", "Render", "CAssets", "CZlib",
+                                            .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TUI", dependencies: ["Core", "Render", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
             "Core", "Render", "TUI", "Tensor",
