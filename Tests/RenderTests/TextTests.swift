@@ -126,6 +126,31 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(two.width, font.measure("line two", style: style).width)
     }
 
+    func testOutlinedLabelOnAPhotoStaysReadable() throws {
+        // The paper's look: white letters, black outline, on top of a busy photo.
+        var photo = SyntheticImages.photo(width: 288, height: 288)
+        let style = TextStyle.outlined(size: 36)
+        let box = font.measure("iPod", style: style)
+        let origin = photo.draw(text: "iPod", centerX: 144, centerY: 200, font: font, style: style)
+        XCTAssertEqual(origin.x, 144 - box.width / 2)
+        // Inside the box there is pure white (fill) and pure black (outline).
+        var white = 0, black = 0
+        for y in origin.y..<origin.y + box.height {
+            for x in origin.x..<origin.x + box.width {
+                let c = photo.color(x: x, y: y)
+                if c == .white { white += 1 }
+                if c == .black { black += 1 }
+            }
+        }
+        XCTAssertGreaterThan(white, 150)
+        XCTAssertGreaterThan(black, 150)
+        if let directory = ProcessInfo.processInfo.environment["CLIPSCOPE_GALLERY"] {
+            var sample = photo
+            sample.draw(text: "Ωμέγα Привет 3.21", x: 8, y: 8, font: font, style: TextStyle(size: 20, color: Color(20, 20, 20)))
+            try sample.writePNG(path: "\(directory)/text.png")
+        }
+    }
+
     func testDrawsOntoGrayAndRGBAImages() {
         var gray = Image(width: 80, height: 40, fill: [255])
         gray.draw(text: "A", x: 2, y: 2, font: font, style: TextStyle(size: 30))
