@@ -54,8 +54,14 @@ public enum Blocks {
         let columns = (image.width + px - 1) / px, rows = (image.height + py - 1) / py
         var cells: [Cell] = []
         cells.reserveCapacity(columns * rows)
+        // Translucent pixels are shown over black, like sixel's default background.
         @inline(__always) func pixel(_ x: Int, _ y: Int) -> Color {
-            x < image.width && y < image.height ? image.color(x: x, y: y).withAlpha(255) : .black
+            guard x < image.width && y < image.height else { return .black }
+            let c = image.color(x: x, y: y)
+            if c.a == 255 { return c }
+            let a = UInt32(c.a)
+            return Color(UInt8((UInt32(c.r) * a + 127) / 255), UInt8((UInt32(c.g) * a + 127) / 255),
+                         UInt8((UInt32(c.b) * a + 127) / 255))
         }
         for row in 0..<rows {
             for column in 0..<columns {

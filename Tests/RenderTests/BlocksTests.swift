@@ -24,6 +24,13 @@ final class BlocksTests: XCTestCase {
         XCTAssertEqual(grid[0, 1], Blocks.Cell("▀", foreground: red, background: .black))
     }
 
+    func testTranslucentPixelsAreShownOverBlack() {
+        let half = Image(width: 1, height: 2, fill: [200, 100, 50, 128])
+        XCTAssertEqual(Blocks.cells(half)[0, 0].background, Color(100, 50, 25))
+        let gray = Image(width: 1, height: 2, fill: [90])
+        XCTAssertEqual(Blocks.cells(gray)[0, 0], Blocks.Cell(" ", foreground: Color(90, 90, 90), background: Color(90, 90, 90)))
+    }
+
     func testTruecolorEncodingIsExact() {
         var image = Image(width: 2, height: 2, color: blue)
         image.fillRect(x: 0, y: 0, width: 1, height: 1, color: red)
