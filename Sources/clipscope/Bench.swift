@@ -156,6 +156,14 @@ struct Benchmark {
                 }
                 return { _ = text(tokens: tokens) }
             },
+            Benchmark(name: "load.safetensors_rn50x4", flops: nil) {
+                // A float32 RN50x4 (713 MB), written once, then read from the page cache.
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-bench-RN50x4-f32.safetensors").path
+                if !FileManager.default.fileExists(atPath: path) {
+                    try? model.value.save(path: path, metadata: ["note": "random weights for clipscope bench"])
+                }
+                return { _ = try? CLIPModel.load(path: path) }
+            },
         ]
     }
 }

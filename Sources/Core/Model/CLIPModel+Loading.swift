@@ -49,3 +49,17 @@ public struct ModelSource: Sendable, Equatable {
     public let path: String
     public let format: WeightFormat
 }
+
+extension CLIPModel {
+    /// Writes every weight (running statistics included) as safetensors with
+    /// OpenAI's key names, in float32 or float16.
+    public func save(path: String, halfPrecision: Bool = false, metadata: [String: String] = [:]) throws {
+        let tensors = namedParameters.map { key, tensor -> SafetensorsWriter.Tensor in
+            let values = tensor.values
+            guard halfPrecision else { return SafetensorsWriter.Tensor(key: key, shape: tensor.shape, floats: values) }
+            let halves = values.map(ElementConversion.floatToHalf)
+            return SafetensorsWriter.Tensor(key: key, dtype: .f16, shape: tensor.shape, data: halves.withUnsafeBytes { Data($0) })
+        }
+        try SafetensorsWriter.write(tensors, to: path, metadata: metadata)
+    }
+}
