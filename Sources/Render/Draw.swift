@@ -235,3 +235,31 @@ extension Image {
         }
     }
 }
+
+extension Image {
+    /// A deterministic photo-like RGB picture (smooth gradients, two discs, mild noise), for
+    /// benchmarks such as `sixel.encode_288` and for demos that need an image without files.
+    public static func testCard(width: Int = 288, height: Int = 288, seed: UInt64 = 1) -> Image {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        pixels.withUnsafeMutableBufferPointer { p in
+            for y in 0..<height {
+                for x in 0..<width {
+                    let u = Double(x) / Double(max(1, width)), v = Double(y) / Double(max(1, height))
+                    var r = 200 * u + 30, g = 120 + 100 * v * (1 - u), b = 80 + 150 * (1 - v)
+                    let dx = u - 0.35, dy = v - 0.4
+                    if dx * dx + dy * dy < 0.04 { r = 240; g = 200 - 200 * v; b = 40 }
+                    let ex = u - 0.7, ey = v - 0.7
+                    if ex * ex + ey * ey < 0.02 { r = 30; g = 60 + 100 * u; b = 160 }
+                    let i = (y * width + x) * 3
+                    @inline(__always) func noisy(_ value: Double) -> UInt8 {
+                        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                        return UInt8(max(0, min(255, Int(value) + Int(state % 17) - 8)))
+                    }
+                    p[i] = noisy(r); p[i + 1] = noisy(g); p[i + 2] = noisy(b)
+                }
+            }
+        }
+        return Image(width: width, height: height, channels: 3, pixels: pixels)
+    }
+}

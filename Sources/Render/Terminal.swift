@@ -61,15 +61,21 @@ public enum TerminalQuery {
     /// The cell-size query, `CSI 16 t` (answered `ESC [ 6 ; height ; width t`).
     public static let cellSizeRequest: [UInt8] = Array("\u{1B}[16t".utf8)
 
-    /// The parameters of the first complete DA1 reply `ESC [ ? P1 ; P2 ; ... c` in `bytes`,
-    /// or nil when there is none; malformed sequences and other bytes are skipped.
+    /// The parameters of the first complete DA1 reply `ESC [ ? P1 ; P2 ; ... c` (or with the
+    /// 8-bit CSI byte 0x9B) in `bytes`, or nil when there is none; malformed sequences and
+    /// other bytes are skipped.
     public static func deviceAttributes(in bytes: [UInt8]) -> [Int]? {
         var i = 0
-        while i + 2 < bytes.count {
-            guard bytes[i] == 0x1B, bytes[i + 1] == UInt8(ascii: "["), bytes[i + 2] == UInt8(ascii: "?") else {
+        while i + 1 < bytes.count {
+            let introducer: Int
+            if bytes[i] == 0x1B, i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "["), bytes[i + 2] == UInt8(ascii: "?") {
+                introducer = 3
+            } else if bytes[i] == 0x9B, bytes[i + 1] == UInt8(ascii: "?") {
+                introducer = 2
+            } else {
                 i += 1; continue
             }
-            var j = i + 3
+            var j = i + introducer
             var parameters: [Int] = []
             var current: Int?
             var valid = true

@@ -4,27 +4,7 @@ import Render
 enum SyntheticImages {
     /// A photo-like RGB image: smooth colour gradients, a few discs and mild noise.
     static func photo(width: Int = 288, height: Int = 288, seed: UInt64 = 1) -> Image {
-        var state = seed &* 0x9E3779B97F4A7C15 | 1
-        func noise() -> Int {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            return Int(state % 17) - 8
-        }
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
-            for x in 0..<width {
-                let u = Double(x) / Double(width), v = Double(y) / Double(height)
-                var r = 200 * u + 30, g = 120 + 100 * v * (1 - u), b = 80 + 150 * (1 - v)
-                let dx = u - 0.35, dy = v - 0.4
-                if dx * dx + dy * dy < 0.04 { r = 240; g = 200 - 200 * v; b = 40 }
-                let ex = u - 0.7, ey = v - 0.7
-                if ex * ex + ey * ey < 0.02 { r = 30; g = 60 + 100 * u; b = 160 }
-                let i = (y * width + x) * 3
-                pixels[i] = UInt8(max(0, min(255, Int(r) + noise())))
-                pixels[i + 1] = UInt8(max(0, min(255, Int(g) + noise())))
-                pixels[i + 2] = UInt8(max(0, min(255, Int(b) + noise())))
-            }
-        }
-        return Image(width: width, height: height, channels: 3, pixels: pixels)
+        Image.testCard(width: width, height: height, seed: seed)
     }
 
     /// Mean absolute difference per channel value between two same-sized images.

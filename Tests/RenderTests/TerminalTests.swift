@@ -13,6 +13,7 @@ final class TerminalTests: XCTestCase {
         XCTAssertTrue(TerminalQuery.reportsSixel([62, 4, 22]))
         XCTAssertTrue(TerminalQuery.reportsSixel([1, 2, 4]))
         XCTAssertTrue(TerminalQuery.reportsSixel([12, 4]))
+        XCTAssertEqual(TerminalQuery.deviceAttributes(in: [0x9B] + bytes("?62;4c")), [62, 4], "8-bit CSI")
     }
 
     func testDA1RepliesWithoutSixel() {
