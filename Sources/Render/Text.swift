@@ -61,6 +61,10 @@ public final class Font {
     public let path: String
     private var library: FT_Library?
     private var face: FT_Face?
+    /// Faces tried, in order, for characters the main face lacks (e.g. CJK).
+    private var fallbackFaces: [FT_Face] = []
+    /// The fallback files that opened.
+    public private(set) var fallbackPaths: [String] = []
     private var stroker: FT_Stroker?
     private var currentSize: Double = -1
     private var currentStroke: Double = -1
@@ -88,10 +92,39 @@ public final class Font {
         }
     }
 
-    /// DejaVu Sans from the usual system locations; throws naming the package to install.
+    /// Fonts with wide coverage (CJK and more) that `standard()` falls back to when installed.
+    static let fallbackCandidates = [
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        "/usr/share/fonts/truetype/unifont/unifont.ttf",
+    ]
+
+    /// Adds a face used for characters this font lacks; throws naming the file.
+    public func addFallback(path: String) throws {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw FontError("fallback font not found or unreadable: \(path)")
+        }
+        var fallback: FT_Face?
+        let error = FT_New_Face(library, path, 0, &fallback)
+        guard error == 0, let fallback else {
+            throw FontError("not a font FreeType can read (error \(error)): \(path)")
+        }
+        fallbackFaces.append(fallback)
+        fallbackPaths.append(path)
+        currentSize = -1  // size the new face on next use
+    }
+
+    /// DejaVu Sans from the usual system locations, with any installed wide-coverage
+    /// fallback faces; throws naming the package to install.
     public static func standard() throws -> Font {
         for candidate in defaultCandidates where FileManager.default.isReadableFile(atPath: candidate) {
-            if let font = try? Font(path: candidate) { return font }
+            if let font = try? Font(path: candidate) {
+                for fallback in fallbackCandidates where FileManager.default.isReadableFile(atPath: fallback) {
+                    try? font.addFallback(path: fallback)
+                }
+                return font
+            }
         }
         throw FontError("font not found: \(defaultPath) (install the fonts-dejavu-core package)")
     }
@@ -109,6 +142,7 @@ public final class Font {
 
     deinit {
         if let stroker { FT_Stroker_Done(stroker) }
+        for fallback in fallbackFaces { FT_Done_Face(fallback) }
         if let face { FT_Done_Face(face) }
         if let library { FT_Done_FreeType(library) }
     }
@@ -119,9 +153,26 @@ public final class Font {
         return String(cString: name)
     }
 
-    /// Whether the face has a glyph for every character of `text` (newlines aside).
+    /// Whether the main face has a glyph for every character of `text` (newlines aside).
     public func hasGlyphs(for text: String) -> Bool {
         text.unicodeScalars.allSatisfy { $0 == "\n" || FT_Get_Char_Index(face, FT_ULong($0.value)) != 0 }
+    }
+
+    /// Whether the main face or a fallback has a glyph for every character of `text`.
+    public func canDraw(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0 == "\n" || faceAndGlyph(for: $0).index != 0 }
+    }
+
+    /// The first face holding the character, with its glyph index (the main face's
+    /// missing-glyph box, index 0, when none has it).
+    private func faceAndGlyph(for scalar: Unicode.Scalar) -> (face: FT_Face?, index: FT_UInt) {
+        let index = FT_Get_Char_Index(face, FT_ULong(scalar.value))
+        if index != 0 { return (face, index) }
+        for fallback in fallbackFaces {
+            let other = FT_Get_Char_Index(fallback, FT_ULong(scalar.value))
+            if other != 0 { return (fallback, other) }
+        }
+        return (face, 0)
     }
 
     /// The box `text` occupies in `style`, the same one `Image.draw(text:)` fills.
@@ -148,6 +199,7 @@ public final class Font {
         let size = max(1, style.size)
         if size != currentSize {
             FT_Set_Char_Size(face, 0, FT_F26Dot6((size * 64).rounded()), 72, 72)
+            for fallback in fallbackFaces { FT_Set_Char_Size(fallback, 0, FT_F26Dot6((size * 64).rounded()), 72, 72) }
             currentSize = size
         }
         if style.outline != currentStroke {
@@ -187,15 +239,19 @@ public final class Font {
             bottom = max(bottom, Double(baseline) - descender + stroke)
             var pen = 0  // 26.6
             var previous: FT_UInt = 0
+            var previousFace: FT_Face?
             for scalar in line.unicodeScalars {
-                let index = FT_Get_Char_Index(face, FT_ULong(scalar.value))
-                if hasKerning, previous != 0, index != 0 {
+                let (glyphFace, index) = faceAndGlyph(for: scalar)
+                guard let glyphFace else { continue }
+                // Kerning pairs exist only within the main face.
+                if hasKerning, glyphFace == face, previousFace == face, previous != 0, index != 0 {
                     var kerning = FT_Vector()
                     FT_Get_Kerning(face, previous, index, FT_KERNING_DEFAULT.rawValue, &kerning)
                     pen += Int(kerning.x)
                 }
                 previous = index
-                guard FT_Load_Glyph(face, index, loadFlags) == 0, let slot = face.pointee.glyph else { continue }
+                previousFace = glyphFace
+                guard FT_Load_Glyph(glyphFace, index, loadFlags) == 0, let slot = glyphFace.pointee.glyph else { continue }
                 var glyph: FT_Glyph?
                 guard FT_Get_Glyph(slot, &glyph) == 0, let glyph else { continue }
                 var stroked: FT_Glyph?

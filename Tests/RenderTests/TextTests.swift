@@ -118,6 +118,26 @@ final class TextTests: XCTestCase {
         XCTAssertNotNil(SyntheticImages.inkBounds(canvas, background: .white))
     }
 
+    func testFallbackFaceDrawsWhatTheMainFaceLacks() throws {
+        let fallbackPath = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
+        guard FileManager.default.isReadableFile(atPath: fallbackPath) else {
+            throw XCTSkip("fonts-droid-fallback not installed")
+        }
+        let plain = try Font(path: Font.defaultPath)
+        XCTAssertFalse(plain.canDraw("漢字"))
+        XCTAssertThrowsError(try plain.addFallback(path: "/nonexistent/cjk.ttf"))
+        try plain.addFallback(path: fallbackPath)
+        XCTAssertTrue(plain.canDraw("漢字 and Latin"))
+        XCTAssertFalse(plain.hasGlyphs(for: "漢字"), "the main face still lacks them")
+        let style = TextStyle(size: 30)
+        var canvas = Image(width: 200, height: 60, color: .white)
+        let box = canvas.draw(text: "漢字", x: 4, y: 4, font: plain, style: style)
+        let ink = try XCTUnwrap(SyntheticImages.inkBounds(canvas, background: .white))
+        XCTAssertGreaterThan(ink.x1 - ink.x0, 50, "two em-wide ideographs, not narrow missing-glyph boxes")
+        XCTAssertLessThanOrEqual(ink.x1, 4 + box.width)
+        XCTAssertLessThanOrEqual(ink.y1, 4 + box.height)
+    }
+
     func testMultilineTextStacksLines() {
         let style = TextStyle(size: 20)
         let one = font.measure("line", style: style)
