@@ -154,6 +154,26 @@ final class ModelParityTests: XCTestCase {
         }
     }
 
+    func testSavedModelLoadsBackIdentically() throws {
+        let model = try model
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-save-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let f32 = directory.appendingPathComponent("model.safetensors").path
+        try model.save(path: f32)
+        let reloaded = try CLIPModel.load(path: f32)
+        XCTAssertEqual(reloaded.config, model.config)
+        for ((key, a), (_, b)) in zip(model.namedParameters, reloaded.namedParameters) {
+            XCTAssertEqual(a.values, b.values, key)
+        }
+        let f16 = directory.appendingPathComponent("model-f16.safetensors").path
+        try model.save(path: f16, halfPrecision: true)
+        let half = try CLIPModel.load(path: f16)
+        for ((key, a), (_, b)) in zip(model.namedParameters, half.namedParameters) {
+            for (x, y) in zip(a.values, b.values) { XCTAssertEqual(x, y, accuracy: abs(x) * 1e-3 + 1e-7, key) }
+        }
+    }
+
     func testRN50x4ParameterCountsMatchOpenAI() {
         let counts = CLIPModel(config: CLIPConfig.releasedModels["RN50x4"]!).parameterCounts
         XCTAssertEqual(counts.visual, 87_137_080)
