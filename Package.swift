@@ -43,5 +43,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TUITests", dependencies: ["TUI"]),
+        // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
+        .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -12,6 +12,13 @@ struct CLIPScope: ParsableCommand {
             Show.self,
             Grid.self,
             Tokenize.self,
+            Info.self,
+            Embed.self,
+            Activations.self,
+            Classify.self,
         ]
     )
+
+    /// Every failure is printed as `clipscope: <one line>` (errors describe themselves in one line).
+    static var _errorPrefix: String { "clipscope: " }
 }

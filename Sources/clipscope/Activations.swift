@@ -1,0 +1,111 @@
+import ArgumentParser
+import Core
+import Foundation
+import Tensor
+
+/// How a neuron's g x g map becomes one number per image.
+enum SpatialReduction: String, CaseIterable, ExpressibleByArgument {
+    case max, mean
+
+    func apply(_ map: Tensor) -> Tensor {
+        switch self {
+        case .max: map.spatialMax()
+        case .mean: map.spatialMean()
+        }
+    }
+}
+
+extension NeuronTap: ExpressibleByArgument {}
+
+struct Activations: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print chosen neurons' activations for each image.",
+        discussion: """
+            A neuron is a channel of the last block of the image tower. --tap conv3 (default) \
+            reads the output of that block's conv3, before its batch norm (the paper's neurons); \
+            --tap block reads the block's output after the residual add and ReLU (Microscope's). \
+            Each neuron's map over the feature grid is reduced to its maximum (default) or mean. \
+            An image that cannot be read is reported on stderr and listed under "skipped".
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: ArgumentHelp("Neuron ids: a comma-separated list, ranges allowed (89,2191 or 0-9).", valueName: "N,N..."))
+    var neurons: [String]
+
+    @Option(help: "Where to read the neurons: conv3 or block.")
+    var tap: NeuronTap = .conv3
+
+    @Option(help: "Reduce each neuron's map by max or mean.")
+    var reduce: SpatialReduction = .max
+
+    @Argument(help: ArgumentHelp("PNG or JPEG images.", valueName: "FILE"))
+    var files: [String] = []
+
+    @OptionGroup var batching: BatchOptions
+    @OptionGroup var output: JSONOption
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one image FILE") }
+        _ = try Self.parseNeurons(neurons)
+    }
+
+    /// Neuron ids in the order given, without repeats; "a-b" is an inclusive range.
+    static func parseNeurons(_ arguments: [String]) throws -> [Int] {
+        var ids: [Int] = []
+        for part in arguments.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
+            if bounds.count == 1, let id = bounds[0], id >= 0 {
+                ids.append(id)
+            } else if bounds.count == 2, let low = bounds[0], let high = bounds[1], low >= 0, low <= high {
+                ids += Array(low...high)
+            } else {
+                throw ValidationError("--neurons: '\(text)' is not a neuron id or a range like 10-19")
+            }
+        }
+        guard !ids.isEmpty else { throw ValidationError("--neurons: give at least one neuron id") }
+        var seen = Set<Int>()
+        return ids.filter { seen.insert($0).inserted }
+    }
+
+    struct ImageActivations: Encodable {
+        let path: String
+        let activations: [String: Float]
+    }
+    struct Report: Encodable {
+        let tap: String
+        let reduce: String
+        var images: [ImageActivations] = []
+        var skipped: [SkippedItem] = []
+    }
+
+    func run() throws {
+        let ids = try Self.parseNeurons(neurons)
+        let model = try modelOptions.load()
+        let count = model.config.neuronCount
+        if let bad = ids.first(where: { $0 >= count }) {
+            throw CommandFailure("--neurons: neuron \(bad) does not exist; \(modelOptions.model) has \(count) neurons (0-\(count - 1))")
+        }
+        var report = Report(tap: tap.rawValue, reduce: reduce.rawValue)
+        var values: [[Float]] = []  // per image, in the order of `ids`
+        let skipped = ImageBatches(paths: files, batchSize: batching.batchSize).forEach(model: model) { paths, pixels in
+            let reduced = reduce.apply(model.visual.neuronMap(pixels, tap: tap)).values
+            for (i, path) in paths.enumerated() {
+                let row = ids.map { reduced[i * count + $0] }
+                values.append(row)
+                report.images.append(ImageActivations(
+                    path: path, activations: Dictionary(uniqueKeysWithValues: zip(ids.map(String.init), row))))
+            }
+        }
+        report.skipped = skipped
+        if report.images.isEmpty { throw ImageBatches.nothingRead(files.count) }
+
+        if output.json { return try Output.printJSON(report) }
+        print("\(tap.rawValue) tap, \(reduce.rawValue) over the \(model.config.featureGrid)x\(model.config.featureGrid) grid")
+        var rows: [[String]] = [["image"] + ids.map { "#\($0)" }]
+        for (image, row) in zip(report.images, values) { rows.append([image.path] + row.map { Output.fixed($0) }) }
+        print(Output.table(rows, rightAligned: Set(1...ids.count)))
+        if !report.skipped.isEmpty { print("\(report.skipped.count) skipped (see stderr)") }
+    }
+}

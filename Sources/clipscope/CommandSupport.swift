@@ -1,0 +1,150 @@
+import ArgumentParser
+import Core
+import Foundation
+import Render
+import Tensor
+
+/// `--model M`: a weights file or a name looked up by `ModelLocator`.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A weights file (.pt or .safetensors) or a name: RN50, RN101, RN50x4, RN50x16, RN50x64.",
+        discussion: "A name is looked up as <name>.pt or <name>.safetensors in $CLIPSCOPE_MODELS, then as ~/.cache/clip/<name>.pt (where OpenAI's clip package downloads).",
+        valueName: "M"))
+    var model: String
+
+    /// Resolves and loads the model; failures are one line naming the file or the places searched.
+    func load() throws -> CLIPModel {
+        try CLIPModel.load(model: model)
+    }
+}
+
+/// `--json`: one JSON document on stdout instead of a table.
+struct JSONOption: ParsableArguments {
+    @Flag(help: "Print one JSON document on stdout (warnings still go to stderr).")
+    var json = false
+}
+
+/// A command failure whose reason is one line (printed as `clipscope: <reason>`).
+struct CommandFailure: Error, CustomStringConvertible, LocalizedError {
+    let description: String
+    init(_ description: String) { self.description = description.asOneLine }
+    var errorDescription: String? { description }
+}
+
+/// What every command prints: JSON documents on stdout, warnings on stderr.
+enum Output {
+    /// Prints one JSON document (keys sorted, so output is stable) on stdout.
+    static func printJSON<Document: Encodable>(_ document: Document) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A NaN or infinity (a broken model) is still reported rather than failing the whole document.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try encoder.encode(document)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// One line on stderr: `clipscope: <message>`.
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("clipscope: \(message.asOneLine)\n".utf8))
+    }
+
+    /// Reports an item of a batch that was left out, on stderr, and returns its JSON entry.
+    static func skip(_ path: String, _ error: Error) -> SkippedItem {
+        let item = SkippedItem(path: path, error: error)
+        warn("skipped \(path): \(item.error)")
+        return item
+    }
+}
+
+/// An input left out of a batch and why (`{"path": F, "error": S}` in JSON).
+struct SkippedItem: Encodable {
+    let path: String
+    let error: String
+
+    init(path: String, error: Error) {
+        self.path = path
+        // Errors from Render and Core already start with the path; do not say it twice.
+        let message = "\(error)".asOneLine
+        let prefix = path + ": "
+        self.error = message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message
+    }
+}
+
+/// Images read and run through a model a few at a time: memory stays bounded for long
+/// lists, and unreadable files are skipped with a warning while the rest complete.
+struct ImageBatches {
+    let paths: [String]
+    let batchSize: Int
+
+    /// Calls `body` with each batch's readable paths and their pixels [n, 3, R, R]; returns the skipped files.
+    func forEach(model: CLIPModel, _ body: (_ paths: [String], _ pixels: Tensor) throws -> Void) rethrows -> [SkippedItem] {
+        var skipped: [SkippedItem] = []
+        for start in stride(from: 0, to: paths.count, by: max(1, batchSize)) {
+            var images: [DecodedImage] = []
+            var readable: [String] = []
+            for path in paths[start..<min(paths.count, start + max(1, batchSize))] {
+                do {
+                    images.append(try DecodedImage.load(path: path))
+                    readable.append(path)
+                } catch {
+                    skipped.append(Output.skip(path, error))
+                }
+            }
+            if !images.isEmpty { try body(readable, model.pixels(images)) }
+        }
+        return skipped
+    }
+
+    /// The failure when no file could be read at all.
+    static func nothingRead(_ count: Int) -> CommandFailure {
+        CommandFailure(count == 1 ? "the image could not be read" : "none of the \(count) images could be read")
+    }
+}
+
+/// `--batch-size N`: images per forward pass.
+struct BatchOptions: ParsableArguments {
+    @Option(help: "Images per forward pass (results do not depend on it).")
+    var batchSize = 8
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+}
+
+extension String {
+    /// The text with line breaks turned into spaces, for one-line messages.
+    var asOneLine: String {
+        split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
+
+extension Output {
+    /// Fixed-point text for tables.
+    static func fixed(_ value: Float, digits: Int = 4) -> String {
+        String(format: "%.\(digits)f", Double(value))
+    }
+
+    /// An integer with thousands separators: 178,300,601.
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var result = ""
+        for (i, digit) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { result.append(",") }
+            result.append(digit)
+        }
+        return value < 0 ? "-" + result : result
+    }
+
+    /// Left-aligned columns, padded to the widest cell of each.
+    static func table(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                return rightAligned.contains(i) ? pad + cell : (i == row.count - 1 ? cell : cell + pad)
+            }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+        }.joined(separator: "\n")
+    }
+}

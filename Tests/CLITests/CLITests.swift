@@ -1,0 +1,430 @@
+import Foundation
+import XCTest
+
+/// End-to-end tests of the built `clipscope` binary on the small reference CLIP of
+/// tools/reference (the CoreTests fixtures) and its PyTorch numbers.
+final class CLITests: XCTestCase {
+    // MARK: - Running the binary
+
+    /// The CoreTests fixtures: model.pt, model.safetensors, expected.json, images/.
+    static let coreFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("CoreTests/Fixtures")
+    static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+
+    static func core(_ name: String) -> String { coreFixtures.appendingPathComponent(name).path }
+    static func own(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    static let modelPT = core("model.pt")
+    static let modelSafetensors = core("model.safetensors")
+    static let broken = own("broken.png")
+
+    /// The product sits next to this test target's resource bundle in the build folder
+    /// ($CLIPSCOPE_BINARY overrides).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["CLIPSCOPE_BINARY"] { return URL(fileURLWithPath: path) }
+        return Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("clipscope")
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: Data
+        let stderr: String
+        var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+        var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    struct SetupError: Error, CustomStringConvertible { let description: String }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw SetupError(description: "no clipscope binary at \(Self.binary.path): build the product first "
+                + "(swift build --product clipscope, or --build-tests) or set CLIPSCOPE_BINARY")
+        }
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
+    }
+
+    /// Runs clipscope with `arguments`; stdout and stderr go through files, so large outputs cannot block.
+    func clipscope(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["CLIPSCOPE_MODELS"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = scratch.appendingPathComponent("stdout-\(UUID().uuidString)")
+        let err = scratch.appendingPathComponent("stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        try process.run()
+        process.waitUntilExit()
+        try outHandle.close()
+        try errHandle.close()
+        return Result(status: process.terminationStatus, stdout: try Data(contentsOf: out),
+                      stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    }
+
+    /// Runs a command that must succeed with --json, and returns its document.
+    func json(_ arguments: [String], environment: [String: String] = [:],
+              file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let result = try clipscope(arguments + ["--json"], environment: environment)
+        XCTAssertEqual(result.status, 0, "clipscope \(arguments.joined(separator: " ")): \(result.stderr)", file: file, line: line)
+        let object = try JSONSerialization.jsonObject(with: result.stdout)
+        return try XCTUnwrap(object as? [String: Any], "not a JSON object: \(result.stdoutText)", file: file, line: line)
+    }
+
+    /// A command that must fail with exactly one line on stderr; returns that line.
+    func failure(_ arguments: [String], environment: [String: String] = [:],
+                 file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try clipscope(arguments, environment: environment)
+        XCTAssertNotEqual(result.status, 0, "should fail: \(arguments)", file: file, line: line)
+        XCTAssertEqual(result.stderrLines.count, 1, "one line expected on stderr: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stdout.isEmpty, "nothing on stdout expected: \(result.stdoutText)", file: file, line: line)
+        let message = result.stderrLines.first ?? ""
+        XCTAssertTrue(message.hasPrefix("clipscope: "), message, file: file, line: line)
+        return message
+    }
+
+    // MARK: - Reference numbers
+
+    struct Expected: Decodable {
+        struct ImageCase: Decodable {
+            let file: String
+            let embedding: [Float]
+            let conv3_max: [Float], conv3_mean: [Float], block_max: [Float], block_mean: [Float]
+            let zero_shot: [Float]
+        }
+        struct TextCase: Decodable { let text: String; let embedding: [Float] }
+        struct ZeroShot: Decodable { let template: String; let labels: [String] }
+        struct Weight: Decodable { let dtype: String }
+        let config: [String: JSONValue]
+        let images: [ImageCase]
+        let texts: [TextCase]
+        let zero_shot: ZeroShot
+        let weights: [String: Weight]
+    }
+
+    /// An int or an int array from the config object.
+    enum JSONValue: Decodable, Equatable {
+        case int(Int), ints([Int])
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let value = try? container.decode(Int.self) { self = .int(value) } else { self = .ints(try container.decode([Int].self)) }
+        }
+    }
+
+    static let expected: Expected = {
+        let data = try! Data(contentsOf: coreFixtures.appendingPathComponent("expected.json"))
+        return try! JSONDecoder().decode(Expected.self, from: data)
+    }()
+    var expected: Expected { Self.expected }
+    var imagePaths: [String] { expected.images.map { Self.core($0.file) } }
+
+    /// max |a - b| <= tolerance * max |b|.
+    func assertClose(_ actual: [Float], _ reference: [Float], relative tolerance: Float = 1e-4, _ what: String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.count, reference.count, "\(what): element count", file: file, line: line)
+        let scale = reference.map(abs).max() ?? 0
+        let error = zip(actual, reference).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(error, tolerance * max(scale, 1e-6), "\(what): max error \(error) against scale \(scale)",
+                                 file: file, line: line)
+    }
+
+    func floats(_ value: Any?) -> [Float] { (value as? [NSNumber] ?? []).map(\.floatValue) }
+    func objects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?? [] }
+
+    // MARK: - info
+
+    func testInfoReportsFormatConfigParametersAndDTypes() throws {
+        for (path, format) in [(Self.modelPT, "torchscript"), (Self.modelSafetensors, "safetensors")] {
+            let document = try json(["info", "--model", path])
+            XCTAssertEqual(document["format"] as? String, format)
+            XCTAssertEqual(document["path"] as? String, path)
+            let config = try XCTUnwrap(document["config"] as? [String: Any])
+            for (key, value) in expected.config {
+                switch value {
+                case let .int(n): XCTAssertEqual(config[key] as? Int, n, key)
+                case let .ints(list): XCTAssertEqual(config[key] as? [Int], list, key)
+                }
+            }
+            XCTAssertEqual(config["neurons"] as? Int, 256)
+            let parameters = try XCTUnwrap(document["parameters"] as? [String: Int])
+            XCTAssertEqual(Set(parameters.keys), ["visual", "text", "total"])
+            // visual + text + logit_scale; the text tower alone has token_embedding's 49408 x 32.
+            XCTAssertEqual(parameters["total"], parameters["visual"]! + parameters["text"]! + 1)
+            XCTAssertGreaterThan(parameters["text"]!, 49408 * 32)
+            var dtypeCounts: [String: Int] = [:]
+            for weight in expected.weights.values {
+                dtypeCounts[["float16": "F16", "float32": "F32", "int64": "I64"][weight.dtype] ?? weight.dtype, default: 0] += 1
+            }
+            XCTAssertEqual(document["dtypes"] as? [String: Int], dtypeCounts, format)
+        }
+    }
+
+    // MARK: - embed
+
+    func testEmbedMatchesPyTorchForImagesAndTexts() throws {
+        var arguments = ["embed", "--model", Self.modelPT]
+        for path in imagePaths { arguments += ["--image", path] }
+        for text in expected.texts { arguments += ["--text", text.text] }
+        let document = try json(arguments)
+        XCTAssertEqual(Set(document.keys), ["images", "texts", "skipped"])
+        let images = objects(document["images"]), texts = objects(document["texts"])
+        XCTAssertEqual(images.map { $0["path"] as? String }, imagePaths)
+        XCTAssertEqual(texts.map { $0["text"] as? String }, expected.texts.map(\.text))
+        for (entry, reference) in zip(images, expected.images) {
+            assertClose(floats(entry["embedding"]), reference.embedding, "embedding of \(reference.file)")
+        }
+        for (entry, reference) in zip(texts, expected.texts) {
+            assertClose(floats(entry["embedding"]), reference.embedding, "embedding of '\(reference.text)'")
+        }
+        XCTAssertEqual(objects(document["skipped"]).count, 0)
+    }
+
+    func testEmbedNormalizeGivesUnitVectorsAlongTheRawOnes() throws {
+        let raw = try json(["embed", "--model", Self.modelSafetensors, "--image", imagePaths[1], "--text", "a dog"])
+        let unit = try json(["embed", "--model", Self.modelSafetensors, "--image", imagePaths[1], "--text", "a dog", "--normalize"])
+        for kind in ["images", "texts"] {
+            let r = floats(objects(raw[kind]).first?["embedding"]), u = floats(objects(unit[kind]).first?["embedding"])
+            let norm = r.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            XCTAssertGreaterThan(norm, 1.5, "raw \(kind) output is not normalised")
+            XCTAssertEqual(u.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1, accuracy: 1e-5, kind)
+            assertClose(u, r.map { $0 / norm }, relative: 1e-5, kind)
+        }
+    }
+
+    func testATextTooLongFailsUnlessTruncated() throws {
+        let long = Array(repeating: "word", count: 100).joined(separator: " ")
+        let message = try failure(["embed", "--model", Self.modelPT, "--text", long])
+        XCTAssertTrue(message.contains("--truncate"), message)
+        let document = try json(["embed", "--model", Self.modelPT, "--text", long, "--truncate"])
+        XCTAssertEqual(floats(objects(document["texts"]).first?["embedding"]).count, 32)
+    }
+
+    // MARK: - Batches
+
+    func testBatchedResultsEqualOneImageAtATime() throws {
+        var embed = ["embed", "--model", Self.modelPT]
+        for path in imagePaths { embed += ["--image", path] }
+        let activations = ["activations", "--model", Self.modelPT, "--neurons", "0-255", "--tap", "block"] + imagePaths
+        for (arguments, kind, field) in [(embed, "images", "embedding"), (activations, "images", "activations")] {
+            let single = objects(try json(arguments + ["--batch-size", "1"])[kind])
+            for batchSize in ["3", "8"] {
+                let batched = objects(try json(arguments + ["--batch-size", batchSize])[kind])
+                XCTAssertEqual(batched.map { $0["path"] as? String }, imagePaths)
+                for (a, b) in zip(batched, single) {
+                    if field == "embedding" {
+                        assertClose(floats(a[field]), floats(b[field]), relative: 1e-6, "batch \(batchSize) vs 1: \(a["path"]!)")
+                    } else {
+                        let x = a[field] as? [String: NSNumber] ?? [:], y = b[field] as? [String: NSNumber] ?? [:]
+                        XCTAssertEqual(x.count, 256)
+                        let keys = x.keys.sorted()
+                        assertClose(keys.map { x[$0]!.floatValue }, keys.map { y[$0]?.floatValue ?? .nan }, relative: 1e-6,
+                                    "batch \(batchSize) vs 1: \(a["path"]!)")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - activations
+
+    func testActivationsMatchPyTorchForEveryTapAndReduction() throws {
+        let neurons = [0, 7, 89, 128, 255]
+        for tap in ["conv3", "block"] {
+            for reduce in ["max", "mean"] {
+                let document = try json(["activations", "--model", Self.modelPT, "--neurons", neurons.map(String.init).joined(separator: ","),
+                                         "--tap", tap, "--reduce", reduce] + imagePaths)
+                XCTAssertEqual(Set(document.keys), ["tap", "reduce", "images", "skipped"])
+                XCTAssertEqual(document["tap"] as? String, tap)
+                XCTAssertEqual(document["reduce"] as? String, reduce)
+                let images = objects(document["images"])
+                XCTAssertEqual(images.map { $0["path"] as? String }, imagePaths)
+                for (entry, reference) in zip(images, expected.images) {
+                    let values = try XCTUnwrap(entry["activations"] as? [String: NSNumber])
+                    XCTAssertEqual(Set(values.keys), Set(neurons.map(String.init)))
+                    let full = switch (tap, reduce) {
+                    case ("conv3", "max"): reference.conv3_max
+                    case ("conv3", _): reference.conv3_mean
+                    case (_, "max"): reference.block_max
+                    default: reference.block_mean
+                    }
+                    assertClose(neurons.map { values[String($0)]!.floatValue }, neurons.map { full[$0] }, relative: 1e-4,
+                                "\(tap) \(reduce) of \(reference.file)")
+                }
+            }
+        }
+    }
+
+    func testActivationsDefaultToConv3Max() throws {
+        let document = try json(["activations", "--model", Self.modelSafetensors, "--neurons", "89", imagePaths[0]])
+        XCTAssertEqual(document["tap"] as? String, "conv3")
+        XCTAssertEqual(document["reduce"] as? String, "max")
+        let value = (objects(document["images"]).first?["activations"] as? [String: NSNumber])?["89"]?.floatValue
+        let reference = expected.images[0].conv3_max
+        XCTAssertEqual(try XCTUnwrap(value), reference[89], accuracy: 1e-4 * reference.map(abs).max()!)
+    }
+
+    func testANeuronOutOfRangeNamesTheIdAndTheNeuronCount() throws {
+        let message = try failure(["activations", "--model", Self.modelPT, "--neurons", "89,2191", imagePaths[0]])
+        XCTAssertTrue(message.contains("neuron 2191"), message)
+        XCTAssertTrue(message.contains("256 neurons"), message)
+        let syntax = try clipscope(["activations", "--model", Self.modelPT, "--neurons", "8x", imagePaths[0]])
+        XCTAssertNotEqual(syntax.status, 0)
+        XCTAssertTrue(syntax.stderr.hasPrefix("clipscope: --neurons: '8x' is not a neuron id"), syntax.stderr)
+    }
+
+    // MARK: - classify
+
+    func testClassifyRanksLabelsAsPyTorchsZeroShot() throws {
+        let labels = expected.zero_shot.labels
+        let document = try json(["classify", "--model", Self.modelPT, "--labels", labels.joined(separator: ","),
+                                 "--template", expected.zero_shot.template] + imagePaths)
+        let images = objects(document["images"])
+        XCTAssertEqual(images.map { $0["path"] as? String }, imagePaths)
+        for (entry, reference) in zip(images, expected.images) {
+            let top = objects(entry["top"])
+            XCTAssertEqual(top.count, 5, "--top defaults to 5")
+            let probabilities = top.map { ($0["probability"] as? NSNumber)?.floatValue ?? .nan }
+            XCTAssertEqual(probabilities.reduce(0, +), 1, accuracy: 1e-5, "all five labels shown: they sum to 1")
+            let order = reference.zero_shot.indices.sorted { reference.zero_shot[$0] > reference.zero_shot[$1] }
+            XCTAssertEqual(top.map { $0["label"] as? String }, order.map { labels[$0] }, reference.file)
+            for (p, i) in zip(probabilities, order) { XCTAssertEqual(p, reference.zero_shot[i], accuracy: 1e-4, reference.file) }
+        }
+    }
+
+    func testClassifyReadsLabelFilesAndTheEmbeddedImageNetClasses() throws {
+        let template = expected.zero_shot.template
+        let fromList = try json(["classify", "--model", Self.modelPT, "--labels", expected.zero_shot.labels.joined(separator: ","),
+                                 "--template", template, "--top", "2", imagePaths[0]])
+        for file in ["labels.txt", "labels.json"] {
+            let fromFile = try json(["classify", "--model", Self.modelPT, "--labels", Self.own(file),
+                                     "--template", template, "--top", "2", imagePaths[0]])
+            XCTAssertEqual(objects(objects(fromFile["images"]).first?["top"]).map { $0["label"] as? String },
+                           objects(objects(fromList["images"]).first?["top"]).map { $0["label"] as? String }, file)
+            XCTAssertEqual(objects(objects(fromFile["images"]).first?["top"]).count, 2)
+        }
+        let imagenet = try json(["classify", "--model", Self.modelPT, "--labels", "imagenet", "--top", "3", imagePaths[2]])
+        let top = objects(objects(imagenet["images"]).first?["top"])
+        XCTAssertEqual(top.count, 3)
+        let probabilities = top.map { ($0["probability"] as? NSNumber)?.floatValue ?? .nan }
+        XCTAssertEqual(probabilities, probabilities.sorted(by: >))
+        // Over 1000 classes the three best of a random model hold far less than everything.
+        XCTAssertLessThan(probabilities.reduce(0, +), 0.99)
+        XCTAssertTrue(top.allSatisfy { !($0["label"] as? String ?? "").isEmpty })
+    }
+
+    func testClassifyRefusesBadLabels() throws {
+        XCTAssertTrue(try failure(["classify", "--model", Self.modelPT, "--labels", "dog", imagePaths[0]]).contains("no such file"))
+        XCTAssertTrue(try failure(["classify", "--model", Self.modelPT, "--labels", "dog,", imagePaths[0]]).contains("at least two"))
+        let bad = scratch.appendingPathComponent("labels.json")
+        try Data("[1, 2]".utf8).write(to: bad)
+        XCTAssertTrue(try failure(["classify", "--model", Self.modelPT, "--labels", bad.path, imagePaths[0]]).contains("JSON array of strings"))
+    }
+
+    // MARK: - Bad inputs
+
+    func testABadImageIsSkippedWhileTheOthersComplete() throws {
+        let missing = scratch.appendingPathComponent("missing.png").path
+        let inputs = [imagePaths[0], Self.broken, imagePaths[1], missing]
+        let commands: [[String]] = [
+            ["embed", "--model", Self.modelPT] + inputs.flatMap { ["--image", $0] },
+            ["activations", "--model", Self.modelPT, "--neurons", "1,2"] + inputs,
+            ["classify", "--model", Self.modelPT, "--labels", "cat,dog"] + inputs,
+        ]
+        for arguments in commands {
+            for batchSize in ["1", "8"] {
+                let result = try clipscope(arguments + ["--json", "--batch-size", batchSize])
+                XCTAssertEqual(result.status, 0, result.stderr)
+                let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+                XCTAssertEqual(objects(document["images"]).map { $0["path"] as? String }, [imagePaths[0], imagePaths[1]], arguments[0])
+                let skipped = objects(document["skipped"])
+                XCTAssertEqual(skipped.map { $0["path"] as? String }, [Self.broken, missing], arguments[0])
+                for entry in skipped {
+                    let error = entry["error"] as? String ?? ""
+                    XCTAssertFalse(error.isEmpty)
+                    XCTAssertFalse(error.contains(entry["path"] as! String), "the path is not repeated in the error: \(error)")
+                }
+                XCTAssertEqual(result.stderrLines.count, 2, result.stderr)
+                XCTAssertTrue(result.stderrLines[0].hasPrefix("clipscope: skipped \(Self.broken): "), result.stderr)
+                XCTAssertEqual(result.stderrLines[1], "clipscope: skipped \(missing): no such file")
+            }
+        }
+    }
+
+    func testNothingReadableIsAFailure() throws {
+        let result = try clipscope(["activations", "--model", Self.modelPT, "--neurons", "1", Self.broken, "--json"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stdout.isEmpty)
+        XCTAssertEqual(result.stderrLines.last, "clipscope: the image could not be read")
+    }
+
+    func testAMissingOrCorruptModelIsOneLineNamingIt() throws {
+        let missing = scratch.appendingPathComponent("absent/RN50x4.pt").path
+        for command in [["info"], ["embed", "--text", "a dog"], ["activations", "--neurons", "1", imagePaths[0]],
+                        ["classify", "--labels", "a,b", imagePaths[0]]] {
+            let message = try failure(command + ["--model", missing])
+            XCTAssertEqual(message, "clipscope: \(missing): no such model file")
+        }
+        let corrupt = scratch.appendingPathComponent("corrupt.safetensors")
+        try Data(repeating: 7, count: 100).write(to: corrupt)
+        XCTAssertTrue(try failure(["info", "--model", corrupt.path]).contains(corrupt.path))
+        let truncated = scratch.appendingPathComponent("truncated.pt")
+        try Data(contentsOf: URL(fileURLWithPath: Self.modelPT)).prefix(100_000).write(to: truncated)
+        XCTAssertTrue(try failure(["embed", "--model", truncated.path, "--text", "a"]).contains(truncated.path))
+    }
+
+    func testModelNamesAreLookedUpInCLIPSCOPE_MODELSThenTheClipCache() throws {
+        let models = scratch.appendingPathComponent("models"), home = scratch.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: home.appendingPathComponent(".cache/clip"), withIntermediateDirectories: true)
+        let environment = ["CLIPSCOPE_MODELS": models.path, "HOME": home.path]
+        let inModels = models.appendingPathComponent("RN50x4.safetensors")
+        try FileManager.default.createSymbolicLink(at: inModels, withDestinationURL: URL(fileURLWithPath: Self.modelSafetensors))
+        let found = try json(["info", "--model", "RN50x4"], environment: environment)
+        XCTAssertEqual(found["path"] as? String, inModels.path)
+        XCTAssertEqual(found["format"] as? String, "safetensors")
+
+        let cached = home.appendingPathComponent(".cache/clip/RN101.pt")
+        try FileManager.default.createSymbolicLink(at: cached, withDestinationURL: URL(fileURLWithPath: Self.modelPT))
+        XCTAssertEqual(try json(["info", "--model", "RN101"], environment: environment)["path"] as? String, cached.path)
+
+        let message = try failure(["info", "--model", "RN50"], environment: environment)
+        XCTAssertTrue(message.contains("model 'RN50' not found"), message)
+        for place in [models.appendingPathComponent("RN50.pt").path, models.appendingPathComponent("RN50.safetensors").path,
+                      home.appendingPathComponent(".cache/clip/RN50.pt").path] {
+            XCTAssertTrue(message.contains(place), "\(place) not in: \(message)")
+        }
+    }
+
+    // MARK: - Human output
+
+    func testHumanOutputIsATable() throws {
+        let info = try clipscope(["info", "--model", Self.modelPT])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdoutText.contains("torchscript"))
+        XCTAssertTrue(info.stdoutText.contains("neurons       256"), info.stdoutText)
+        let activations = try clipscope(["activations", "--model", Self.modelPT, "--neurons", "89,3"] + imagePaths)
+        XCTAssertEqual(activations.status, 0, activations.stderr)
+        let lines = activations.stdoutText.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2 + imagePaths.count, activations.stdoutText)
+        XCTAssertTrue(lines[1].hasPrefix("image") && lines[1].contains("#89") && lines[1].contains("#3"))
+        XCTAssertTrue(lines[2].hasPrefix(imagePaths[0]))
+        let classify = try clipscope(["classify", "--model", Self.modelPT, "--labels", "cat,dog", imagePaths[0]])
+        XCTAssertEqual(classify.status, 0, classify.stderr)
+        XCTAssertEqual(classify.stdoutText.split(separator: "\n").count, 3, classify.stdoutText)
+        let embed = try clipscope(["embed", "--model", Self.modelPT, "--image", imagePaths[0], "--text", "a cat"])
+        XCTAssertEqual(embed.status, 0, embed.stderr)
+        XCTAssertTrue(embed.stdoutText.contains("\"a cat\""), embed.stdoutText)
+    }
+}
