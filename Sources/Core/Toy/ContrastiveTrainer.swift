@@ -1,0 +1,107 @@
+import Foundation
+import Render
+import Tensor
+
+extension CLIPModel {
+    /// The tensors training updates: every weight but the batch-norm running
+    /// statistics (buffers, updated by the forward pass itself).
+    public var trainableParameters: [Tensor] {
+        namedParameters.filter { !$0.key.contains("running_") }.map(\.tensor)
+    }
+}
+
+/// CLIP's symmetric contrastive objective on batches of (image, caption) pairs,
+/// with AdamW and a learnable temperature.
+public final class ContrastiveTrainer {
+    public let model: CLIPModel
+    public private(set) var optimizer: Adam
+    let tokenizer: Tokenizer
+    /// The temperature is capped at 100, as in CLIP.
+    static let maximumLogScale = Foundation.log(Float(100))
+
+    public init(model: CLIPModel, learningRate: Float = 5e-4, weightDecay: Float = 0.1) throws {
+        self.model = model
+        tokenizer = try Tokenizer.shared()
+        let parameters = model.trainableParameters
+        for p in parameters { p.requiresGrad = true }
+        optimizer = Adam.adamW(parameters: parameters, learningRate: learningRate, beta2: 0.98, epsilon: 1e-6,
+                               weightDecay: weightDecay)
+    }
+
+    public var learningRate: Float {
+        get { optimizer.learningRate }
+        set { optimizer.learningRate = newValue }
+    }
+
+    /// What one step measured.
+    public struct StepResult: Sendable {
+        public var loss: Float
+        /// Fraction of images whose own caption scores highest, and vice versa.
+        public var imageToTextAccuracy: Float
+        public var textToImageAccuracy: Float
+        public var temperature: Float
+    }
+
+    /// One optimisation step on preprocessed pixels [B, 3, R, R] and their captions.
+    @discardableResult
+    public func step(pixels: Tensor, captions: [String]) throws -> StepResult {
+        let batch = captions.count
+        precondition(pixels.shape[0] == batch, "trainer: \(pixels.shape[0]) images for \(batch) captions")
+        let tokens = try tokenizer.tokenize(captions, truncate: true)
+        optimizer.zeroGrad()
+        let images = model.visual(pixels, mode: .training).l2Normalized()
+        let texts = model.text(tokens: tokens).l2Normalized()
+        let logits = images.matmul(texts, transposeOther: true) * model.logitScale.exp()
+        let targets = Array(0..<batch)
+        let loss = (logits.crossEntropy(targets: targets) + logits.transposed().crossEntropy(targets: targets)) * 0.5
+        loss.backward()
+        optimizer.step()
+        model.logitScale.withUnsafeMutableBufferPointer { $0[0] = min($0[0], Self.maximumLogScale) }
+        model.weightsDidChange()
+        let scores = logits.values
+        return StepResult(loss: loss.scalar,
+                          imageToTextAccuracy: Self.diagonalAccuracy(scores, batch, rowsAreImages: true),
+                          textToImageAccuracy: Self.diagonalAccuracy(scores, batch, rowsAreImages: false),
+                          temperature: Foundation.exp(model.logitScale.scalar))
+    }
+
+    /// Share of rows (or columns) whose maximum is on the diagonal.
+    static func diagonalAccuracy(_ scores: [Float], _ n: Int, rowsAreImages: Bool) -> Float {
+        var correct = 0
+        for i in 0..<n {
+            var best = 0
+            for j in 0..<n {
+                let candidate = rowsAreImages ? scores[i * n + j] : scores[j * n + i]
+                let current = rowsAreImages ? scores[i * n + best] : scores[best * n + i]
+                if candidate > current { best = j }
+            }
+            if best == i { correct += 1 }
+        }
+        return Float(correct) / Float(max(n, 1))
+    }
+}
+
+/// Renders scenes and stacks them into model input.
+public struct SceneBatcher {
+    public let renderer: SceneRenderer
+    public let preprocessing: ModelInputPreprocessing
+
+    public init(renderer: SceneRenderer, preprocessing: ModelInputPreprocessing) {
+        self.renderer = renderer
+        self.preprocessing = preprocessing
+    }
+
+    /// [B, 3, R, R] normalised pixels of the scenes.
+    public func pixels(_ scenes: [CaptionedScene]) -> Tensor {
+        let size = preprocessing.size
+        let plane = 3 * size * size
+        return Tensor(shape: [scenes.count, 3, size, size]) { p in
+            for (i, scene) in scenes.enumerated() {
+                let image = renderer.render(scene.spec)
+                precondition(image.width == size && image.height == size, "scene of \(image.width) px for a \(size) px model")
+                let values = preprocessing.normalize(image)
+                values.withUnsafeBufferPointer { (p.baseAddress! + i * plane).update(from: $0.baseAddress!, count: plane) }
+            }
+        }
+    }
+}

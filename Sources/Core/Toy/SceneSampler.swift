@@ -1,0 +1,116 @@
+import Foundation
+import Tensor
+
+/// A scene and the alt-text-like caption that goes with it.
+public struct CaptionedScene: Codable, Equatable, Sendable {
+    public var spec: SceneSpec
+    public var caption: String
+}
+
+/// Draws random scenes and captions from a seeded generator, so that a stream
+/// of training batches is reproducible from its seed.
+public struct SceneSampler {
+    /// The kinds of scene in a mix.
+    public enum Kind: String, CaseIterable, Codable, Sendable {
+        /// A shape, no writing.
+        case object
+        /// A written word, no shape.
+        case word
+        /// A shape and a word (any word: the typographic-attack situation).
+        case both
+    }
+
+    public var resolution: Int
+    /// Relative frequency of each kind.
+    public var mix: [Kind: Double]
+    /// How often a caption of a scene with writing transcribes the word (as web
+    /// alt-text mostly does).
+    public var transcribeWords: Double
+
+    public init(resolution: Int, mix: [Kind: Double] = [.object: 0.4, .word: 0.3, .both: 0.3], transcribeWords: Double = 0.9) {
+        precondition(resolution % 32 == 0, "toy scenes: resolution \(resolution) is not a multiple of 32")
+        self.resolution = resolution
+        self.mix = mix
+        self.transcribeWords = transcribeWords
+    }
+
+    public func sample(_ generator: inout SeededGenerator) -> CaptionedScene {
+        sample(kind: pickKind(&generator), &generator)
+    }
+
+    /// A scene of a given kind, optionally with a fixed shape, colour or word.
+    public func sample(kind: Kind, shape: ToyWorld.Shape? = nil, ink: ToyWorld.Ink? = nil, word: String? = nil,
+                       wordInk: ToyWorld.Ink? = nil, _ generator: inout SeededGenerator) -> CaptionedScene {
+        var spec = SceneSpec(resolution: resolution, background: .flat, backgroundColors: [], noiseSeed: generator.next(),
+                             object: nil, word: nil)
+        let backgroundInk = pick(ToyWorld.Ink.allCases, &generator)
+        // Backgrounds are pale or dark versions of a colour, so objects of any ink stay visible.
+        let base = backgroundInk.color
+        let pale = generator.nextUniform() < 0.7
+        func tone(_ v: UInt8) -> UInt8 { pale ? UInt8(200 + Int(v) / 5) : UInt8(Int(v) / 6) }
+        spec.backgroundColors = [tone(base.r), tone(base.g), tone(base.b)] + (0..<3).map { _ in UInt8(generator.nextUniform() * 255) }
+        spec.background = pick([.flat, .flat, .gradient, .noise], &generator)
+
+        if kind != .word {
+            let objectInk = ink ?? pick(ToyWorld.Ink.allCases, &generator)
+            spec.object = SceneSpec.Object(
+                shape: shape ?? pick(ToyWorld.Shape.allCases, &generator), ink: objectInk,
+                centerX: 0.3 + 0.4 * Double(generator.nextUniform()), centerY: 0.3 + 0.4 * Double(generator.nextUniform()),
+                radius: 0.18 + 0.17 * Double(generator.nextUniform()), rotation: Double(generator.nextUniform() - 0.5) * 0.8)
+        }
+        if kind != .object {
+            let text = word ?? pick(ToyWorld.words, &generator)
+            spec.word = SceneSpec.Word(
+                text: text, ink: wordInk ?? pick(ToyWorld.Ink.allCases, &generator), outlined: generator.nextUniform() < 0.5,
+                centerX: 0.5 + 0.2 * Double(generator.nextUniform() - 0.5),
+                centerY: kind == .both ? 0.2 + 0.6 * Double(generator.nextUniform()) : 0.35 + 0.3 * Double(generator.nextUniform()),
+                size: (kind == .both ? 0.15 : 0.18) + 0.08 * Double(generator.nextUniform()))
+        }
+        return CaptionedScene(spec: spec, caption: caption(for: spec, &generator))
+    }
+
+    /// Alt-text in a few styles; words are usually transcribed.
+    public func caption(for spec: SceneSpec, _ generator: inout SeededGenerator) -> String {
+        let transcribe = spec.word != nil && (spec.object == nil || generator.nextUniform() < Float(transcribeWords))
+        let quoted = spec.word.map { "'\($0.text)'" } ?? ""
+        switch (spec.object, transcribe ? spec.word : nil) {
+        case let (object?, word?):
+            return pick([
+                "a \(object.ink.rawValue) \(object.shape.rawValue) with the word \(quoted)",
+                "a \(object.shape.rawValue) and the text \(word.text)",
+                "a \(object.ink.rawValue) \(object.shape.rawValue) labelled \(quoted)",
+            ], &generator)
+        case let (object?, nil):
+            return pick([
+                "a \(object.ink.rawValue) \(object.shape.rawValue)",
+                "a photo of a \(object.ink.rawValue) \(object.shape.rawValue)",
+                "a drawing of a \(object.shape.rawValue)",
+                "a \(object.shape.rawValue) in \(object.ink.rawValue)",
+            ], &generator)
+        case let (nil, word?):
+            return pick([
+                "the word \(quoted)",
+                "a sign that says \(word.text)",
+                "the word \(quoted) written in \(word.ink.rawValue)",
+                "\(word.text)",
+            ], &generator)
+        case (nil, nil):
+            return "an empty picture"
+        }
+    }
+
+    func pickKind(_ generator: inout SeededGenerator) -> Kind {
+        let total = mix.values.reduce(0, +)
+        var r = Double(generator.nextUniform()) * total
+        for kind in Kind.allCases {
+            r -= mix[kind] ?? 0
+            if r < 0 { return kind }
+        }
+        return .object
+    }
+}
+
+/// A uniformly chosen element.
+func pick<T>(_ items: [T], _ generator: inout SeededGenerator) -> T {
+    items[Int(generator.next() % UInt64(items.count))]
+}

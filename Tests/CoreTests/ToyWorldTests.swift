@@ -1,0 +1,71 @@
+import Foundation
+import Render
+import Tensor
+import XCTest
+@testable import Core
+
+final class ToyWorldTests: XCTestCase {
+    func testScenesAreDeterministicPerSeed() throws {
+        let sampler = SceneSampler(resolution: 64)
+        var a = SeededGenerator(seed: 5), b = SeededGenerator(seed: 5), c = SeededGenerator(seed: 6)
+        let first = (0..<20).map { _ in sampler.sample(&a) }
+        XCTAssertEqual(first, (0..<20).map { _ in sampler.sample(&b) })
+        XCTAssertNotEqual(first, (0..<20).map { _ in sampler.sample(&c) })
+        let renderer = SceneRenderer(font: try Font.standard())
+        XCTAssertEqual(renderer.render(first[0].spec), renderer.render(first[0].spec))
+    }
+
+    func testCaptionsDescribeWhatIsDrawn() {
+        let sampler = SceneSampler(resolution: 64, transcribeWords: 1)
+        var generator = SeededGenerator(seed: 1)
+        for _ in 0..<50 {
+            let scene = sampler.sample(&generator)
+            if let word = scene.spec.word { XCTAssertTrue(scene.caption.contains(word.text), scene.caption) }
+            if let object = scene.spec.object, scene.spec.word == nil {
+                XCTAssertTrue(scene.caption.contains(object.shape.rawValue), scene.caption)
+            }
+        }
+        let stroop = sampler.sample(kind: .word, word: "red", wordInk: .blue, &generator)
+        XCTAssertEqual(stroop.spec.word?.ink, .blue)
+        XCTAssertEqual(stroop.spec.word?.text, "red")
+    }
+
+    func testObjectsAndWordsLeaveInkOnTheBackground() throws {
+        let sampler = SceneSampler(resolution: 64)
+        let renderer = SceneRenderer(font: try Font.standard())
+        var generator = SeededGenerator(seed: 2)
+        for shape in ToyWorld.Shape.allCases {
+            var scene = sampler.sample(kind: .object, shape: shape, ink: .red, &generator)
+            scene.spec.background = .flat
+            scene.spec.backgroundColors = [255, 255, 255, 255, 255, 255]
+            let image = renderer.render(scene.spec)
+            let red = stride(from: 0, to: image.pixels.count, by: 3).filter { image.pixels[$0] > 150 && image.pixels[$0 + 1] < 100 }.count
+            XCTAssertGreaterThan(red, 64 * 64 / 50, "\(shape) covers too little of the image")
+        }
+        var word = sampler.sample(kind: .word, word: "star", wordInk: .black, &generator)
+        word.spec.background = .flat
+        word.spec.backgroundColors = [255, 255, 255, 255, 255, 255]
+        let dark = renderer.render(word.spec).pixels.filter { $0 < 80 }.count
+        XCTAssertGreaterThan(dark, 30)
+    }
+
+    func testAShortTrainingRunLowersTheContrastiveLoss() throws {
+        // A tiny CLIP of the same family on a fixed set of scenes.
+        let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
+                                textWidth: 16, textHeads: 1, textLayers: 1)
+        let model = CLIPModel(config: config, randomSeed: 3)
+        let trainer = try ContrastiveTrainer(model: model, learningRate: 3e-3, weightDecay: 0)
+        let sampler = SceneSampler(resolution: 32, mix: [.object: 1])
+        var generator = SeededGenerator(seed: 4)
+        let scenes = (0..<8).map { i in
+            sampler.sample(kind: .object, shape: ToyWorld.Shape.allCases[i], ink: ToyWorld.Ink.allCases[i], &generator)
+        }
+        let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
+        let pixels = batcher.pixels(scenes)
+        let captions = scenes.map(\.caption)
+        let first = try trainer.step(pixels: pixels, captions: captions).loss
+        var last = first
+        for _ in 0..<30 { last = try trainer.step(pixels: pixels, captions: captions).loss }
+        XCTAssertLessThan(last, first * 0.6, "loss went from \(first) to \(last)")
+    }
+}
