@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 APT_PACKAGES := pkg-config libopenblas-dev libncurses-dev libpng-dev libsixel-dev libsixel-bin \
-	libjpeg62-turbo-dev libfreetype-dev fonts-dejavu-core zlib1g-dev libsqlite3-dev tmux
+	libjpeg62-turbo-dev libfreetype-dev fonts-dejavu-core fonts-droid-fallback zlib1g-dev libsqlite3-dev tmux
 RELEASE_BIN := .build/release/clipscope
 
 .PHONY: run test build release deps bench clean

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import Render
 import Tensor
 
 struct Bench: ParsableCommand {
@@ -155,6 +156,10 @@ struct Benchmark {
                     return row
                 }
                 return { _ = text(tokens: tokens) }
+            },
+            Benchmark(name: "sixel.encode_288", flops: nil) {
+                let photo = Image.testCard(width: 288, height: 288)
+                return { _ = try? Sixel.encode(photo) }
             },
             Benchmark(name: "load.safetensors_rn50x4", flops: nil) {
                 // A float32 RN50x4 (713 MB), written once, then read from the page cache.
