@@ -46,7 +46,7 @@ struct Grid: ParsableCommand {
 
     func run() throws {
         let (face, warning) = try Font.load(path: font)
-        if let warning { ImageBatch.warn(warning) }
+        if let warning { Output.warn(warning) }
         var tiles: [Montage.Tile] = []
         for (index, path) in images.enumerated() {
             let caption = index < captions.count
@@ -55,16 +55,16 @@ struct Grid: ParsableCommand {
             do {
                 tiles.append(Montage.Tile(try Image.load(path: path), caption: caption))
             } catch {
-                ImageBatch.warn("skipped \(error)")  // the error names the file
+                _ = Output.skip(path, error)
             }
         }
-        guard !tiles.isEmpty else { throw ImageBatch.Failure("none of the \(images.count) image(s) could be read") }
+        guard !tiles.isEmpty else { throw CommandFailure("none of the \(images.count) image(s) could be read") }
         let montage = Montage(columns: cols, cellSize: cell, title: title)
         let picture = montage.render(tiles, font: face)
         do {
             try picture.writePNG(path: output)
         } catch {
-            throw ImageBatch.Failure("cannot write \(output): \(error)")
+            throw CommandFailure("cannot write \(output): \(error)")
         }
         print("wrote \(output) (\(picture.width)x\(picture.height), \(tiles.count) image\(tiles.count == 1 ? "" : "s"))")
     }

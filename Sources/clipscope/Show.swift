@@ -54,7 +54,7 @@ struct Show: ParsableCommand {
         var capabilities = TerminalQuery.detect(mode: mode)
         if colors != "auto" { capabilities.truecolor = colors == "truecolor" }
         let loaded = ImageBatch.load(images)
-        guard !loaded.isEmpty else { throw ImageBatch.Failure("none of the \(images.count) image(s) could be read") }
+        guard !loaded.isEmpty else { throw CommandFailure("none of the \(images.count) image(s) could be read") }
 
         if capabilities.graphics == .none {
             for (path, image) in loaded { print("\(path): \(image.width)x\(image.height), \(image.channels) channel(s)") }
@@ -155,27 +155,15 @@ struct Show: ParsableCommand {
 
 /// Shared by `show` and `grid`: reading a batch of images and reporting the bad ones.
 enum ImageBatch {
-    /// A command failure with a one-line reason.
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
-
     /// Reads every image it can; each unreadable one gets one line on stderr naming it.
     static func load(_ paths: [String]) -> [(path: String, image: Image)] {
-        var loaded: [(path: String, image: Image)] = []
-        for path in paths {
+        paths.compactMap { path in
             do {
-                loaded.append((path, try Image.load(path: path)))
+                return (path, try Image.load(path: path))
             } catch {
-                warn("skipped \(error)")  // the error names the file
+                _ = Output.skip(path, error)
+                return nil
             }
         }
-        return loaded
-    }
-
-    /// One line on stderr.
-    static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("clipscope: \(message)\n".utf8))
     }
 }
