@@ -7,3 +7,4 @@
 
 ASSET_ACCESSOR(clipscope_asset_bpe_vocab)
 ASSET_ACCESSOR(clipscope_asset_imagenet_labels)
+ASSET_ACCESSOR(clipscope_asset_concept_words)

@@ -16,6 +16,13 @@ struct CLIPScope: ParsableCommand {
             Embed.self,
             Activations.self,
             Classify.self,
+            Scan.self,
+            Top.self,
+            Categories.self,
+            Histogram.self,
+            Neurons.self,
+            Label.self,
+            IndexCommand.self,
         ]
     )
 

@@ -5,5 +5,6 @@
 /// The bytes of one embedded asset file; `count` receives its size.
 const unsigned char *clipscope_asset_bpe_vocab_bytes(size_t *count);
 const unsigned char *clipscope_asset_imagenet_labels_bytes(size_t *count);
+const unsigned char *clipscope_asset_concept_words_bytes(size_t *count);
 
 #endif

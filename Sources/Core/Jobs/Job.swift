@@ -1,0 +1,248 @@
+import Foundation
+import Synchronization
+
+/// A long-running operation (a scan, a feature visualization, training): its kind and
+/// the full parameter snapshot that reproduces it. `run` executes on a dedicated
+/// compute thread and reports through the context.
+public protocol JobSpec: Codable, Sendable {
+    /// What the job returns when it finishes.
+    associatedtype Result: Codable, Sendable
+    /// A stable name for this kind of job ("scan", "visualize", ...).
+    static var kind: String { get }
+    /// The unit `step` counts ("images", "steps").
+    static var unit: String { get }
+    /// Does the work; throws `JobCancelled` (via `context.checkCancellation()`) when cancelled.
+    func run(_ context: JobContext) throws -> Result
+    /// A one-line human summary of a result.
+    static func summary(of result: Result) -> String
+}
+
+extension JobSpec {
+    public static var unit: String { "steps" }
+    public static func summary(of result: Result) -> String { "done" }
+}
+
+/// Thrown by `JobContext.checkCancellation()` once the job has been cancelled.
+public struct JobCancelled: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "cancelled" }
+}
+
+/// A thread-safe flag that any thread can raise and the compute thread polls between batches.
+public final class CancellationToken: Sendable {
+    private let raised = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { raised.store(true, ordering: .releasing) }
+    public var isCancelled: Bool { raised.load(ordering: .acquiring) }
+}
+
+/// The identity of one run of a job, sent with `started`.
+public struct JobInfo: Sendable, Equatable, Codable {
+    public let id: UUID
+    public let kind: String
+    /// The parameter snapshot as JSON (seeds included), enough to reproduce the run.
+    public let parameters: Data
+    public let unit: String
+}
+
+/// One progress report: where the job stands, how fast it goes, and named metrics.
+public struct JobProgress: Sendable, Equatable {
+    public let step: Int
+    /// Nil when the total is not known in advance.
+    public let total: Int?
+    /// Steps per second since the job started.
+    public let rate: Double
+    /// Seconds left at the current rate; nil without a total or a rate.
+    public let eta: Double?
+    public let elapsed: Double
+    /// Ordered named numbers (loss, images/s, ...).
+    public let metrics: [JobMetric]
+}
+
+/// A named number reported with progress.
+public struct JobMetric: Sendable, Equatable, Codable {
+    public let name: String
+    public let value: Double
+    public init(_ name: String, _ value: Double) { self.name = name; self.value = value }
+}
+
+/// Something a job produced along the way: a file it wrote, or a small image to preview.
+public struct JobArtefact: Sendable, Equatable {
+    public let name: String
+    public let path: String?
+    public let step: Int?
+    public init(name: String, path: String?, step: Int? = nil) { self.name = name; self.path = path; self.step = step }
+}
+
+/// Severity of a job's log line.
+public enum JobLogLevel: String, Sendable, Codable { case info, warning }
+
+/// What a job tells its observer, in order: `started` first; then progress, artefacts
+/// and log lines; then exactly one of `finished`, `failed` or `cancelled`.
+public enum JobEvent: Sendable, Equatable {
+    case started(JobInfo)
+    case progress(JobProgress)
+    case artefact(JobArtefact)
+    case log(JobLogLevel, String)
+    /// The result as JSON plus a one-line summary.
+    case finished(summary: String, result: Data)
+    case failed(String)
+    case cancelled
+
+    /// True for the last event of a run.
+    public var isTerminal: Bool {
+        switch self {
+        case .finished, .failed, .cancelled: return true
+        default: return false
+        }
+    }
+}
+
+/// Receives events on the thread that emits them (the compute thread); it must be quick
+/// and thread-safe: hop to a queue or an AsyncStream continuation if it does real work.
+public typealias JobEventSink = @Sendable (JobEvent) -> Void
+
+/// How a run ended, typed.
+public enum JobOutcome<Result: Sendable>: Sendable {
+    case finished(Result)
+    case failed(String)
+    case cancelled
+
+    /// The result, or the failure thrown as a one-line error.
+    public func get() throws -> Result {
+        switch self {
+        case .finished(let result): return result
+        case .failed(let message): throw JobFailure(message: message)
+        case .cancelled: throw JobCancelled()
+        }
+    }
+}
+
+/// A job's failure message as an error.
+public struct JobFailure: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The compute thread's side of a job: report progress, log, publish artefacts, and
+/// check for cancellation between batches.
+public final class JobContext: Sendable {
+    public let token: CancellationToken
+    private let sink: JobEventSink
+    private let start: Double
+    private let total: Mutex<Int?>
+
+    init(token: CancellationToken, sink: @escaping JobEventSink, total: Int?) {
+        self.token = token
+        self.sink = sink
+        self.total = Mutex(total)
+        start = JobContext.now()
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    public var isCancelled: Bool { token.isCancelled }
+
+    /// Throws `JobCancelled` once cancellation was asked for.
+    public func checkCancellation() throws {
+        if token.isCancelled { throw JobCancelled() }
+    }
+
+    /// Sets (or changes) the number of steps the job expects.
+    public func setTotal(_ newTotal: Int?) { total.withLock { $0 = newTotal } }
+
+    /// Reports `step` steps done; rate and ETA are computed from the job's start.
+    /// `rateSteps`, when given, is what the rate counts instead of `step` (e.g. images, not skips).
+    public func progress(step: Int, metrics: [JobMetric] = [], rateSteps: Int? = nil) {
+        let elapsed = max(JobContext.now() - start, 1e-9)
+        let counted = rateSteps ?? step
+        let rate = Double(counted) / elapsed
+        let total = self.total.withLock { $0 }
+        let eta: Double? = total.flatMap { total in rate > 0 ? Double(max(0, total - step)) / rate : nil }
+        sink(.progress(JobProgress(step: step, total: total, rate: rate, eta: eta, elapsed: elapsed, metrics: metrics)))
+    }
+
+    public func log(_ message: String, level: JobLogLevel = .info) { sink(.log(level, message)) }
+
+    public func artefact(_ artefact: JobArtefact) { sink(.artefact(artefact)) }
+
+    /// Seconds since the job started.
+    public var elapsed: Double { JobContext.now() - start }
+}
+
+/// A running job: cancel it, or wait for its typed outcome. Thread-safe.
+public final class JobHandle<Spec: JobSpec>: Sendable {
+    public let info: JobInfo
+    public let token: CancellationToken
+    private let outcome = Mutex<JobOutcome<Spec.Result>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(info: JobInfo, token: CancellationToken) {
+        self.info = info
+        self.token = token
+    }
+
+    /// Asks the job to stop at its next check; `wait()` then returns `.cancelled`.
+    public func cancel() { token.cancel() }
+
+    /// Blocks the calling thread until the job ends (never call it from the compute thread).
+    public func wait() -> JobOutcome<Spec.Result> {
+        done.wait()
+        done.signal()  // later waiters return at once
+        return outcome.withLock { $0! }
+    }
+
+    /// True once the job has ended.
+    public var isDone: Bool { outcome.withLock { $0 != nil } }
+
+    fileprivate func finish(_ result: JobOutcome<Spec.Result>) {
+        outcome.withLock { $0 = result }
+        done.signal()
+    }
+}
+
+/// Starts jobs on dedicated compute threads.
+public enum JobRunner {
+    /// Stack size of compute threads: model code recurses little but keeps big frames.
+    public static let stackSize = 16 << 20
+
+    /// Runs `spec` on a new thread; events go to `sink` from that thread, `started` first.
+    @discardableResult
+    public static func start<Spec: JobSpec>(_ spec: Spec, total: Int? = nil, token: CancellationToken = CancellationToken(),
+                                            sink: @escaping JobEventSink) -> JobHandle<Spec> {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let parameters = (try? encoder.encode(spec)) ?? Data("{}".utf8)
+        let info = JobInfo(id: UUID(), kind: Spec.kind, parameters: parameters, unit: Spec.unit)
+        let handle = JobHandle<Spec>(info: info, token: token)
+        let thread = Thread {
+            let context = JobContext(token: token, sink: sink, total: total)
+            sink(.started(info))
+            let outcome: JobOutcome<Spec.Result>
+            do {
+                let result = try spec.run(context)
+                let data = (try? encoder.encode(result)) ?? Data("{}".utf8)
+                sink(.finished(summary: Spec.summary(of: result), result: data))
+                outcome = .finished(result)
+            } catch is JobCancelled {
+                sink(.cancelled)
+                outcome = .cancelled
+            } catch {
+                let message = "\(error)"
+                sink(.failed(message))
+                outcome = .failed(message)
+            }
+            handle.finish(outcome)
+        }
+        thread.name = "clipscope.job.\(Spec.kind)"
+        thread.stackSize = stackSize
+        thread.start()
+        return handle
+    }
+
+    /// Runs `spec` on a compute thread and blocks until it ends (the CLI's way).
+    public static func run<Spec: JobSpec>(_ spec: Spec, token: CancellationToken = CancellationToken(),
+                                          sink: @escaping JobEventSink) -> JobOutcome<Spec.Result> {
+        start(spec, token: token, sink: sink).wait()
+    }
+}
