@@ -31,6 +31,8 @@ public final class ActivationIndex: Sendable {
         }
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw IndexError("\(path): not a clipscope index (\(Self.reason(error)))")
         } catch {
             throw IndexError("\(path): cannot open the index: \(Self.reason(error))")
         }
