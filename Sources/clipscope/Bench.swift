@@ -157,6 +157,31 @@ struct Benchmark {
                 }
                 return { _ = text(tokens: tokens) }
             },
+            Benchmark(name: "toy.train_step_b64", flops: nil) {
+                // One contrastive step of a toy-world-sized CLIP on 64 fresh scenes.
+                let config = CLIPConfig(embedDim: 128, imageResolution: 96, visionLayers: [1, 1, 1, 1], visionWidth: 24,
+                                        textWidth: 64, textHeads: 1, textLayers: 4)
+                let toy = CLIPModel(config: config, randomSeed: 1)
+                guard let trainer = try? ContrastiveTrainer(model: toy), let font = try? Font.standard() else { return {} }
+                let sampler = SceneSampler(resolution: 96)
+                let batcher = SceneBatcher(renderer: SceneRenderer(font: font), preprocessing: toy.preprocessing)
+                var sceneGenerator = SeededGenerator(seed: 2)
+                return {
+                    let scenes = (0..<64).map { _ in sampler.sample(&sceneGenerator) }
+                    _ = try? trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption))
+                }
+            },
+            Benchmark(name: "toy.render_64_scenes", flops: nil) {
+                guard let font = try? Font.standard() else { return {} }
+                let sampler = SceneSampler(resolution: 96)
+                let batcher = SceneBatcher(renderer: SceneRenderer(font: font),
+                                           preprocessing: ModelInputPreprocessing(size: 96, mean: CLIPModel.pixelMean, std: CLIPModel.pixelStd))
+                var sceneGenerator = SeededGenerator(seed: 2)
+                return {
+                    let scenes = (0..<64).map { _ in sampler.sample(&sceneGenerator) }
+                    _ = batcher.pixels(scenes)
+                }
+            },
             Benchmark(name: "sixel.encode_288", flops: nil) {
                 let photo = Image.testCard(width: 288, height: 288)
                 return { _ = try? Sixel.encode(photo) }

@@ -177,12 +177,14 @@ extension Tensor {
     func sumChannels() -> Tensor {
         let (n, c) = (shape[0], shape[1])
         let plane = count / Swift.max(n * c, 1)
-        let out = Tensor(shape: [c], repeating: 0)
-        for nc in 0..<(n * c) {
-            var s: Float = 0
-            let row = data + nc * plane
-            for i in 0..<plane { s += row[i] }
-            out.data[nc % c] += s
+        let out = Tensor(uninitializedShape: [c])
+        let p = data, po = out.data
+        Parallel.forChunks(c, grain: Swift.max(1, 16384 / Swift.max(n * plane, 1))) { r in
+            for ch in r {
+                var s: Float = 0
+                for b in 0..<n { s += Kernels.sum(p + (b * c + ch) * plane, plane) }
+                po[ch] = s
+            }
         }
         return out
     }

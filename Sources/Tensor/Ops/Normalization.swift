@@ -30,55 +30,79 @@ extension Tensor {
     /// variance unbiased as running averages expect.
     public func batchNormTraining(weight: Tensor, bias: Tensor, epsilon: Float = 1e-5)
         -> (output: Tensor, mean: [Float], unbiasedVariance: [Float]) {
-        precondition(rank >= 2, "batchNormTraining: input must be [N, C, ...], got \(shape)")
-        let (n, c) = (shape[0], shape[1])
-        _ = checkChannelParameters("batchNormTraining", weight, bias)
+        let c = checkChannelParameters("batchNormTraining", weight, bias)
+        let n = shape[0]
         let plane = count / Swift.max(n * c, 1), m = n * plane
         precondition(m > 1, "batchNormTraining: need more than one value per channel, got shape \(shape)")
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         var unbiased = [Float](repeating: 0, count: c)
-        let p = data
-        Parallel.forChunks(c) { r in
-            for ch in r {
-                var s: Double = 0, s2: Double = 0
-                for b in 0..<n {
-                    let row = p + (b * c + ch) * plane
-                    for i in 0..<plane { s += Double(row[i]) }
-                }
-                let mu = s / Double(m)
-                for b in 0..<n {
-                    let row = p + (b * c + ch) * plane
-                    for i in 0..<plane { let d = Double(row[i]) - mu; s2 += d * d }
-                }
-                mean[ch] = Float(mu)
-                invStd[ch] = Float(1 / (s2 / Double(m) + Double(epsilon)).squareRoot())
-                unbiased[ch] = Float(s2 / Double(m - 1))
-            }
-        }
-        let normScale = Tensor(shape: [c], values: invStd)
-        let normShift = Tensor(shape: [c]) { s in for i in 0..<c { s[i] = -mean[i] * invStd[i] } }
-        let xhat = channelAffine(scale: normScale, shift: normShift)
-        let out = xhat.channelAffine(scale: weight, shift: bias)
-        out.recording("batchNormTraining", [self, weight, bias]) { [isTracked, weight, bias] g in
-            var gx: Tensor?
-            if isTracked {
-                // dx = invStd/m * (m*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)), dxhat = g*w.
-                let dxhat = g.channelAffine(scale: weight.detached(), shift: Tensor(shape: [c], repeating: 0))
-                let sumD = dxhat.sumChannels(), sumDX = (dxhat * xhat).sumChannels()
-                let result = Tensor(uninitializedShape: g.shape)
-                let pd = dxhat.data, px = xhat.data, pr = result.data
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let base = (b * c + ch) * plane
-                        let k = invStd[ch] / Float(m), sd = sumD.data[ch], sdx = sumDX.data[ch]
-                        for i in 0..<plane {
-                            pr[base + i] = k * (Float(m) * pd[base + i] - sd - px[base + i] * sdx)
+        let out = Tensor(uninitializedShape: shape)
+        let px = data, po = out.data, pw = weight.data, pb = bias.data
+        // One channel per task: statistics, then y = (x - mean) * invStd * w + b.
+        mean.withUnsafeMutableBufferPointer { meanOut in
+            invStd.withUnsafeMutableBufferPointer { invOut in
+                unbiased.withUnsafeMutableBufferPointer { varOut in
+                    let (meanOut, invOut, varOut) = (meanOut.baseAddress!, invOut.baseAddress!, varOut.baseAddress!)
+                    Parallel.forChunks(c) { r in
+                        for ch in r {
+                            // Two passes (mean, then squared deviations) for accuracy.
+                            var s: Double = 0, s2: Double = 0
+                            for b in 0..<n { s += Double(Kernels.sum(px + (b * c + ch) * plane, plane)) }
+                            let mu = s / Double(m)
+                            for b in 0..<n {
+                                s2 += Double(Kernels.sumOfSquaredDeviations(px + (b * c + ch) * plane, plane, from: Float(mu)))
+                            }
+                            let inv = Float(1 / (s2 / Double(m) + Double(epsilon)).squareRoot())
+                            meanOut[ch] = Float(mu)
+                            invOut[ch] = inv
+                            varOut[ch] = Float(s2 / Double(m - 1))
+                            let (mu32, scale, shift) = (Float(mu), inv * pw[ch], pb[ch])
+                            for b in 0..<n {
+                                let src = px + (b * c + ch) * plane, dst = po + (b * c + ch) * plane
+                                for i in 0..<plane { dst[i] = (src[i] - mu32) * scale + shift }
+                            }
                         }
                     }
                 }
-                gx = result
             }
-            return [gx, weight.isTracked ? (g * xhat).sumChannels() : nil, bias.isTracked ? g.sumChannels() : nil]
+        }
+        let x = detached()
+        out.recording("batchNormTraining", [self, weight, bias]) { [isTracked, weight, bias] g in
+            // With xhat = (x - mean) * invStd, recomputed rather than stored:
+            // dw = Σ g·xhat, db = Σ g, dx = w·invStd/m · (m·g − Σg − xhat·Σ g·xhat).
+            var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
+            let pg = g.data, px = x.data
+            let result = isTracked ? Tensor(uninitializedShape: g.shape) : nil
+            let pr = result?.data
+            sumG.withUnsafeMutableBufferPointer { sg in
+                sumGX.withUnsafeMutableBufferPointer { sgx in
+                    let (sg, sgx) = (sg.baseAddress!, sgx.baseAddress!)
+                    Parallel.forChunks(c) { r in
+                        for ch in r {
+                            let (mu, inv) = (mean[ch], invStd[ch])
+                            var a: Float = 0, gx: Float = 0
+                            for b in 0..<n {
+                                let base = (b * c + ch) * plane
+                                a += Kernels.sum(pg + base, plane)
+                                gx += Kernels.dot(pg + base, px + base, plane)
+                            }
+                            let ax = (gx - mu * a) * inv   // Σ g·xhat
+                            sg[ch] = a
+                            sgx[ch] = ax
+                            guard let pr else { continue }
+                            let k = pw[ch] * inv / Float(m), fm = Float(m)
+                            for b in 0..<n {
+                                let base = (b * c + ch) * plane
+                                for i in 0..<plane {
+                                    pr[base + i] = k * (fm * pg[base + i] - a - (px[base + i] - mu) * inv * ax)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [result, weight.isTracked ? Tensor(shape: [c], values: sumGX) : nil,
+                    bias.isTracked ? Tensor(shape: [c], values: sumG) : nil]
         }
         return (out, mean, unbiased)
     }
@@ -123,11 +147,8 @@ extension Tensor {
             Parallel.forChunks(rows, grain: Swift.max(1, 4096 / d)) { r in
                 for row in r {
                     let x = px + row * d
-                    var s: Float = 0
-                    for i in 0..<d { s += x[i] }
-                    let mu = s / Float(d)
-                    var s2: Float = 0
-                    for i in 0..<d { let t = x[i] - mu; s2 += t * t }
+                    let mu = Kernels.sum(x, d) / Float(d)
+                    let s2 = Kernels.sumOfSquaredDeviations(x, d, from: mu)
                     let k = 1 / (s2 / Float(d) + epsilon).squareRoot()
                     inv[row] = k
                     for i in 0..<d {
@@ -173,19 +194,16 @@ extension Tensor {
         let d = shape.last ?? 0
         precondition(d > 0, "softmax: empty last dimension in \(shape)")
         let out = rowwise(d) { x, y in
-            var m = -Float.infinity
-            for i in 0..<d { m = Swift.max(m, x[i]) }
-            var s: Float = 0
-            for i in 0..<d { y[i] = Foundation.exp(x[i] - m); s += y[i] }
-            let k = 1 / s
+            let m = Kernels.maximum(x, d)
+            for i in 0..<d { y[i] = Foundation.exp(x[i] - m) }
+            let k = 1 / Kernels.sum(y, d)
             for i in 0..<d { y[i] *= k }
         }
         let y = out.detached()
         return out.recording("softmax", [self]) { g in
             // dx = y * (g - sum(g * y))
             [g.rowwise(d, with: y) { gr, yr, dx in
-                var s: Float = 0
-                for i in 0..<d { s += gr[i] * yr[i] }
+                let s = Kernels.dot(gr, yr, d)
                 for i in 0..<d { dx[i] = yr[i] * (gr[i] - s) }
             }]
         }

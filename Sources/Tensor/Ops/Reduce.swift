@@ -3,9 +3,12 @@
 extension Tensor {
     /// Sum of all elements, as a scalar tensor.
     public func sum() -> Tensor {
+        // Float partial sums per block, added up in Double.
         var s: Double = 0
-        let p = data
-        for i in 0..<count { s += Double(p[i]) }
+        let block = 4096
+        for start in stride(from: 0, to: count, by: block) {
+            s += Double(Kernels.sum(data + start, Swift.min(block, count - start)))
+        }
         let out = Tensor(scalar: Float(s))
         return out.recording("sum", [self]) { [shape] g in [Tensor(shape: shape, repeating: g.scalar)] }
     }
