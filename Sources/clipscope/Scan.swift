@@ -50,11 +50,10 @@ struct Scan: ParsableCommand {
     func validate() throws {
         if folders.isEmpty { throw ValidationError("give at least one DIR of images to scan") }
         if batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        if let shard { _ = try parseShard(shard) }
     }
 
     func parseShard(_ text: String) throws -> Shard {
-        do { return try Shard(parsing: text) } catch { throw ValidationError("\(error)") }
+        do { return try Shard(parsing: text) } catch { throw CommandFailure("\(error)") }
     }
 
     func run() throws {

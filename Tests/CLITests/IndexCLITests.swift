@@ -1,0 +1,259 @@
+import Core
+import Foundation
+import Render
+import XCTest
+
+/// `clipscope scan` and the index queries, run as the built binary on generated folders
+/// of real PNG/JPEG files and the small reference model.
+final class IndexCLITests: XCTestCase {
+    static let coreFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("CoreTests/Fixtures")
+    static let model = coreFixtures.appendingPathComponent("model.pt").path
+
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["CLIPSCOPE_BINARY"] { return URL(fileURLWithPath: path) }
+        return Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("clipscope")
+    }
+
+    struct SetupError: Error, CustomStringConvertible { let description: String }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw SetupError(description: "no clipscope binary at \(Self.binary.path): build the product first or set CLIPSCOPE_BINARY")
+        }
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-index-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
+    }
+
+    /// `count` generated PNGs in each of three categories, a real JPEG and PNG in photos/,
+    /// and one corrupt file.
+    func makeFolder(count: Int = 8) throws -> URL {
+        let root = scratch.appendingPathComponent("images")
+        let colours = [("red", Color(210, 40, 40)), ("green", Color(40, 180, 60)), ("blue", Color(40, 60, 210))]
+        for (c, (name, colour)) in colours.enumerated() {
+            let folder = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for i in 0..<count {
+                var image = Image(width: 40 + 5 * i, height: 70 - 3 * i, color: Color(UInt8(20 * i), 230, UInt8(30 * c)))
+                image.fillRect(x: 3 * i, y: 2 * i + c, width: 12 + 2 * i, height: 20, color: colour)
+                image.fillCircle(center: (Double(35 - 2 * i), Double(10 + 3 * i)), radius: Double(4 + i), color: colour)
+                try image.writePNG(path: folder.appendingPathComponent("\(name)-\(i).png").path)
+            }
+        }
+        let photos = root.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        for name in ["chelsea.jpg", "astronaut.png", "coffee.png"] {
+            try FileManager.default.copyItem(at: Self.coreFixtures.appendingPathComponent("images/\(name)"),
+                                             to: photos.appendingPathComponent(name))
+        }
+        try Data("definitely not a png".utf8).write(to: photos.appendingPathComponent("corrupt.png"))
+        return root
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: Data
+        let stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    func start(_ arguments: [String]) throws -> (Process, URL, URL) {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        let out = scratch.appendingPathComponent("out-\(UUID().uuidString)"), err = scratch.appendingPathComponent("err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        return (process, out, err)
+    }
+
+    func clipscope(_ arguments: [String]) throws -> Result {
+        let (process, out, err) = try start(arguments)
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: try Data(contentsOf: out),
+                      stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    }
+
+    func json(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let result = try clipscope(arguments + ["--json"])
+        XCTAssertEqual(result.status, 0, "clipscope \(arguments.joined(separator: " ")): \(result.stderr)", file: file, line: line)
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any], result.text, file: file, line: line)
+    }
+
+    func failure(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try clipscope(arguments)
+        XCTAssertNotEqual(result.status, 0, "should fail: \(arguments)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line on stderr: \(result.stderr)", file: file, line: line)
+        return String(lines.first ?? "")
+    }
+
+    /// Every entry's activations and every neuron's summary, by path.
+    func contents(_ path: String) throws -> [String] {
+        let index = try ActivationIndex(path: path)
+        let scan = try index.scan()
+        XCTAssertFalse(scan.stale)
+        let entries = try index.entries(scan: scan.id)
+        let paths = Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0.path) })
+        var lines: [String] = []
+        for entry in entries {
+            let values = try index.activations(scan: scan.id, path: entry.path)?.activations
+            lines.append("\(entry.path) \(entry.category) \(entry.status) \(entry.error ?? "") \(values ?? [])")
+        }
+        for neuron in 0..<scan.model.neurons {
+            let summary = try index.summary(scan: scan, neuron: neuron)
+            lines.append("\(neuron) \(summary.stats) \(summary.top.map { "\(paths[$0.entry]!)=\($0.value)" }) "
+                         + "\(summary.bottom.map { "\(paths[$0.entry]!)=\($0.value)" }) \(summary.bins.map { "\($0.count)/\($0.example.map { paths[$0]! } ?? "")" })")
+            lines.append("\(try index.categories(scan: scan, neuron: neuron))")
+        }
+        return lines
+    }
+
+    func testKilledScanResumesToTheSameIndex() throws {
+        let folder = try makeFolder()
+        let full = scratch.appendingPathComponent("full.index").path
+        let whole = try json(["scan", "--model", Self.model, folder.path, "--index", full, "--batch", "4"])
+        XCTAssertEqual(whole["scanned"] as? Int, 27)
+
+        // Pause after each batch so that the kill lands between commits, after the first.
+        let killed = scratch.appendingPathComponent("killed.index").path
+        let (process, _, _) = try start(["scan", "--model", Self.model, folder.path, "--index", killed, "--batch", "4",
+                                         "--pause-after-batch-ms", "2000"])
+        var committed = 0
+        for _ in 0..<1200 where committed < 4 {
+            Thread.sleep(forTimeInterval: 0.05)
+            if FileManager.default.fileExists(atPath: killed), let index = try? ActivationIndex(path: killed),
+               let scan = try? index.scans().first {
+                committed = scan.imageCount
+            }
+        }
+        XCTAssertGreaterThanOrEqual(committed, 4, "the first batch committed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        let interrupted = try ActivationIndex(path: killed).scan()
+        XCTAssertTrue(interrupted.stale, "killed before its summaries")
+        XCTAssertLessThan(interrupted.imageCount, 27, "killed mid-way")
+        let stopped = interrupted.imageCount
+        // Queries say what to do rather than answering from a half scan.
+        XCTAssertTrue(try failure(["top", "--index", killed, "--neuron", "1"]).contains("interrupted"))
+
+        let resumed = try json(["scan", "--model", Self.model, folder.path, "--index", killed, "--batch", "4"])
+        XCTAssertEqual(resumed["scanned"] as? Int, 27 - stopped, "committed images are not computed again")
+        XCTAssertEqual(try contents(killed), try contents(full))
+    }
+
+    func testQueriesAnswerInTheContractShapes() throws {
+        let folder = try makeFolder(count: 5)
+        let index = scratch.appendingPathComponent("a.index").path
+        let scan = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        XCTAssertEqual(scan["index"] as? String, index)
+        XCTAssertEqual(scan["scanned"] as? Int, 18)
+        XCTAssertNotNil(scan["images_per_second"] as? Double)
+        let skipped = try XCTUnwrap(scan["skipped"] as? [[String: Any]])
+        XCTAssertEqual(skipped.count, 1)
+        XCTAssertEqual(skipped.first?["path"] as? String, folder.appendingPathComponent("photos/corrupt.png").path)
+        XCTAssertNotNil(skipped.first?["error"] as? String)
+
+        let grid = scratch.appendingPathComponent("grid.png").path
+        let top = try json(["top", "--index", index, "--neuron", "89", "--k", "6", "-o", grid])
+        XCTAssertEqual(top["neuron"] as? Int, 89)
+        let images = try XCTUnwrap(top["images"] as? [[String: Any]])
+        XCTAssertEqual(images.count, 6)
+        let activations = images.compactMap { $0["activation"] as? Double }
+        XCTAssertEqual(activations, activations.sorted(by: >))
+        XCTAssertTrue(images.allSatisfy { $0["path"] is String && $0["category"] is String })
+        XCTAssertNoThrow(try Image.load(path: grid))
+        let bottom = try json(["top", "--index", index, "--neuron", "89", "--k", "18", "--bottom"])
+        let lowest = try XCTUnwrap(bottom["images"] as? [[String: Any]]).compactMap { $0["activation"] as? Double }
+        XCTAssertEqual(lowest, lowest.sorted())
+        XCTAssertEqual(lowest.last, activations.first)
+
+        let plot = scratch.appendingPathComponent("plot.png").path
+        let categories = try json(["categories", "--index", index, "--neuron", "89", "-o", plot])
+        let rows = try XCTUnwrap(categories["categories"] as? [[String: Any]])
+        XCTAssertEqual(rows.compactMap { $0["name"] as? String }, ["blue", "green", "photos", "red"])
+        XCTAssertEqual(rows.compactMap { $0["count"] as? Int }, [5, 5, 3, 5])
+        XCTAssertTrue(rows.allSatisfy { $0["mean"] is Double && $0["max"] is Double })
+        XCTAssertEqual(try XCTUnwrap(rows.compactMap { $0["max"] as? Double }.max()), try XCTUnwrap(activations.first), accuracy: 1e-6)
+        XCTAssertNoThrow(try Image.load(path: plot))
+
+        let histogram = try json(["histogram", "--index", index, "--neuron", "89"])
+        let bins = try XCTUnwrap(histogram["bins"] as? [[String: Any]])
+        XCTAssertEqual(bins.compactMap { $0["count"] as? Int }.reduce(0, +), 18)
+        for bin in bins where (bin["count"] as? Int ?? 0) > 0 { XCTAssertTrue(bin["example"] is String) }
+
+        let photo = folder.appendingPathComponent("photos/chelsea.jpg").path
+        let neurons = try json(["neurons", "--index", index, "--image", photo, "--k", "5"])
+        XCTAssertEqual(neurons["image"] as? String, photo)
+        let excited = try XCTUnwrap(neurons["neurons"] as? [[String: Any]])
+        XCTAssertEqual(excited.count, 5)
+        let values = excited.compactMap { $0["activation"] as? Double }
+        XCTAssertEqual(values, values.sorted(by: >))
+        // An image outside the index is computed with the scan's model, with the same numbers.
+        let outside = scratch.appendingPathComponent("outside.jpg").path
+        try FileManager.default.copyItem(atPath: photo, toPath: outside)
+        let computed = try json(["neurons", "--index", index, "--image", outside, "--k", "5", "--model", Self.model])
+        let computedValues = try XCTUnwrap(computed["neurons"] as? [[String: Any]])
+        XCTAssertEqual(computedValues.compactMap { $0["neuron"] as? Int }, excited.compactMap { $0["neuron"] as? Int })
+        for (a, b) in zip(computedValues.compactMap { $0["activation"] as? Double }, values) { XCTAssertEqual(a, b, accuracy: 2e-3 * max(1, abs(b))) }
+        XCTAssertTrue(try failure(["neurons", "--index", index, "--image", outside]).contains("give --model"))
+
+        let words = scratch.appendingPathComponent("words.txt").path
+        try "# colours\nred\ngreen\nblue\n\na cat\n".write(toFile: words, atomically: true, encoding: .utf8)
+        let labels = try json(["label", "--index", index, "--model", Self.model, "--words", words, "--neurons", "0-3"])
+        let proposed = try XCTUnwrap(labels["labels"] as? [[String: Any]])
+        XCTAssertEqual(proposed.compactMap { $0["neuron"] as? Int }, [0, 1, 2, 3])
+        XCTAssertTrue(proposed.allSatisfy { ["red", "green", "blue", "a cat"].contains($0["label"] as? String ?? "") && $0["score"] is Double })
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "2", "two's my label", "--note", "checked"]).status, 0)
+        let after = try XCTUnwrap(try json(["label", "--index", index])["labels"] as? [[String: Any]])
+        XCTAssertEqual(after[2]["label"] as? String, "two's my label")
+        XCTAssertEqual(after[2]["source"] as? String, "user")
+        XCTAssertEqual(after[2]["note"] as? String, "checked")
+        XCTAssertEqual(after[1]["source"] as? String, "proposed")
+    }
+
+    func testShardsMergeIntoTheSameIndexAsOneScan() throws {
+        let folder = try makeFolder(count: 4)
+        let whole = scratch.appendingPathComponent("whole.index").path
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", whole])
+        var shards: [String] = []
+        var total = 0
+        for k in 0..<2 {
+            let shard = scratch.appendingPathComponent("shard\(k).index").path
+            let result = try json(["scan", "--model", Self.model, folder.path, "--index", shard, "--shard", "\(k)/2"])
+            total += (result["scanned"] as? Int ?? 0) + (result["skipped"] as? [Any] ?? []).count
+            shards.append(shard)
+        }
+        XCTAssertEqual(total, 16)
+        let merged = scratch.appendingPathComponent("merged.index").path
+        XCTAssertEqual(try clipscope(["index", "merge"] + shards + ["-o", merged]).status, 0)
+        XCTAssertEqual(try contents(merged), try contents(whole))
+        XCTAssertTrue(try failure(["index", "merge"] + shards + ["-o", merged]).contains("already exists"))
+    }
+
+    func testBadInputFailsWithOneLine() throws {
+        let empty = scratch.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let index = scratch.appendingPathComponent("a.index").path
+        XCTAssertEqual(try failure(["scan", "--model", Self.model, empty.path, "--index", index]),
+                       "clipscope: \(empty.path): no images (.jpg, .jpeg, .png) found")
+        XCTAssertTrue(try failure(["scan", "--model", Self.model, empty.path, "--shard", "2/2"]).contains("--shard"))
+        XCTAssertTrue(try failure(["top", "--index", index, "--neuron", "1"]).contains("no such index"))
+        let folder = try makeFolder(count: 1)
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        XCTAssertEqual(try failure(["top", "--index", index, "--neuron", "999"]),
+                       "clipscope: --neuron 999 is out of range: model has neurons 0...255")
+        XCTAssertTrue(try failure(["top", "--index", index, "--neuron", "1", "--scan", "block"]).contains("no scan matches"))
+        XCTAssertTrue(try failure(["top", "--index", Self.model, "--neuron", "1"]).contains("not a clipscope index"))
+    }
+}
