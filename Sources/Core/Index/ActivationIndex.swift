@@ -111,7 +111,10 @@ public final class ActivationIndex: Sendable {
                 error TEXT,
                 activations BLOB,
                 embedding BLOB,
+                has_embedding INTEGER NOT NULL DEFAULT 0,
                 UNIQUE (scan_id, path));
+            -- Counting a scan's images reads this small index, not the rows with their blobs.
+            CREATE INDEX entries_by_status ON entries (scan_id, status, has_embedding);
             CREATE TABLE summaries (
                 scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
                 neuron INTEGER NOT NULL,
@@ -141,12 +144,17 @@ public final class ActivationIndex: Sendable {
     public func scans() throws -> [ScanInfo] {
         try read { db in
             let counts = try Row.fetchAll(db, sql: """
-                SELECT scan_id, sum(status = 'ok') AS ok, sum(status = 'skipped') AS skipped,
-                       sum(embedding IS NOT NULL) AS embedded
-                FROM entries GROUP BY scan_id
+                SELECT scan_id, status, has_embedding, count(*) AS n FROM entries INDEXED BY entries_by_status
+                GROUP BY scan_id, status, has_embedding
                 """)
             var byScan: [Int64: (Int, Int, Int)] = [:]
-            for row in counts { byScan[row["scan_id"]] = (row["ok"] ?? 0, row["skipped"] ?? 0, row["embedded"] ?? 0) }
+            for row in counts {
+                let n: Int = row["n"]
+                var count = byScan[row["scan_id"]] ?? (0, 0, 0)
+                if row["status"] == EntryStatus.ok.rawValue { count.0 += n } else { count.1 += n }
+                if row["has_embedding"] != 0 { count.2 += n }
+                byScan[row["scan_id"]] = count
+            }
             return try Row.fetchAll(db, sql: "SELECT * FROM scans ORDER BY id").map { row in
                 let id: Int64 = row["id"]
                 let model = try JSONDecoder().decode(ModelIdentity.self, from: Data((row["model"] as String).utf8))
@@ -220,17 +228,18 @@ public final class ActivationIndex: Sendable {
         guard !records.isEmpty else { return }
         try write("write a batch") { db in
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding, has_embedding)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (scan_id, path) DO UPDATE SET category = excluded.category, size = excluded.size,
                     mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error,
-                    activations = excluded.activations, embedding = excluded.embedding
+                    activations = excluded.activations, embedding = excluded.embedding, has_embedding = excluded.has_embedding
                 """)
             for record in records {
                 let status: EntryStatus = record.activations == nil ? .skipped : .ok
                 try statement.execute(arguments: [
                     scan, record.path, record.category, record.size, record.mtimeNanoseconds, status.rawValue, record.error,
                     record.activations.map { HalfFloat.encode($0) }, record.embedding.map { HalfFloat.encode($0) },
+                    record.embedding != nil,
                 ])
             }
             try db.execute(sql: "UPDATE scans SET stale = 1, updated = ? WHERE id = ?",

@@ -82,15 +82,16 @@ extension ActivationIndex {
             guard !batch.isEmpty else { return }
             try target.write("write merged entries") { db in
                 let statement = try db.cachedStatement(sql: """
-                    INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding, has_embedding)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (scan_id, path) DO UPDATE SET category = excluded.category, size = excluded.size,
                         mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error,
-                        activations = excluded.activations, embedding = excluded.embedding
+                        activations = excluded.activations, embedding = excluded.embedding, has_embedding = excluded.has_embedding
                     """)
                 for row in batch {
                     try statement.execute(arguments: [targetScan, row["path"], row["category"], row["size"], row["mtime_ns"],
-                                                      row["status"], row["error"], row["activations"], row["embedding"]])
+                                                      row["status"], row["error"], row["activations"], row["embedding"],
+                                                      row["has_embedding"]])
                 }
                 try db.execute(sql: "UPDATE scans SET stale = 1 WHERE id = ?", arguments: [targetScan])
             }
@@ -98,7 +99,7 @@ extension ActivationIndex {
         }
         try source.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT path, category, size, mtime_ns, status, error, activations, embedding FROM entries WHERE scan_id = ? ORDER BY path
+                SELECT path, category, size, mtime_ns, status, error, activations, embedding, has_embedding FROM entries WHERE scan_id = ? ORDER BY path
                 """, arguments: [sourceScan])
             while let row = try rows.next() {
                 let path: String = row["path"]
