@@ -17,6 +17,9 @@ public final class Tensor {
     public var grad: Tensor?
     /// How this tensor was computed, when any input was tracked.
     var node: Node?
+    /// Values derived from this tensor's contents and reused across calls (e.g.
+    /// a convolution's flipped kernel); cleared by every write through the API.
+    var derived: [String: Tensor] = [:]
 
     /// Whether gradients flow through this tensor.
     public var isTracked: Bool { requiresGrad || node != nil }
@@ -88,12 +91,16 @@ public final class Tensor {
     /// Writes in place. Only for tensors that no recorded op has read yet
     /// (parameters in an optimizer step, fresh buffers).
     public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: data, count: count))
+        derived.removeAll()
+        return try body(UnsafeMutableBufferPointer(start: data, count: count))
     }
 
     public subscript(indices: Int...) -> Float {
         get { data[flatIndex(indices)] }
-        set { data[flatIndex(indices)] = newValue }
+        set {
+            derived.removeAll()
+            data[flatIndex(indices)] = newValue
+        }
     }
 
     func flatIndex(_ indices: [Int]) -> Int {
@@ -117,6 +124,15 @@ public final class Tensor {
         let out = Tensor(uninitializedShape: shape)
         out.data.update(from: data, count: count)
         return out
+    }
+
+    /// A value computed from this tensor once and kept while its contents stay
+    /// the same. Only for untracked tensors (trainable ones change every step).
+    func derivedValue(_ key: String, _ compute: () -> Tensor) -> Tensor {
+        if !isTracked, let cached = derived[key] { return cached }
+        let value = compute()
+        if !isTracked { derived[key] = value }
+        return value
     }
 
     /// Row-major strides of the shape.

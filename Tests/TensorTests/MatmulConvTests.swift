@@ -87,6 +87,25 @@ final class MatmulConvTests: XCTestCase {
         assertGradientsMatch([a, c], epsilon: 1e-3) { $0[0].addingReLU($0[1]) }
     }
 
+    func testSameSizeConvInputGradientsIncludingFiveByFive() {
+        let x = randomTensor([2, 2, 6, 5], seed: 79), w = randomTensor([3, 2, 5, 5], seed: 80)
+        assertGradientsMatch([x, w]) { $0[0].conv2d(weight: $0[1], padding: 2) }
+    }
+
+    func testFrozenKernelCacheFollowsWeightWrites() {
+        let w = randomTensor([3, 2, 3, 3], seed: 81)
+        func inputGradient() -> [Float] {
+            let x = randomTensor([1, 2, 4, 4], seed: 82)
+            x.requiresGrad = true
+            x.conv2d(weight: w, padding: 1).sum().backward()
+            return x.grad!.values
+        }
+        let first = inputGradient()
+        XCTAssertEqual(inputGradient(), first, "cached flipped kernel gives the same gradient")
+        w.withUnsafeMutableBufferPointer { for i in 0..<$0.count { $0[i] *= 2 } }
+        for (a, b) in zip(inputGradient(), first) { XCTAssertEqual(a, 2 * b, accuracy: 1e-5) }
+    }
+
     func testConvInputGradientOnlyWithFrozenWeights() {
         let x = randomTensor([1, 2, 4, 4], seed: 70), w = randomTensor([3, 2, 3, 3], seed: 71)
         x.requiresGrad = true

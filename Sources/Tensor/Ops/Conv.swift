@@ -10,6 +10,10 @@ struct ConvGeometry {
     var outW: Int { (width + 2 * padding - kernelW) / stride + 1 }
     var rows: Int { channels * kernelH * kernelW }   // rows of the column matrix
     var isPointwise: Bool { kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0 }
+    /// A k x k convolution (k odd, > 1) with stride 1 that keeps the spatial size.
+    var isSameSizeOddKernel: Bool {
+        kernelH == kernelW && kernelH > 1 && kernelH % 2 == 1 && stride == 1 && padding == kernelH / 2
+    }
 
     /// col[(c, i, j), (oy, ox)] = x[c, oy*s - p + i, ox*s - p + j], zero outside.
     func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
@@ -110,7 +114,12 @@ extension Tensor {
             var gInput: Tensor?, gWeight: Tensor?
             let colBuffer = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
             defer { colBuffer.map(ScratchPool.give) }
-            if isTracked {
+            if isTracked && g.isSameSizeOddKernel {
+                // The input gradient of a stride-1 "same" convolution is itself such a
+                // convolution of the output gradient with the kernel flipped and its
+                // channel axes swapped: one GEMM of the forward's shape, no col2im.
+                gInput = grad.conv2d(weight: weight.flippedKernel(), padding: padding)
+            } else if isTracked {
                 // col2im accumulates into zeros; the pointwise GEMM overwrites.
                 let gi = colBuffer == nil ? Tensor(uninitializedShape: input.shape) : Tensor(shape: input.shape, repeating: 0)
                 for s in 0..<n {
@@ -140,6 +149,26 @@ extension Tensor {
             }
             guard let bias else { return [gInput, gWeight] }
             return [gInput, gWeight, bias.isTracked ? grad.sumChannels() : nil]
+        }
+    }
+
+    /// [O, C, kh, kw] -> [C, O, kh, kw] with both kernel axes reversed, cached on
+    /// frozen weights.
+    func flippedKernel() -> Tensor {
+        derivedValue("flippedKernel") {
+            let (o, c, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
+            let src = data
+            return Tensor(shape: [c, o, kh, kw]) { dst in
+                let dst = dst.baseAddress!
+                Parallel.forChunks(c) { r in
+                    for ci in r {
+                        for oi in 0..<o {
+                            let from = src + (oi * c + ci) * kh * kw, to = dst + (ci * o + oi) * kh * kw
+                            for i in 0..<(kh * kw) { to[i] = from[kh * kw - 1 - i] }
+                        }
+                    }
+                }
+            }
         }
     }
 
