@@ -19,6 +19,7 @@ extension ActivationIndex {
         let byPath = rows.indices.sorted { rows[$0].path < rows[$1].path }
         var pathRank = [UInt32](repeating: 0, count: count)
         for (rank, row) in byPath.enumerated() { pathRank[row] = UInt32(rank) }
+        let rowOfRank = byPath
         let categoryNames = Array(Set(rows.map(\.category))).sorted()
         let categoryCode = Dictionary(uniqueKeysWithValues: categoryNames.enumerated().map { ($1, $0) })
         let codes = rows.map { categoryCode[$0.category]! }
@@ -60,7 +61,7 @@ extension ActivationIndex {
                 for n in 0..<width {
                     let (summary, categories) = block.withUnsafeBufferPointer { all in
                         Self.summarizeNeuron(UnsafeBufferPointer(rebasing: all[(n * count)..<((n + 1) * count)]), ids: ids,
-                                             pathRank: pathRank, codes: codes, categoryNames: categoryNames)
+                                             pathRank: pathRank, rowOfRank: rowOfRank, codes: codes, categoryNames: categoryNames)
                     }
                     summaries.append((blockStart + n, try encoder.encode(summary), try encoder.encode(categories)))
                 }
@@ -82,11 +83,9 @@ extension ActivationIndex {
         return UInt64(ordered) << 32 | UInt64(rank)
     }
 
-    static func summarizeNeuron(_ values: UnsafeBufferPointer<Float>, ids: [Int64], pathRank: [UInt32], codes: [Int],
-                                categoryNames: [String]) -> (NeuronSummary, [CategorySummary]) {
+    static func summarizeNeuron(_ values: UnsafeBufferPointer<Float>, ids: [Int64], pathRank: [UInt32], rowOfRank: [Int],
+                                codes: [Int], categoryNames: [String]) -> (NeuronSummary, [CategorySummary]) {
         let count = values.count
-        var rowOfRank = [Int](repeating: 0, count: count)
-        for r in 0..<count { rowOfRank[Int(pathRank[r])] = r }
         var keys = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
             for r in 0..<count { buffer[r] = sortKey(values[r], rank: pathRank[r]) }
             initialized = count
