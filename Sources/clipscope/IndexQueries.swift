@@ -59,24 +59,9 @@ struct Top: ParsableCommand {
         if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     }
 
-    /// The ranking, from the summary when it is long enough.
     static func ranking(index: ActivationIndex, scan: ScanInfo, neuron: Int, k: Int, bottom: Bool) throws -> [RankedImage] {
-        let summary = try index.summary(scan: scan, neuron: neuron)
-        var ranked: [(entry: Int64, value: Float)]
-        if k <= NeuronSummary.rankedCount || summary.top.count < NeuronSummary.rankedCount {
-            ranked = (bottom ? summary.bottom : summary.top).prefix(k).map { ($0.entry, $0.value) }
-        } else {
-            let entries = try index.entries(scan: scan.id, status: .ok)
-            let rank = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.id, $0) })  // by path
-            let values = try index.values(scan: scan, neuron: neuron)
-            let sorted = values.sorted { a, b in
-                a.value != b.value ? (bottom ? a.value < b.value : a.value > b.value) : rank[a.entry]! < rank[b.entry]!
-            }
-            ranked = sorted.prefix(k).map { ($0.entry, $0.value) }
-        }
-        let entries = try index.entries(ids: ranked.map(\.entry))
-        return ranked.compactMap { item in
-            entries[item.entry].map { RankedImage(path: $0.path, category: $0.category, activation: item.value) }
+        try index.ranking(scan: scan, neuron: neuron, k: k, bottom: bottom).map {
+            RankedImage(path: $0.entry.path, category: $0.entry.category, activation: $0.value)
         }
     }
 

@@ -68,6 +68,32 @@ final class IndexTests: XCTestCase {
         }
     }
 
+    func testRankingsLongerThanTheStoredListsComeFromAllRows() throws {
+        let folder = scratch.appendingPathComponent("images")
+        let paths = try IndexFixtures.makeFolder(folder, perCategory: 40, corrupt: false)
+        let indexURL = scratch.appendingPathComponent("a.index")
+        try IndexFixtures.scan([folder], index: indexURL, batch: 16)
+        let expected = try bruteForce(paths)
+        let index = try ActivationIndex(path: indexURL.path)
+        let scan = try index.scan()
+        XCTAssertGreaterThan(scan.imageCount, NeuronSummary.rankedCount)
+        for bottom in [false, true] {
+            let neuron = 17
+            let long = try index.ranking(scan: scan, neuron: neuron, k: scan.imageCount + 5, bottom: bottom)
+            XCTAssertEqual(long.count, scan.imageCount)
+            XCTAssertEqual(Set(long.map(\.entry.path)), Set(expected.keys))
+            let truth = expected.values.map { $0[neuron] }.sorted(by: bottom ? (<) : (>))
+            for (rank, item) in long.enumerated() {
+                XCTAssertEqual(item.value, truth[rank], accuracy: tolerance(truth[rank]))
+                XCTAssertEqual(expected[item.entry.path]![neuron], item.value, accuracy: tolerance(item.value))
+            }
+            // The stored list and the full pass agree, ties included.
+            let short = try index.ranking(scan: scan, neuron: neuron, k: NeuronSummary.rankedCount, bottom: bottom)
+            XCTAssertEqual(short.map(\.entry.path), long.prefix(NeuronSummary.rankedCount).map(\.entry.path))
+            XCTAssertEqual(short.map(\.value), long.prefix(NeuronSummary.rankedCount).map(\.value))
+        }
+    }
+
     func testCategoryStatsEqualDirectComputation() throws {
         let folder = scratch.appendingPathComponent("images")
         let paths = try IndexFixtures.makeFolder(folder)

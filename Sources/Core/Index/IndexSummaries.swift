@@ -75,6 +75,24 @@ extension ActivationIndex {
         }
     }
 
+    /// The `k` images that excite a neuron most (or, with `bottom`, least), equal values in
+    /// path order: from the stored summary when it holds enough, else ranked from all rows.
+    public func ranking(scan: ScanInfo, neuron: Int, k: Int, bottom: Bool = false) throws -> [(entry: IndexEntry, value: Float)] {
+        let summary = try summary(scan: scan, neuron: neuron)
+        var ranked: [(entry: Int64, value: Float)]
+        if k <= summary.top.count || summary.top.count < NeuronSummary.rankedCount {
+            ranked = (bottom ? summary.bottom : summary.top).prefix(k).map { ($0.entry, $0.value) }
+        } else {
+            let rank = Dictionary(uniqueKeysWithValues: try entries(scan: scan.id, status: .ok).enumerated().map { ($1.id, $0) })
+            let values = try values(scan: scan, neuron: neuron)
+            ranked = values.sorted { a, b in
+                a.value != b.value ? (bottom ? a.value < b.value : a.value > b.value) : rank[a.entry]! < rank[b.entry]!
+            }.prefix(k).map { ($0.entry, $0.value) }
+        }
+        let found = try entries(ids: ranked.map(\.entry))
+        return ranked.compactMap { item in found[item.entry].map { ($0, item.value) } }
+    }
+
     /// A key whose unsigned order is (value, path rank) order.
     @inline(__always)
     static func sortKey(_ value: Float, rank: UInt32) -> UInt64 {
