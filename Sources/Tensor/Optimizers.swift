@@ -82,6 +82,25 @@ public struct Adam: Optimizer {
              weightDecay: weightDecay, decoupledWeightDecay: true)
     }
 
+    /// The moment estimates and step count, for checkpoints that resume exactly.
+    public struct State: Sendable {
+        public var stepCount: Int
+        public var firstMoment: [[Float]]
+        public var secondMoment: [[Float]]
+    }
+
+    public var state: State {
+        get { State(stepCount: stepCount, firstMoment: firstMoment, secondMoment: secondMoment) }
+        set {
+            precondition(newValue.firstMoment.map(\.count) == parameters.map(\.count)
+                         && newValue.secondMoment.map(\.count) == parameters.map(\.count),
+                         "Adam: restored state does not match the parameters")
+            stepCount = newValue.stepCount
+            firstMoment = newValue.firstMoment
+            secondMoment = newValue.secondMoment
+        }
+    }
+
     public mutating func step() {
         stepCount += 1
         let (b1, b2, eps, lr, wd) = (beta1, beta2, epsilon, learningRate, weightDecay)

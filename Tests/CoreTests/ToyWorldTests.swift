@@ -69,3 +69,65 @@ final class ToyWorldTests: XCTestCase {
         XCTAssertLessThan(last, first * 0.6, "loss went from \(first) to \(last)")
     }
 }
+
+final class ToyTrainJobTests: XCTestCase {
+    func tinyJob(_ directory: URL) -> ToyTrainJob {
+        var job = ToyTrainJob(output: directory.path, steps: 6, seed: 9, readingSteps: 2)
+        job.config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
+                                textWidth: 16, textHeads: 1, textLayers: 1)
+        job.batchSize = 8
+        job.warmupSteps = 2
+        job.checkpointEvery = 3
+        return job
+    }
+
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-toy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    func testAnInterruptedRunResumesToTheSameWeights() throws {
+        let straight = try temporaryDirectory(), interrupted = try temporaryDirectory()
+        let result = try JobRunner.run(tinyJob(straight), sink: { _ in }).get()
+        XCTAssertEqual(result.steps, 6)
+
+        // Cancel once step 4 is reported: the checkpoint of step 3 survives.
+        let token = CancellationToken()
+        let outcome = JobRunner.run(tinyJob(interrupted), token: token) { event in
+            if case let .progress(progress) = event, progress.step == 4 { token.cancel() }
+        }
+        guard case .cancelled = outcome else { return XCTFail("expected a cancelled run, got \(outcome)") }
+        let resumedLog = LockedLog()
+        _ = try JobRunner.run(tinyJob(interrupted), sink: { event in
+            if case let .log(_, line) = event { resumedLog.append(line) }
+        }).get()
+        XCTAssertTrue(resumedLog.lines.contains { $0.contains("resuming from step 3") }, "\(resumedLog.lines)")
+
+        let a = try CLIPModel.load(path: straight.appendingPathComponent("model.safetensors").path)
+        let b = try CLIPModel.load(path: interrupted.appendingPathComponent("model.safetensors").path)
+        for ((key, x), (_, y)) in zip(a.namedParameters, b.namedParameters) {
+            XCTAssertEqual(x.values, y.values, "\(key) differs after resuming")
+        }
+    }
+
+    func testACheckpointOfOtherSettingsIsRefused() throws {
+        let directory = try temporaryDirectory()
+        _ = try JobRunner.run(tinyJob(directory), sink: { _ in }).get()
+        var other = tinyJob(directory)
+        other.seed = 10
+        other.steps = 9
+        XCTAssertThrowsError(try JobRunner.run(other, sink: { _ in }).get()) { error in
+            XCTAssertTrue("\(error)".contains("checkpoint of different settings"), "\(error)")
+        }
+    }
+}
+
+/// Lines collected from a job's compute thread.
+final class LockedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String] = []
+    func append(_ line: String) { lock.lock(); storage.append(line); lock.unlock() }
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return storage }
+}

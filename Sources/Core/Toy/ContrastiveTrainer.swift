@@ -28,6 +28,12 @@ public final class ContrastiveTrainer {
                                weightDecay: weightDecay)
     }
 
+    /// The optimizer's moments and step count (saved in checkpoints).
+    public var optimizerState: Adam.State {
+        get { optimizer.state }
+        set { optimizer.state = newValue }
+    }
+
     public var learningRate: Float {
         get { optimizer.learningRate }
         set { optimizer.learningRate = newValue }

@@ -1,0 +1,157 @@
+import Foundation
+import Render
+import Tensor
+
+/// Trains a toy-world CLIP from scratch on freshly generated scenes: a job with
+/// progress (loss, in-batch accuracy), checkpoints that resume exactly after a
+/// kill, and the final weights as float16 safetensors.
+public struct ToyTrainJob: JobSpec {
+    public static let kind = "toy-train"
+    public static let unit = "steps"
+
+    /// The shipped toy model's architecture: a small ModifiedResNet CLIP over the
+    /// real BPE vocabulary.
+    public static let defaultConfig = CLIPConfig(embedDim: 128, imageResolution: 96, visionLayers: [1, 1, 1, 1],
+                                                 visionWidth: 24, textWidth: 64, textHeads: 1, textLayers: 4)
+
+    public var output: String
+    public var steps: Int
+    public var seed: UInt64
+    public var batchSize: Int = 64
+    public var config: CLIPConfig = ToyTrainJob.defaultConfig
+    public var learningRate: Float = 5e-4
+    public var warmupSteps: Int = 100
+    /// Steps of the reading curriculum: word-only batches, one scene per distinct
+    /// word, before the full mix.
+    public var readingSteps: Int
+    public var checkpointEvery: Int = 100
+
+    public init(output: String, steps: Int, seed: UInt64, readingSteps: Int) {
+        self.output = output
+        self.steps = steps
+        self.seed = seed
+        self.readingSteps = readingSteps
+    }
+
+    public struct Result: Codable, Sendable {
+        public var model: String
+        public var steps: Int
+        public var loss: Float
+        public var seconds: Double
+    }
+
+    public static func summary(of result: Result) -> String {
+        String(format: "trained %d steps (final loss %.3f) into %@", result.steps, result.loss, result.model)
+    }
+
+    var checkpointPath: String { (output as NSString).appendingPathComponent("checkpoint.safetensors") }
+    var modelPath: String { (output as NSString).appendingPathComponent("model.safetensors") }
+
+    public func run(_ context: JobContext) throws -> Result {
+        guard steps > 0, batchSize >= 2 else { throw JobFailure(message: "toy train: need steps > 0 and a batch of at least 2") }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        context.setTotal(steps)
+        let model = CLIPModel(config: config, randomSeed: seed)
+        let trainer = try ContrastiveTrainer(model: model, learningRate: learningRate)
+        var start = 0
+        if FileManager.default.fileExists(atPath: checkpointPath) {
+            start = try restore(model: model, trainer: trainer)
+            context.log("resuming from step \(start) (\(checkpointPath))")
+        }
+        let sampler = SceneSampler(resolution: config.imageResolution)
+        let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
+        var loss: Float = .nan
+        for step in start..<steps {
+            try context.checkCancellation()
+            trainer.learningRate = learningRate(at: step)
+            let scenes = batch(at: step, sampler: sampler)
+            let result = try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption))
+            loss = result.loss
+            guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }
+            context.progress(step: step + 1, metrics: [
+                JobMetric("loss", Double(loss)), JobMetric("image→text", Double(result.imageToTextAccuracy)),
+                JobMetric("text→image", Double(result.textToImageAccuracy)), JobMetric("temperature", Double(result.temperature)),
+            ], rateSteps: step + 1 - start)
+            if (step + 1) % checkpointEvery == 0 || step + 1 == steps {
+                try saveCheckpoint(model: model, trainer: trainer, step: step + 1)
+            }
+        }
+        try model.save(path: modelPath, halfPrecision: true, metadata: provenance)
+        context.artefact(JobArtefact(name: "model", path: modelPath, step: steps))
+        return Result(model: modelPath, steps: steps, loss: loss, seconds: context.elapsed)
+    }
+
+    /// Linear warm-up, then cosine decay to a tenth.
+    func learningRate(at step: Int) -> Float {
+        if step < warmupSteps { return learningRate * Float(step + 1) / Float(warmupSteps) }
+        let progress = Double(step - warmupSteps) / Double(max(1, steps - warmupSteps))
+        return learningRate * Float(0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * progress)))
+    }
+
+    /// The scenes of one step, a pure function of the seed and the step (so a
+    /// resumed run sees exactly the batches it would have seen).
+    func batch(at step: Int, sampler: SceneSampler) -> [CaptionedScene] {
+        var generator = SeededGenerator(seed: seed &* 1_000_003 &+ UInt64(step))
+        if step < readingSteps {
+            // Distinct words: a repeated caption would be a false negative.
+            let words = ToyWorld.words.shuffled(using: &generator).prefix(batchSize)
+            return words.map { sampler.sample(kind: .word, word: $0, &generator) }
+        }
+        var seen = Set<String>(), scenes: [CaptionedScene] = []
+        while scenes.count < batchSize {
+            let scene = sampler.sample(&generator)
+            if seen.insert(scene.caption).inserted { scenes.append(scene) }
+        }
+        return scenes
+    }
+
+    var provenance: [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let spec = (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return ["clipscope.job": Self.kind, "clipscope.spec": spec]
+    }
+
+    /// Weights, optimizer moments and the step, written to a temporary file and
+    /// renamed into place, so that a kill never leaves a half-written checkpoint.
+    func saveCheckpoint(model: CLIPModel, trainer: ContrastiveTrainer, step: Int) throws {
+        let state = trainer.optimizerState
+        var tensors = model.namedParameters.map { SafetensorsWriter.Tensor(key: $0.key, shape: $0.tensor.shape, floats: $0.tensor.values) }
+        for (index, (first, second)) in zip(state.firstMoment, state.secondMoment).enumerated() {
+            tensors.append(SafetensorsWriter.Tensor(key: "optimizer.m.\(index)", shape: [first.count], floats: first))
+            tensors.append(SafetensorsWriter.Tensor(key: "optimizer.v.\(index)", shape: [second.count], floats: second))
+        }
+        let temporary = checkpointPath + ".partial"
+        var metadata = provenance
+        metadata["step"] = String(step)
+        metadata["optimizer.step"] = String(state.stepCount)
+        try SafetensorsWriter.write(tensors, to: temporary, metadata: metadata)
+        guard rename(temporary, checkpointPath) == 0 else {
+            throw JobFailure(message: "\(checkpointPath): cannot write the checkpoint (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    /// Loads a checkpoint into the model and optimizer; returns its step.
+    func restore(model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
+        let archive = try WeightArchive.open(checkpointPath)
+        guard archive.metadata["clipscope.spec"] == provenance["clipscope.spec"] else {
+            throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
+        }
+        guard let step = archive.metadata["step"].flatMap(Int.init),
+              let optimizerStep = archive.metadata["optimizer.step"].flatMap(Int.init) else {
+            throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
+        }
+        for (key, tensor) in model.namedParameters {
+            try tensor.withUnsafeMutableBufferPointer { try archive.read(key, into: $0) }
+        }
+        model.weightsDidChange()
+        var state = trainer.optimizerState
+        for index in state.firstMoment.indices {
+            state.firstMoment[index] = try archive.floats("optimizer.m.\(index)")
+            state.secondMoment[index] = try archive.floats("optimizer.v.\(index)")
+        }
+        state.stepCount = optimizerStep
+        trainer.optimizerState = state
+        return step
+    }
+}

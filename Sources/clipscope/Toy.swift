@@ -1,0 +1,70 @@
+import ArgumentParser
+import Core
+import Foundation
+
+struct Toy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The toy world: a small CLIP trained by clipscope on synthetic scenes.",
+        subcommands: [ToyTrain.self])
+}
+
+struct ToyTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a toy-world CLIP on freshly generated scenes of shapes, colours and written words.",
+        discussion: """
+            A reading curriculum first (word-only batches, one scene per distinct word), then \
+            the full mix of objects, words and both, with captions de-duplicated per batch. \
+            AdamW with warm-up and cosine decay, a learnable temperature, batch norm in \
+            training mode. Checkpoints go to DIR/checkpoint.safetensors every 100 steps; \
+            run the same command again to continue an interrupted run exactly. The result \
+            is DIR/model.safetensors (float16), usable as --model DIR/model.safetensors.
+            """)
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where checkpoints and the model go.", valueName: "DIR"))
+    var output = "toy-run"
+
+    @Option(help: "Training steps (default 12000, or 1200 with --quick).")
+    var steps: Int?
+
+    @Option(help: "Seed of the weights and of every generated batch.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Scenes per step.")
+    var batch = 64
+
+    @Option(help: "Steps of the reading curriculum (default an eighth of the steps).")
+    var readingSteps: Int?
+
+    @Flag(help: "A usable model in about 20 minutes on 2 cores: 1200 steps.")
+    var quick = false
+
+    @OptionGroup var json: JSONOption
+
+    func validate() throws {
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if batch < 2 { throw ValidationError("--batch must be at least 2, got \(batch)") }
+        if let readingSteps, readingSteps < 0 { throw ValidationError("--reading-steps cannot be negative") }
+    }
+
+    func run() throws {
+        let total = steps ?? (quick ? 1200 : 12000)
+        var job = ToyTrainJob(output: output, steps: total, seed: seed, readingSteps: readingSteps ?? total / 8)
+        job.batchSize = batch
+        let token = CancellationToken()
+        InterruptCancels.install(token)
+        let result: ToyTrainJob.Result
+        do {
+            result = try JobRunner.run(job, token: token, sink: JobProgressLine().sink).get()
+        } catch is JobCancelled {
+            throw CommandFailure("training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        if json.json {
+            try Output.printJSON(result)
+        } else {
+            print(ToyTrainJob.summary(of: result))
+        }
+    }
+}
