@@ -101,6 +101,7 @@ public struct ScanJob: JobSpec {
         context.log("\(pending.count) new or changed file(s), \(unchanged) unchanged, \(removed) removed"
                     + (shard.map { " (shard \($0) of \(walked.count) files)" } ?? ""))
 
+        context.restartClock()
         let queue = BoundedQueue<Decoded>(capacity: 2 * batchSize)
         let decoderDone = DispatchSemaphore(value: 0)
         let preprocessing = model.preprocessing

@@ -129,14 +129,14 @@ public struct JobFailure: Error, CustomStringConvertible, Equatable {
 public final class JobContext: Sendable {
     public let token: CancellationToken
     private let sink: JobEventSink
-    private let start: Double
+    private let start: Mutex<Double>
     private let total: Mutex<Int?>
 
     init(token: CancellationToken, sink: @escaping JobEventSink, total: Int?) {
         self.token = token
         self.sink = sink
         self.total = Mutex(total)
-        start = JobContext.now()
+        start = Mutex(JobContext.now())
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -154,7 +154,7 @@ public final class JobContext: Sendable {
     /// Reports `step` steps done; rate and ETA are computed from the job's start.
     /// `rateSteps`, when given, is what the rate counts instead of `step` (e.g. images, not skips).
     public func progress(step: Int, metrics: [JobMetric] = [], rateSteps: Int? = nil) {
-        let elapsed = max(JobContext.now() - start, 1e-9)
+        let elapsed = max(self.elapsed, 1e-9)
         let counted = rateSteps ?? step
         let rate = Double(counted) / elapsed
         let total = self.total.withLock { $0 }
@@ -166,8 +166,12 @@ public final class JobContext: Sendable {
 
     public func artefact(_ artefact: JobArtefact) { sink(.artefact(artefact)) }
 
-    /// Seconds since the job started.
-    public var elapsed: Double { JobContext.now() - start }
+    /// Seconds since the job started (or since `restartClock`).
+    public var elapsed: Double { JobContext.now() - start.withLock { $0 } }
+
+    /// Measures rate and ETA from now on: call it after setup (loading a model) so that
+    /// the rate counts only the work.
+    public func restartClock() { start.withLock { $0 = JobContext.now() } }
 }
 
 /// A running job: cancel it, or wait for its typed outcome. Thread-safe.
