@@ -82,6 +82,14 @@ final class MatmulConvTests: XCTestCase {
         let fused = x.conv2d(weight: w, bias: b, padding: 1, relu: true)
         assertValues(fused, x.conv2d(weight: w, bias: b, padding: 1).relu().values)
         assertGradientsMatch([x, w, b], epsilon: 1e-3) { $0[0].conv2d(weight: $0[1], bias: $0[2], padding: 1, relu: true) }
+        let residual = randomTensor([2, 4, 5, 5], seed: 83)
+        assertValues(x.conv2d(weight: w, bias: b, padding: 1, residual: residual, relu: true),
+                     (x.conv2d(weight: w, bias: b, padding: 1) + residual).relu().values)
+        assertGradientsMatch([x, w, b, residual], epsilon: 1e-3) {
+            $0[0].conv2d(weight: $0[1], bias: $0[2], padding: 1, residual: $0[3], relu: true)
+        }
+        let smallResidual = randomTensor([2, 4, 2, 2], seed: 84)
+        assertGradientsMatch([x, w, smallResidual], epsilon: 1e-3) { $0[0].conv2d(weight: $0[1], stride: 2, residual: $0[2]) }
         let a = randomTensor([2, 3, 4], seed: 77, margin: 0.1), c = randomTensor([2, 3, 4], seed: 78, margin: 0.1)
         assertValues(a.addingReLU(c), (a + c).relu().values)
         assertGradientsMatch([a, c], epsilon: 1e-3) { $0[0].addingReLU($0[1]) }

@@ -43,14 +43,15 @@ public final class ConvBatchNorm {
     /// Forgets the folded weights after the parameters changed.
     func invalidateFolding() { folded = nil }
 
-    /// conv -> batch norm, and a ReLU when asked (fused in inference).
-    func callAsFunction(_ x: Tensor, mode: ForwardMode, relu: Bool = false) -> Tensor {
+    /// conv -> batch norm (+ a residual) (-> ReLU), fused into one op in inference.
+    func callAsFunction(_ x: Tensor, mode: ForwardMode, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
         switch mode {
         case .inference:
             let (w, b) = foldedWeights()
-            return x.conv2d(weight: w, bias: b, stride: stride, padding: padding, relu: relu)
+            return x.conv2d(weight: w, bias: b, stride: stride, padding: padding, residual: residual, relu: relu)
         case .training:
-            let y = normalize(convolve(x), mode: .training)
+            var y = normalize(convolve(x), mode: .training)
+            if let residual { y = y + residual }
             return relu ? y.relu() : y
         }
     }

@@ -44,7 +44,7 @@ public final class Bottleneck {
     }
 
     func callAsFunction(_ x: Tensor, mode: ForwardMode) -> Tensor {
-        conv3(branchBeforeConv3(x, mode: mode), mode: mode).addingReLU(shortcut(x, mode: mode))
+        conv3(branchBeforeConv3(x, mode: mode), mode: mode, residual: shortcut(x, mode: mode), relu: true)
     }
 
     /// The block with its conv3 output (pre-norm) exposed.

@@ -81,9 +81,12 @@ struct ConvGeometry {
 
 extension Tensor {
     /// Convolution of an [N, C, H, W] input with [O, C, kh, kw] weights, plus an
-    /// optional per-channel bias [O], optionally followed by a ReLU fused into the
-    /// same pass over the output.
-    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, relu: Bool = false) -> Tensor {
+    /// optional per-channel bias [O] and an optional residual of the output's
+    /// shape, optionally followed by a ReLU: relu(conv(x) + bias + residual).
+    /// Bias and residual are written into the output before the GEMM accumulates
+    /// onto them, so the whole op makes at most one extra pass (the ReLU).
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                       residual: Tensor? = nil, relu: Bool = false) -> Tensor {
         precondition(rank == 4, "conv2d: input must be [N, C, H, W], got \(shape)")
         precondition(weight.rank == 4, "conv2d: weight must be [O, C, kh, kw], got \(weight.shape)")
         precondition(weight.shape[1] == shape[1],
@@ -96,7 +99,12 @@ extension Tensor {
             precondition(bias.shape == [weight.shape[0]], "conv2d: bias \(bias.shape) for \(weight.shape[0]) output channels")
         }
         let (n, o, hw) = (shape[0], weight.shape[0], g.outH * g.outW)
-        let out = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
+        let outShape = [n, o, g.outH, g.outW]
+        if let residual {
+            precondition(residual.shape == outShape, "conv2d: residual \(residual.shape) for an output of \(outShape)")
+        }
+        let out = Tensor(uninitializedShape: outShape)
+        let prefilled = out.prefill(bias: bias, residual: residual)
         let col = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
         defer { col.map(ScratchPool.give) }
         for s in 0..<n {
@@ -104,12 +112,15 @@ extension Tensor {
             if let col { g.im2col(x, col.pointer) }
             gemm(transposeA: false, transposeB: false, m: o, n: hw, k: g.rows,
                  a: weight.data, lda: g.rows, b: col?.pointer ?? x, ldb: hw,
-                 c: out.data + s * o * hw, ldc: hw)
+                 beta: prefilled ? 1 : 0, c: out.data + s * o * hw, ldc: hw)
         }
-        out.applyChannelBias(bias, relu: relu)
+        if relu { out.clampNegativesInPlace() }
 
         let input = detached(), w = weight.detached(), y = out.detached()
-        return out.recording("conv2d", bias.map { [self, weight, $0] } ?? [self, weight]) { [isTracked, weight] outputGrad in
+        var inputs = [self, weight]
+        if let bias { inputs.append(bias) }
+        if let residual { inputs.append(residual) }
+        return out.recording("conv2d", inputs) { [isTracked, weight] outputGrad in
             let grad = relu ? outputGrad.maskedByPositive(y) : outputGrad
             var gInput: Tensor?, gWeight: Tensor?
             let colBuffer = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
@@ -147,8 +158,10 @@ extension Tensor {
                 }
                 gWeight = gw
             }
-            guard let bias else { return [gInput, gWeight] }
-            return [gInput, gWeight, bias.isTracked ? grad.sumChannels() : nil]
+            var grads = [gInput, gWeight]
+            if let bias { grads.append(bias.isTracked ? grad.sumChannels() : nil) }
+            if let residual { grads.append(residual.isTracked ? grad : nil) }
+            return grads
         }
     }
 
@@ -172,22 +185,33 @@ extension Tensor {
         }
     }
 
-    /// The convolution epilogue, in place on this [N, C, ...] tensor: adds bias[c]
-    /// to channel c and/or clamps at zero, in one pass.
-    func applyChannelBias(_ bias: Tensor?, relu: Bool) {
-        guard bias != nil || relu else { return }
+    /// Writes bias[c] (plus the residual, if any) into this uninitialised [N, C, ...]
+    /// output, for a GEMM to accumulate onto. Returns false when there is nothing
+    /// to write (the GEMM then overwrites).
+    func prefill(bias: Tensor?, residual: Tensor?) -> Bool {
+        guard bias != nil || residual != nil else { return false }
         let (n, c) = (shape[0], shape[1])
         let plane = count / Swift.max(n * c, 1)
-        let p = data, b = bias?.data
-        Parallel.forChunks(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
-            for nc in r {
+        let p = data, b = bias?.data, r = residual?.data
+        Parallel.forChunks(n * c, grain: Swift.max(1, 16384 / Swift.max(plane, 1))) { range in
+            for nc in range {
                 let v = b?[nc % c] ?? 0, row = p + nc * plane
-                if relu {
-                    for i in 0..<plane { row[i] = Swift.max(row[i] + v, 0) }
+                if let r {
+                    let src = r + nc * plane
+                    for i in 0..<plane { row[i] = src[i] + v }
                 } else {
-                    for i in 0..<plane { row[i] += v }
+                    row.update(repeating: v, count: plane)
                 }
             }
+        }
+        return true
+    }
+
+    /// max(x, 0) in place.
+    func clampNegativesInPlace() {
+        let p = data
+        Parallel.forChunks(count, grain: 32768) { r in
+            for i in r { p[i] = Swift.max(p[i], 0) }
         }
     }
 
