@@ -157,6 +157,24 @@ struct Benchmark {
                 }
                 return { _ = text(tokens: tokens) }
             },
+            Benchmark(name: "scan.images_per_second", flops: nil, perItem: 32) {
+                // A fresh scan of 32 photo-like 400x300 JPEG-free PNGs with the random
+                // RN50x4: decoding, preprocessing, the trunk and the index writes.
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-bench-scan")
+                let modelPath = directory.appendingPathComponent("RN50x4.safetensors").path
+                let folder = directory.appendingPathComponent("images/cards").path
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                if !FileManager.default.fileExists(atPath: modelPath) { try? model.value.save(path: modelPath, halfPrecision: true) }
+                for i in 0..<32 {
+                    try? Image.testCard(width: 400, height: 300, seed: UInt64(i + 1)).writePNG(path: "\(folder)/\(i).png")
+                }
+                let index = directory.appendingPathComponent("bench.index").path
+                return {
+                    try? FileManager.default.removeItem(atPath: index)
+                    let job = ScanJob(model: modelPath, folders: [directory.appendingPathComponent("images").path], index: index)
+                    _ = JobRunner.run(job, sink: { _ in })
+                }
+            },
             Benchmark(name: "toy.train_step_b64", flops: nil) {
                 // One contrastive step of a toy-world-sized CLIP on 64 fresh scenes.
                 let config = CLIPConfig(embedDim: 128, imageResolution: 96, visionLayers: [1, 1, 1, 1], visionWidth: 24,

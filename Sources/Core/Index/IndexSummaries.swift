@@ -126,15 +126,19 @@ extension ActivationIndex {
         }
         let bottom = (0..<ranked).map { i in RankedEntry(entry: ids[order[i]], value: sorted[i]) }
 
-        let low = Double(sorted[0]), high = Double(sorted[count - 1])
+        // Bins span the finite values; a broken model's infinities land in the end
+        // bins and NaNs in none, rather than stopping the summary.
+        let finite = sorted.filter(\.isFinite)
+        let low = Double(finite.first ?? 0), high = Double(finite.last ?? 0)
         let binCount = NeuronSummary.histogramBins
         let width = high > low ? (high - low) / Double(binCount) : 1
         func bin(_ value: Float, _ bins: Int, _ width: Double) -> Int {
-            min(bins - 1, max(0, Int((Double(value) - low) / width)))
+            guard value.isFinite else { return value > 0 ? bins - 1 : 0 }
+            return min(bins - 1, max(0, Int((Double(value) - low) / width)))
         }
         var binCounts = [Int](repeating: 0, count: binCount)
         var examples = [(index: Int, distance: Double)?](repeating: nil, count: binCount)
-        for i in 0..<count {
+        for i in 0..<count where !sorted[i].isNaN {
             let b = bin(sorted[i], binCount, width)
             binCounts[b] += 1
             let distance = abs(Double(sorted[i]) - (low + (Double(b) + 0.5) * width))
@@ -152,7 +156,7 @@ extension ActivationIndex {
         let densityWidth = high > low ? (high - low) / Double(densityBins) : 1
         let categories = categoryNames.indices.map { c in
             var density = [Int](repeating: 0, count: densityBins)
-            for value in perCategory[c] { density[bin(value, densityBins, densityWidth)] += 1 }
+            for value in perCategory[c] where !value.isNaN { density[bin(value, densityBins, densityWidth)] += 1 }
             return CategorySummary(name: categoryNames[c],
                                    stats: perCategory[c].withUnsafeBufferPointer { ActivationStats(sorted: $0) },
                                    density: density)

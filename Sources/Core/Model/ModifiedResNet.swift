@@ -186,6 +186,13 @@ public final class ModifiedResNet {
             }
             unit.invalidateFolding()
         }
+        // Residual branches start small (OpenAI zero-initialises bn3.weight), so that
+        // a random model's activations stay bounded through all the blocks.
+        for block in layers.joined() {
+            block.conv3.bnWeight.withUnsafeMutableBufferPointer { p in
+                for i in 0..<p.count { p[i] = 0.1 * generator.nextUniform() }
+            }
+        }
         let c = config.neuronCount
         Initializer.normal(attentionPool.positionalEmbedding, std: 1 / Float(c).squareRoot(), &generator)
         for linear in [attentionPool.query, attentionPool.key, attentionPool.value, attentionPool.output] {
