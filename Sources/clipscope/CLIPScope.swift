@@ -5,24 +5,16 @@ struct CLIPScope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clipscope",
         abstract: "A terminal microscope for CLIP's multimodal neurons.",
-        subcommands: [
-            Bench.self,
-            Convert.self,
-            Version.self,
-            Show.self,
-            Grid.self,
-            Tokenize.self,
-            Info.self,
-            Embed.self,
-            Activations.self,
-            Classify.self,
-            Scan.self,
-            Top.self,
-            Categories.self,
-            Histogram.self,
-            Neurons.self,
-            Label.self,
-            IndexCommand.self,
+        groupedSubcommands: [
+            CommandGroup(name: "Models", subcommands: [
+                Info.self, Embed.self, Activations.self, Classify.self, Tokenize.self, Convert.self,
+            ]),
+            CommandGroup(name: "Dataset examples", subcommands: [
+                Scan.self, Top.self, Categories.self, Histogram.self, Neurons.self, Label.self, IndexCommand.self,
+            ]),
+            CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
+            CommandGroup(name: "Toy world", subcommands: [Toy.self]),
+            CommandGroup(name: "Tools", subcommands: [Bench.self, Version.self]),
         ]
     )
 
