@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
             shape at 288x288, batch 1, random weights. GFLOP/s counts a multiply-add as 2.
             """)
 
-    @Option(help: "Run only benchmarks whose name contains this text.")
+    @Option(help: "Run only benchmarks whose name contains this text (or any of several, comma-separated).")
     var filter: String?
 
     @Option(help: "Timed runs per benchmark.")
@@ -29,7 +29,8 @@ struct Bench: ParsableCommand {
         #if DEBUG
         FileHandle.standardError.write(Data("warning: a debug build; timings are meaningless (use `make bench`)\n".utf8))
         #endif
-        let selected = Benchmark.all.filter { filter == nil || $0.name.contains(filter!) }
+        let wanted = filter?.split(separator: ",").map(String.init) ?? []
+        let selected = Benchmark.all.filter { benchmark in wanted.isEmpty || wanted.contains { benchmark.name.contains($0) } }
         guard !selected.isEmpty else { throw ValidationError("no benchmark matches --filter \(filter!)") }
         if !json {
             print("BLAS: \(BLAS.description), \(BLAS.threads) threads; our loops: \(Parallel.workers) workers")
