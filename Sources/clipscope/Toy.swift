@@ -5,7 +5,7 @@ import Foundation
 struct Toy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The toy world: a small CLIP trained by clipscope on synthetic scenes.",
-        subcommands: [ToyTrain.self])
+        subcommands: [ToyTrain.self, ToyEval.self])
 }
 
 struct ToyTrain: ParsableCommand {
@@ -65,6 +65,59 @@ struct ToyTrain: ParsableCommand {
             try Output.printJSON(result)
         } else {
             print(ToyTrainJob.summary(of: result))
+        }
+    }
+}
+
+struct ToyEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "The toy model's report card on freshly generated held-out scenes.",
+        discussion: """
+            Zero-shot shape and colour accuracy on object-only scenes (prompt ensembles over \
+            "a {colour} {shape}"), reading (word-only scenes of shape and colour names against \
+            "the word '{}'"), typographic attacks (another shape's name written on an object: \
+            how often the shape prediction flips to the written name, among objects recognised \
+            without the writing), Stroop (colour words in another ink against "my favorite \
+            word, written in the color {}": how often the word wins; a neutral word's ink \
+            accuracy), multimodal neurons (a conv3 neuron whose top 20 drawings-only and \
+            words-only probe scenes hold at least 3 drawings and 3 written names of one shape) \
+            and the modality gap (nearest-centroid separability of image and caption \
+            embeddings, and the centroid distance).
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Seed of the held-out scenes.")
+    var seed: UInt64 = 2024
+
+    @Option(help: "Scenes per class in each test.")
+    var samples = 8
+
+    @OptionGroup var json: JSONOption
+
+    func validate() throws {
+        if samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let card = try ToyEvaluator(model: model, seed: seed, samples: samples).evaluate()
+        if json.json {
+            try Output.printJSON(card)
+            return
+        }
+        func percent(_ value: Double) -> String { String(format: "%5.1f%%", value * 100) }
+        print("shape accuracy         \(percent(card.shapeAccuracy))")
+        print("colour accuracy        \(percent(card.colourAccuracy))")
+        print("reading accuracy       \(percent(card.readingAccuracy))")
+        print("attack flip rate       \(percent(card.attackFlipRate))")
+        print("Stroop: word wins      \(percent(card.stroopWordWins))")
+        print("neutral ink accuracy   \(percent(card.neutralInkAccuracy))")
+        print("modality separability  \(percent(card.modalitySeparability))   centroid distance \(String(format: "%.3f", card.centroidDistance))")
+        print("multimodal neurons     \(card.multimodalNeurons.count) over \(card.multimodalConcepts.count) concept(s)")
+        for neuron in card.multimodalNeurons {
+            print("  neuron \(neuron.neuron)  \(neuron.concept): \(neuron.drawings) drawings, \(neuron.words) words in its top 20")
         }
     }
 }

@@ -131,3 +131,45 @@ final class LockedLog: @unchecked Sendable {
     func append(_ line: String) { lock.lock(); storage.append(line); lock.unlock() }
     var lines: [String] { lock.lock(); defer { lock.unlock() }; return storage }
 }
+
+final class ToyReportCardTests: XCTestCase {
+    func testMultimodalNeuronCriterion() {
+        // Two neurons over 30 probe scenes: neuron 0 fires for 'star' drawings and
+        // words alike, neuron 1 only for 'star' drawings.
+        var labels: [(concept: String, drawing: Bool)] = []
+        for i in 0..<30 { labels.append((i % 3 == 0 ? "star" : "heart", i % 2 == 0)) }
+        var activations = [Float](repeating: 0, count: 30 * 2)
+        for (i, label) in labels.enumerated() {
+            activations[i * 2] = label.concept == "star" ? 10 + Float(i) : Float(i) * 0.01
+            activations[i * 2 + 1] = label.concept == "star" && label.drawing ? 10 : -Float(i)
+        }
+        let found = ToyEvaluator.multimodalNeurons(activations: activations, neurons: 2, labels: labels, top: 10, minimum: 3)
+        XCTAssertEqual(found.map(\.neuron), [0])
+        XCTAssertEqual(found.first?.concept, "star")
+        XCTAssertEqual(found.first?.drawings, 5)
+        XCTAssertEqual(found.first?.words, 5)
+    }
+
+    func testModalityGapOfSeparatedClusters() {
+        // Images near +x, texts near +y, in two dimensions.
+        let images: [Float] = [1, 0.1, 1, -0.1, 0.9, 0]
+        let texts: [Float] = [0.1, 1, -0.1, 1, 0, 0.9]
+        let gap = ModalityGap(images: images, texts: texts, dimension: 2)
+        XCTAssertEqual(gap.nearestCentroidAccuracy, 1)
+        XCTAssertEqual(gap.centroidDistance, (2 * 0.9667 * 0.9667).squareRoot(), accuracy: 1e-3)
+        let mixed = ModalityGap(images: images, texts: images, dimension: 2)
+        XCTAssertEqual(mixed.centroidDistance, 0, accuracy: 1e-9)
+    }
+
+    func testReportCardIsReproducibleAndBounded() throws {
+        let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
+                                textWidth: 16, textHeads: 1, textLayers: 1)
+        let model = CLIPModel(config: config, randomSeed: 5)
+        let first = try ToyEvaluator(model: model, seed: 1, samples: 2).evaluate()
+        XCTAssertEqual(try ToyEvaluator(model: model, seed: 1, samples: 2).evaluate(), first)
+        for value in [first.shapeAccuracy, first.colourAccuracy, first.readingAccuracy, first.attackFlipRate,
+                      first.stroopWordWins, first.neutralInkAccuracy, first.modalitySeparability] {
+            XCTAssertTrue((0...1).contains(value), "\(value) outside [0, 1]")
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Render
+import Tensor
+
+/// The toy model's report card: does it show, at toy scale, the paper's phenomena?
+/// Computed on freshly generated held-out scenes (their own seed).
+public struct ToyReportCard: Codable, Sendable, Equatable {
+    public var shapeAccuracy: Double
+    public var colourAccuracy: Double
+    public var readingAccuracy: Double
+    public var attackFlipRate: Double
+    public var stroopWordWins: Double
+    public var neutralInkAccuracy: Double
+    public var multimodalNeurons: [MultimodalNeuron]
+    public var modalitySeparability: Double
+    public var centroidDistance: Double
+
+    public struct MultimodalNeuron: Codable, Sendable, Equatable {
+        public var neuron: Int
+        public var concept: String
+        public var drawings: Int
+        public var words: Int
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case shapeAccuracy = "shape_accuracy", colourAccuracy = "colour_accuracy", readingAccuracy = "reading_accuracy"
+        case attackFlipRate = "attack_flip_rate", stroopWordWins = "stroop_word_wins"
+        case neutralInkAccuracy = "neutral_ink_accuracy", multimodalNeurons = "multimodal_neurons"
+        case modalitySeparability = "modality_separability", centroidDistance = "centroid_distance"
+    }
+
+    /// Concepts with at least one multimodal neuron.
+    public var multimodalConcepts: Set<String> { Set(multimodalNeurons.map(\.concept)) }
+}
+
+/// Computes the report card of a model at the toy world's resolution.
+public struct ToyEvaluator {
+    public let model: CLIPModel
+    public var seed: UInt64
+    /// Scenes per test (per class for the per-class tests).
+    public var samples: Int
+    let sampler: SceneSampler
+    let batcher: SceneBatcher
+    let tokenizer: Tokenizer
+
+    public init(model: CLIPModel, seed: UInt64 = 2024, samples: Int = 8) throws {
+        self.model = model
+        self.seed = seed
+        self.samples = samples
+        sampler = SceneSampler(resolution: model.config.imageResolution)
+        batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
+        tokenizer = try Tokenizer.shared()
+    }
+
+    static let shapes = ToyWorld.Shape.allCases
+    static let inks = ToyWorld.Ink.allCases
+
+    public func evaluate() throws -> ToyReportCard {
+        var generator = SeededGenerator(seed: seed)
+        let shapeClasses = try classEmbeddings(Self.shapes.map { s in Self.inks.map { "a \($0.rawValue) \(s.rawValue)" } })
+        let colourClasses = try classEmbeddings(Self.inks.map { c in Self.shapes.map { "a \(c.rawValue) \($0.rawValue)" } })
+
+        // Objects alone: shape and colour.
+        var objects: [CaptionedScene] = []
+        for shape in Self.shapes { for _ in 0..<samples { objects.append(sampler.sample(kind: .object, shape: shape, &generator)) } }
+        let objectEmbeddings = embed(objects)
+        let shapeAccuracy = accuracy(objectEmbeddings, shapeClasses, truth: objects.map { Self.shapes.firstIndex(of: $0.spec.object!.shape)! })
+        let colourAccuracy = accuracy(objectEmbeddings, colourClasses, truth: objects.map { Self.inks.firstIndex(of: $0.spec.object!.ink)! })
+
+        // Reading: shape and colour names written alone.
+        let readable = Self.shapes.map(\.rawValue) + Self.inks.map(\.rawValue)
+        let wordClasses = try classEmbeddings(readable.map { ["the word '\($0)'"] })
+        var words: [CaptionedScene] = []
+        for word in readable { for _ in 0..<max(1, samples / 2) { words.append(sampler.sample(kind: .word, word: word, &generator)) } }
+        let readingAccuracy = accuracy(embed(words), wordClasses, truth: words.map { readable.firstIndex(of: $0.spec.word!.text)! })
+
+        // Typographic attack: another shape's name written on an object.
+        var clean: [CaptionedScene] = [], attacked: [CaptionedScene] = [], targets: [Int] = []
+        for (index, shape) in Self.shapes.enumerated() {
+            for k in 0..<samples {
+                let target = (index + 1 + k % (Self.shapes.count - 1)) % Self.shapes.count
+                var scene = sampler.sample(kind: .both, shape: shape, word: Self.shapes[target].rawValue, &generator)
+                attacked.append(scene)
+                scene.spec.word = nil
+                clean.append(scene)
+                targets.append(target)
+            }
+        }
+        let cleanPredictions = predictions(embed(clean), shapeClasses)
+        let attackedPredictions = predictions(embed(attacked), shapeClasses)
+        var eligible = 0, flips = 0
+        for i in clean.indices where cleanPredictions[i] == Self.shapes.firstIndex(of: clean[i].spec.object!.shape)! {
+            eligible += 1
+            if attackedPredictions[i] == targets[i] { flips += 1 }
+        }
+
+        // Stroop: colour words in another ink, and a neutral word's ink.
+        let inkClasses = try classEmbeddings(Self.inks.map { ["my favorite word, written in the color \($0.rawValue)"] })
+        var incongruent: [CaptionedScene] = [], neutral: [CaptionedScene] = []
+        for (index, ink) in Self.inks.enumerated() {
+            for k in 0..<samples {
+                let word = Self.inks[(index + 1 + k % (Self.inks.count - 1)) % Self.inks.count]
+                incongruent.append(sampler.sample(kind: .word, word: word.rawValue, wordInk: ink, &generator))
+                neutral.append(sampler.sample(kind: .word, word: pick(ToyWorld.conceptWords, &generator), wordInk: ink, &generator))
+            }
+        }
+        let stroopPredictions = predictions(embed(incongruent), inkClasses)
+        let wordWins = zip(incongruent, stroopPredictions).filter { Self.inks[$0.1].rawValue == $0.0.spec.word!.text }.count
+        let neutralInk = accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! })
+
+        // Multimodal neurons over drawings-only and words-only scenes of each shape.
+        var probe: [CaptionedScene] = [], probeLabels: [(concept: String, drawing: Bool)] = []
+        for shape in Self.shapes {
+            for _ in 0..<samples {
+                probe.append(sampler.sample(kind: .object, shape: shape, &generator))
+                probeLabels.append((shape.rawValue, true))
+                probe.append(sampler.sample(kind: .word, word: shape.rawValue, &generator))
+                probeLabels.append((shape.rawValue, false))
+            }
+        }
+        let activations = neuronActivations(probe)
+        let multimodal = Self.multimodalNeurons(activations: activations, neurons: model.config.neuronCount, labels: probeLabels)
+
+        // Modality gap: scenes and their captions.
+        let pairs = (0..<(samples * 8)).map { _ in sampler.sample(&generator) }
+        let images = embed(pairs).l2Normalized().values
+        let texts = try model.encodeTexts(tokenizer.tokenize(pairs.map(\.caption), truncate: true)).l2Normalized().values
+        let gap = ModalityGap(images: images, texts: texts, dimension: model.config.embedDim)
+
+        return ToyReportCard(
+            shapeAccuracy: shapeAccuracy, colourAccuracy: colourAccuracy, readingAccuracy: readingAccuracy,
+            attackFlipRate: eligible == 0 ? 0 : Double(flips) / Double(eligible),
+            stroopWordWins: Double(wordWins) / Double(max(1, incongruent.count)), neutralInkAccuracy: neutralInk,
+            multimodalNeurons: multimodal, modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
+    }
+
+    /// One embedding per class: the normalised mean of its prompts' embeddings.
+    func classEmbeddings(_ prompts: [[String]]) throws -> Tensor {
+        let flat = prompts.flatMap { $0 }
+        let embedded = model.encodeTexts(try tokenizer.tokenize(flat, truncate: true)).l2Normalized()
+        let dimension = model.config.embedDim
+        var rows: [Tensor] = [], start = 0
+        for group in prompts {
+            rows.append(embedded.sliced(axis: 0, start..<(start + group.count)).mean(axis: 0, keepingDimension: true))
+            start += group.count
+        }
+        return Tensor.concatenate(rows, axis: 0).reshaped([prompts.count, dimension]).l2Normalized()
+    }
+
+    func embed(_ scenes: [CaptionedScene]) -> Tensor {
+        let batch = 32
+        var parts: [Tensor] = []
+        for start in stride(from: 0, to: scenes.count, by: batch) {
+            parts.append(model.encodeImages(batcher.pixels(Array(scenes[start..<min(start + batch, scenes.count)]))))
+        }
+        return Tensor.concatenate(parts, axis: 0)
+    }
+
+    func neuronActivations(_ scenes: [CaptionedScene]) -> [Float] {
+        let batch = 32
+        var values: [Float] = []
+        for start in stride(from: 0, to: scenes.count, by: batch) {
+            let pixels = batcher.pixels(Array(scenes[start..<min(start + batch, scenes.count)]))
+            values += model.visual.neuronMap(pixels, tap: .conv3).spatialMax().values
+        }
+        return values
+    }
+
+    func predictions(_ images: Tensor, _ classes: Tensor) -> [Int] {
+        let scores = images.l2Normalized().matmul(classes, transposeOther: true)
+        let (n, c) = (scores.shape[0], scores.shape[1])
+        let values = scores.values
+        return (0..<n).map { i in (0..<c).max { values[i * c + $0] < values[i * c + $1] }! }
+    }
+
+    func accuracy(_ images: Tensor, _ classes: Tensor, truth: [Int]) -> Double {
+        let predicted = predictions(images, classes)
+        return Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(max(1, truth.count))
+    }
+
+    /// Neurons whose top 20 probe scenes hold at least 3 drawings and 3 written
+    /// words of one concept; the best neuron per concept, strongest first.
+    static func multimodalNeurons(activations: [Float], neurons: Int, labels: [(concept: String, drawing: Bool)],
+                                  top: Int = 20, minimum: Int = 3) -> [ToyReportCard.MultimodalNeuron] {
+        var best: [String: ToyReportCard.MultimodalNeuron] = [:]
+        for neuron in 0..<neurons {
+            let ranked = labels.indices.sorted { activations[$0 * neurons + neuron] > activations[$1 * neurons + neuron] }.prefix(top)
+            var drawings: [String: Int] = [:], words: [String: Int] = [:]
+            for i in ranked {
+                if labels[i].drawing { drawings[labels[i].concept, default: 0] += 1 } else { words[labels[i].concept, default: 0] += 1 }
+            }
+            for (concept, d) in drawings {
+                let w = words[concept] ?? 0
+                guard d >= minimum, w >= minimum else { continue }
+                if let current = best[concept], min(current.drawings, current.words) >= min(d, w) { continue }
+                best[concept] = .init(neuron: neuron, concept: concept, drawings: d, words: w)
+            }
+        }
+        return best.values.sorted { ($0.drawings + $0.words, $1.concept) > ($1.drawings + $1.words, $0.concept) }
+    }
+}
+
+/// The modality gap between unit image and text embeddings (Liang et al. 2022).
+public struct ModalityGap: Sendable {
+    /// Distance between the two modalities' centroids.
+    public let centroidDistance: Double
+    /// Share of points nearer their own modality's centroid than the other's.
+    public let nearestCentroidAccuracy: Double
+
+    public init(images: [Float], texts: [Float], dimension d: Int) {
+        func centroid(_ v: [Float]) -> [Double] {
+            let n = v.count / d
+            return (0..<d).map { k in (0..<n).reduce(0.0) { $0 + Double(v[$1 * d + k]) } / Double(max(n, 1)) }
+        }
+        let (ci, ct) = (centroid(images), centroid(texts))
+        centroidDistance = zip(ci, ct).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        func nearOwn(_ v: [Float], own: [Double], other: [Double]) -> Int {
+            (0..<(v.count / d)).filter { i in
+                let row = (0..<d).map { Double(v[i * d + $0]) }
+                let a = zip(row, own).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                let b = zip(row, other).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                return a < b
+            }.count
+        }
+        let correct = nearOwn(images, own: ci, other: ct) + nearOwn(texts, own: ct, other: ci)
+        nearestCentroidAccuracy = Double(correct) / Double(max(1, (images.count + texts.count) / d))
+    }
+}
