@@ -222,18 +222,21 @@ public final class ActivationIndex: Sendable {
         }
     }
 
+    /// Inserts an entry or replaces the earlier row of the same file (scans and merges).
+    static let upsertEntrySQL = """
+        INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding, has_embedding)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (scan_id, path) DO UPDATE SET category = excluded.category, size = excluded.size,
+            mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error,
+            activations = excluded.activations, embedding = excluded.embedding, has_embedding = excluded.has_embedding
+        """
+
     /// Writes a batch in one transaction (replacing earlier rows of the same files) and
     /// marks the scan's summaries stale.
     public func commit(scan: Int64, records: [EntryRecord]) throws {
         guard !records.isEmpty else { return }
         try write("write a batch") { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding, has_embedding)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (scan_id, path) DO UPDATE SET category = excluded.category, size = excluded.size,
-                    mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error,
-                    activations = excluded.activations, embedding = excluded.embedding, has_embedding = excluded.has_embedding
-                """)
+            let statement = try db.cachedStatement(sql: Self.upsertEntrySQL)
             for record in records {
                 let status: EntryStatus = record.activations == nil ? .skipped : .ok
                 try statement.execute(arguments: [

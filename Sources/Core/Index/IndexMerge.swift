@@ -81,13 +81,7 @@ extension ActivationIndex {
         func flush() throws {
             guard !batch.isEmpty else { return }
             try target.write("write merged entries") { db in
-                let statement = try db.cachedStatement(sql: """
-                    INSERT INTO entries (scan_id, path, category, size, mtime_ns, status, error, activations, embedding, has_embedding)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (scan_id, path) DO UPDATE SET category = excluded.category, size = excluded.size,
-                        mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error,
-                        activations = excluded.activations, embedding = excluded.embedding, has_embedding = excluded.has_embedding
-                    """)
+                let statement = try db.cachedStatement(sql: ActivationIndex.upsertEntrySQL)
                 for row in batch {
                     try statement.execute(arguments: [targetScan, row["path"], row["category"], row["size"], row["mtime_ns"],
                                                       row["status"], row["error"], row["activations"], row["embedding"],
