@@ -1,3 +1,5 @@
+import Foundation
+
 /// A float32 n-dimensional array, row-major and contiguous, that can record the
 /// operations applied to it for reverse-mode differentiation.
 ///
@@ -154,4 +156,3 @@ extension Tensor: CustomStringConvertible {
     }
 }
 
-import Foundation

@@ -22,9 +22,10 @@ struct BroadcastPlan {
         let fullB = Tensor.strides(of: pb).enumerated().map { pb[$0.offset] == 1 ? 0 : $0.element }
         var dims: [Int] = [], sa: [Int] = [], sb: [Int] = []
         for i in 0..<rank where out[i] != 1 {
-            if let last = dims.last,
-               sa.last! == fullA[i] * out[i], sb.last! == fullB[i] * out[i] {
-                _ = last
+            // Merge with the previous dimension when both operands step through the
+            // two as through one.
+            if let strideA = sa.last, let strideB = sb.last,
+               strideA == fullA[i] * out[i], strideB == fullB[i] * out[i] {
                 dims[dims.count - 1] *= out[i]
                 sa[sa.count - 1] = fullA[i]
                 sb[sb.count - 1] = fullB[i]
