@@ -5,7 +5,7 @@ import Foundation
 struct Toy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The toy world: a small CLIP trained by clipscope on synthetic scenes.",
-        subcommands: [ToyTrain.self, ToyEval.self])
+        subcommands: [ToyTrain.self, ToyEval.self, ToyGalleryCommand.self])
 }
 
 struct ToyTrain: ParsableCommand {
@@ -119,5 +119,44 @@ struct ToyEval: ParsableCommand {
         for neuron in card.multimodalNeurons {
             print("  neuron \(neuron.neuron)  \(neuron.concept): \(neuron.drawings) drawings, \(neuron.words) words in its top 20")
         }
+    }
+}
+
+struct ToyGalleryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gallery",
+        abstract: "Generate a folder of toy-world scenes to scan: shapes, words, both, and typographic attacks.",
+        discussion: """
+            Each kind of scene goes in its own sub-folder (the category `scan` records), \
+            files are named after what they show, and DIR/captions.json maps each file to \
+            its caption. Then: clipscope scan --model M DIR.
+            """)
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where the scenes go.", valueName: "DIR"))
+    var output = "toy-gallery"
+
+    @Option(help: "How many scenes.")
+    var count = 2000
+
+    @Option(help: "Seed of the scenes.")
+    var seed: UInt64 = 7
+
+    @OptionGroup var json: JSONOption
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+    }
+
+    func run() throws {
+        let token = CancellationToken()
+        InterruptCancels.install(token)
+        let result: ToyGallery.Result
+        do {
+            result = try JobRunner.run(ToyGallery(output: output, count: count, seed: seed), token: token,
+                                       sink: JobProgressLine().sink).get()
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        if json.json { try Output.printJSON(result) } else { print(ToyGallery.summary(of: result)) }
     }
 }

@@ -173,3 +173,27 @@ final class ToyReportCardTests: XCTestCase {
         }
     }
 }
+
+final class ToyGalleryTests: XCTestCase {
+    func testGalleryWritesEachCategoryWithCaptions() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-gallery-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try JobRunner.run(ToyGallery(output: directory.path, count: 12, seed: 3, resolution: 64), sink: { _ in }).get()
+        XCTAssertEqual(result.images, 12)
+        for category in ToyGallery.Category.allCases {
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent(category.rawValue).path)
+            XCTAssertEqual(files.count, 3, "\(category)")
+            for file in files where category == .attacks {
+                // An attack shows a shape and another shape's written name.
+                let parts = file.dropFirst(6).dropLast(4).split(separator: "+")
+                XCTAssertEqual(parts.count, 2, file)
+                XCTAssertNotEqual(parts[0].split(separator: "-").last, parts[1].split(separator: "-").last, file)
+            }
+        }
+        let captions = try JSONDecoder().decode([String: String].self,
+                                                from: Data(contentsOf: directory.appendingPathComponent("captions.json")))
+        XCTAssertEqual(captions.count, 12)
+        let image = try Image.load(path: directory.appendingPathComponent(captions.keys.sorted()[0]).path)
+        XCTAssertEqual(image.width, 64)
+    }
+}
