@@ -105,7 +105,12 @@ final class ToyTrainJobTests: XCTestCase {
         }).get()
         XCTAssertTrue(resumedLog.lines.contains { $0.contains("resuming from step 3") }, "\(resumedLog.lines)")
 
+        // A checkpoint loads as a model (its optimizer state is skipped).
+        let checkpoint = try CLIPModel.load(path: straight.appendingPathComponent("checkpoint.safetensors").path)
         let a = try CLIPModel.load(path: straight.appendingPathComponent("model.safetensors").path)
+        for ((key, x), (_, y)) in zip(a.namedParameters, checkpoint.namedParameters) {
+            XCTAssertEqual(x.values, y.values.map { Float(Float16($0)) }, "\(key): checkpoint and float16 model differ")
+        }
         let b = try CLIPModel.load(path: interrupted.appendingPathComponent("model.safetensors").path)
         for ((key, x), (_, y)) in zip(a.namedParameters, b.namedParameters) {
             XCTAssertEqual(x.values, y.values, "\(key) differs after resuming")

@@ -30,9 +30,12 @@ public final class CLIPModel {
         visual.parameters("visual") + text.parameters() + [("logit_scale", logitScale)]
     }
 
-    /// Keys a state dict may carry that hold no weights of ours.
+    /// Keys a state dict may carry that hold no weights of ours: batch-norm
+    /// counters, OpenAI's scalar attributes, and the optimizer state of
+    /// `toy train` checkpoints (so a checkpoint loads as a model).
     public static func isIgnoredKey(_ key: String) -> Bool {
         key.hasSuffix(".num_batches_tracked") || ["input_resolution", "context_length", "vocab_size"].contains(key)
+            || key.hasPrefix("optimizer.")
     }
 
     /// Call after changing weights in place (loading, training): folded batch
