@@ -158,6 +158,17 @@ struct Benchmark {
                 }
                 return { _ = text(tokens: tokens) }
             },
+            Benchmark(name: "text.embed_77_tokens", flops: nil, perItem: 8) {
+                // Worst case: eight captions that fill the whole 77-token context.
+                let text = model.value.text
+                let tokens: [[Int32]] = (0..<8).map { (i: Int) -> [Int32] in
+                    var row = (0..<77).map { Int32(1000 + i + $0) }
+                    row[0] = 49406
+                    row[76] = 49407
+                    return row
+                }
+                return { _ = text(tokens: tokens) }
+            },
             Benchmark(name: "scan.images_per_second", flops: nil, perItem: 32) {
                 // A fresh scan of 32 photo-like 400x300 JPEG-free PNGs with the random
                 // RN50x4: decoding, preprocessing, the trunk and the index writes.
