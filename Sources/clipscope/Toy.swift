@@ -39,18 +39,23 @@ struct ToyTrain: ParsableCommand {
     @Flag(help: "A usable model in about 20 minutes on 2 cores: 1200 steps.")
     var quick = false
 
+    @Option(help: "Weight of an auxiliary which-word loss on the image embedding during the reading phase (0: none).")
+    var wordHeadWeight: Float = 0
+
     @OptionGroup var json: JSONOption
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if batch < 2 { throw ValidationError("--batch must be at least 2, got \(batch)") }
         if let readingSteps, readingSteps < 0 { throw ValidationError("--reading-steps cannot be negative") }
+        if wordHeadWeight < 0 { throw ValidationError("--word-head-weight cannot be negative") }
     }
 
     func run() throws {
         let total = steps ?? (quick ? 1200 : 12000)
         var job = ToyTrainJob(output: output, steps: total, seed: seed, readingSteps: readingSteps ?? total / 8)
         job.batchSize = batch
+        job.wordHeadWeight = wordHeadWeight
         let token = CancellationToken()
         InterruptCancels.install(token)
         let result: ToyTrainJob.Result

@@ -68,6 +68,28 @@ final class ToyWorldTests: XCTestCase {
         for _ in 0..<30 { last = try trainer.step(pixels: pixels, captions: captions).loss }
         XCTAssertLessThan(last, first * 0.6, "loss went from \(first) to \(last)")
     }
+
+    func testAnAuxiliaryHeadLearnsItsLabels() throws {
+        let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
+                                textWidth: 16, textHeads: 1, textLayers: 1)
+        let model = CLIPModel(config: config, randomSeed: 6)
+        let trainer = try ContrastiveTrainer(model: model, learningRate: 3e-3, weightDecay: 0, auxiliaryClasses: 4, seed: 1)
+        let sampler = SceneSampler(resolution: 32)
+        var generator = SeededGenerator(seed: 8)
+        let words = ["red", "star", "dog", "moon"]
+        let scenes = (0..<8).map { sampler.sample(kind: .word, word: words[$0 % 4], &generator) }
+        let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
+        let pixels = batcher.pixels(scenes)
+        let labels = (0..<8).map { $0 % 4 }
+        func auxiliaryLoss() -> Float {
+            model.visual(pixels).linear(weight: trainer.auxiliaryHead!.detached()).crossEntropy(targets: labels).scalar
+        }
+        let before = auxiliaryLoss()
+        for _ in 0..<30 {
+            try trainer.step(pixels: pixels, captions: scenes.map(\.caption), auxiliaryLabels: labels, auxiliaryWeight: 1)
+        }
+        XCTAssertLessThan(auxiliaryLoss(), before * 0.7)
+    }
 }
 
 final class ToyTrainJobTests: XCTestCase {
@@ -115,6 +137,28 @@ final class ToyTrainJobTests: XCTestCase {
         for ((key, x), (_, y)) in zip(a.namedParameters, b.namedParameters) {
             XCTAssertEqual(x.values, y.values, "\(key) differs after resuming")
         }
+    }
+
+    func testSettingsAddedLaterDecodeToTheirEarlierBehaviour() throws {
+        var job = tinyJob(try temporaryDirectory())
+        let encoded = try JSONEncoder().encode(job)
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+        object.removeValue(forKey: "wordHeadWeight")
+        let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
+        XCTAssertEqual(older, job)
+        job.wordHeadWeight = 1
+        XCTAssertNotEqual(older, job)
+    }
+
+    func testAuxiliaryWordHeadTrainsWithTheModel() throws {
+        var job = tinyJob(try temporaryDirectory())
+        job.wordHeadWeight = 1
+        job.readingSteps = 6
+        let result = try JobRunner.run(job, sink: { _ in }).get()
+        XCTAssertTrue(result.loss.isFinite)
+        // The head is not part of the model file.
+        let model = try CLIPModel.load(path: URL(fileURLWithPath: job.output).appendingPathComponent("model.safetensors").path)
+        XCTAssertEqual(model.config, job.config)
     }
 
     func testACheckpointOfOtherSettingsIsRefused() throws {

@@ -19,10 +19,18 @@ public final class ContrastiveTrainer {
     /// The temperature is capped at 100, as in CLIP.
     static let maximumLogScale = Foundation.log(Float(100))
 
-    public init(model: CLIPModel, learningRate: Float = 5e-4, weightDecay: Float = 0.1) throws {
+    /// An optional linear classifier on the image embedding for an auxiliary loss
+    /// (e.g. which word a scene shows); not part of the model, so it is not saved.
+    public let auxiliaryHead: Tensor?
+
+    public init(model: CLIPModel, learningRate: Float = 5e-4, weightDecay: Float = 0.1,
+                auxiliaryClasses: Int = 0, seed: UInt64 = 0) throws {
         self.model = model
         tokenizer = try Tokenizer.shared()
-        let parameters = model.trainableParameters
+        var generator = SeededGenerator(seed: seed &+ 0xA0C5)
+        auxiliaryHead = auxiliaryClasses > 0
+            ? Tensor.randomNormal([auxiliaryClasses, model.config.embedDim], std: 0.02, generator: &generator) : nil
+        let parameters = model.trainableParameters + (auxiliaryHead.map { [$0] } ?? [])
         for p in parameters { p.requiresGrad = true }
         optimizer = Adam.adamW(parameters: parameters, learningRate: learningRate, beta2: 0.98, epsilon: 1e-6,
                                weightDecay: weightDecay)
@@ -48,18 +56,25 @@ public final class ContrastiveTrainer {
         public var temperature: Float
     }
 
-    /// One optimisation step on preprocessed pixels [B, 3, R, R] and their captions.
+    /// One optimisation step on preprocessed pixels [B, 3, R, R] and their captions,
+    /// plus, when given, `auxiliaryWeight` times the auxiliary head's cross-entropy
+    /// against `auxiliaryLabels`.
     @discardableResult
-    public func step(pixels: Tensor, captions: [String]) throws -> StepResult {
+    public func step(pixels: Tensor, captions: [String], auxiliaryLabels: [Int]? = nil,
+                     auxiliaryWeight: Float = 0) throws -> StepResult {
         let batch = captions.count
         precondition(pixels.shape[0] == batch, "trainer: \(pixels.shape[0]) images for \(batch) captions")
         let tokens = try tokenizer.tokenize(captions, truncate: true)
         optimizer.zeroGrad()
-        let images = model.visual(pixels, mode: .training).l2Normalized()
+        let embeddings = model.visual(pixels, mode: .training)
+        let images = embeddings.l2Normalized()
         let texts = model.text(tokens: tokens).l2Normalized()
         let logits = images.matmul(texts, transposeOther: true) * model.logitScale.exp()
         let targets = Array(0..<batch)
-        let loss = (logits.crossEntropy(targets: targets) + logits.transposed().crossEntropy(targets: targets)) * 0.5
+        var loss = (logits.crossEntropy(targets: targets) + logits.transposed().crossEntropy(targets: targets)) * 0.5
+        if let auxiliaryLabels, let auxiliaryHead, auxiliaryWeight > 0 {
+            loss = loss + embeddings.linear(weight: auxiliaryHead).crossEntropy(targets: auxiliaryLabels) * auxiliaryWeight
+        }
         loss.backward()
         optimizer.step()
         model.logitScale.withUnsafeMutableBufferPointer { $0[0] = min($0[0], Self.maximumLogScale) }

@@ -5,7 +5,7 @@ import Tensor
 /// Trains a toy-world CLIP from scratch on freshly generated scenes: a job with
 /// progress (loss, in-batch accuracy), checkpoints that resume exactly after a
 /// kill, and the final weights as float16 safetensors.
-public struct ToyTrainJob: JobSpec {
+public struct ToyTrainJob: JobSpec, Equatable {
     public static let kind = "toy-train"
     public static let unit = "steps"
 
@@ -25,12 +25,34 @@ public struct ToyTrainJob: JobSpec {
     /// word, before the full mix.
     public var readingSteps: Int
     public var checkpointEvery: Int = 100
+    /// Weight of an auxiliary word-classification loss on the image embedding during
+    /// the reading phase (0: none). The head is not part of the model.
+    public var wordHeadWeight: Float = 0
 
     public init(output: String, steps: Int, seed: UInt64, readingSteps: Int) {
         self.output = output
         self.steps = steps
         self.seed = seed
         self.readingSteps = readingSteps
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery, wordHeadWeight
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        output = try c.decode(String.self, forKey: .output)
+        steps = try c.decode(Int.self, forKey: .steps)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        config = try c.decode(CLIPConfig.self, forKey: .config)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        warmupSteps = try c.decode(Int.self, forKey: .warmupSteps)
+        readingSteps = try c.decode(Int.self, forKey: .readingSteps)
+        checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
+        // Settings added later default to what earlier checkpoints were made with.
+        wordHeadWeight = try c.decodeIfPresent(Float.self, forKey: .wordHeadWeight) ?? 0
     }
 
     public struct Result: Codable, Sendable {
@@ -52,7 +74,8 @@ public struct ToyTrainJob: JobSpec {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         context.setTotal(steps)
         let model = CLIPModel(config: config, randomSeed: seed)
-        let trainer = try ContrastiveTrainer(model: model, learningRate: learningRate)
+        let trainer = try ContrastiveTrainer(model: model, learningRate: learningRate,
+                                             auxiliaryClasses: wordHeadWeight > 0 ? ToyWorld.words.count : 0, seed: seed)
         var start = 0
         if FileManager.default.fileExists(atPath: checkpointPath) {
             start = try restore(model: model, trainer: trainer)
@@ -65,7 +88,10 @@ public struct ToyTrainJob: JobSpec {
             try context.checkCancellation()
             trainer.learningRate = learningRate(at: step)
             let scenes = batch(at: step, sampler: sampler)
-            let result = try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption))
+            let words = step < readingSteps && wordHeadWeight > 0
+                ? scenes.map { ToyWorld.words.firstIndex(of: $0.spec.word?.text ?? "") ?? 0 } : nil
+            let result = try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
+                                          auxiliaryLabels: words, auxiliaryWeight: wordHeadWeight)
             loss = result.loss
             guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }
             context.progress(step: step + 1, metrics: [
@@ -134,7 +160,8 @@ public struct ToyTrainJob: JobSpec {
     /// Loads a checkpoint into the model and optimizer; returns its step.
     func restore(model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
         let archive = try WeightArchive.open(checkpointPath)
-        guard archive.metadata["clipscope.spec"] == provenance["clipscope.spec"] else {
+        let saved = archive.metadata["clipscope.spec"].flatMap { try? JSONDecoder().decode(ToyTrainJob.self, from: Data($0.utf8)) }
+        guard saved == self else {
             throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
         }
         guard let step = archive.metadata["step"].flatMap(Int.init),
