@@ -33,8 +33,7 @@ struct Scan: ParsableCommand {
     @Option(help: "Reduce each neuron's map by max or mean.")
     var reduce: ActivationReduce = .max
 
-    @Option(help: "Images per forward pass.")
-    var batch = 8
+    @OptionGroup var batching: BatchOptions
 
     @Option(help: ArgumentHelp("Scan only shard K of N (K from 0), e.g. 0/4.", valueName: "K/N"))
     var shard: String?
@@ -49,7 +48,6 @@ struct Scan: ParsableCommand {
 
     func validate() throws {
         if folders.isEmpty { throw ValidationError("give at least one DIR of images to scan") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
     func parseShard(_ text: String) throws -> Shard {
@@ -57,7 +55,7 @@ struct Scan: ParsableCommand {
     }
 
     func run() throws {
-        let job = ScanJob(model: modelOptions.model, folders: folders, index: index, tap: tap, reduce: reduce, batchSize: batch,
+        let job = ScanJob(model: modelOptions.model, folders: folders, index: index, tap: tap, reduce: reduce, batchSize: batching.batchSize,
                           shard: try shard.map(parseShard), storeEmbeddings: embeddings,
                           pauseAfterBatchMilliseconds: pauseAfterBatchMs)
         let progress = JobProgressLine()

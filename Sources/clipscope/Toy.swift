@@ -31,7 +31,7 @@ struct ToyTrain: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(help: "Scenes per step.")
-    var batch = 64
+    var batchSize = 64
 
     @Option(help: "Steps of the reading curriculum (default an eighth of the steps).")
     var readingSteps: Int?
@@ -46,7 +46,7 @@ struct ToyTrain: ParsableCommand {
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        if batch < 2 { throw ValidationError("--batch must be at least 2, got \(batch)") }
+        if batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
         if let readingSteps, readingSteps < 0 { throw ValidationError("--reading-steps cannot be negative") }
         if wordHeadWeight < 0 { throw ValidationError("--word-head-weight cannot be negative") }
     }
@@ -54,7 +54,7 @@ struct ToyTrain: ParsableCommand {
     func run() throws {
         let total = steps ?? (quick ? 1200 : 12000)
         var job = ToyTrainJob(output: output, steps: total, seed: seed, readingSteps: readingSteps ?? total / 8)
-        job.batchSize = batch
+        job.batchSize = batchSize
         job.wordHeadWeight = wordHeadWeight
         let token = CancellationToken()
         InterruptCancels.install(token)

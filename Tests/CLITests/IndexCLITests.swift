@@ -121,12 +121,12 @@ final class IndexCLITests: XCTestCase {
     func testKilledScanResumesToTheSameIndex() throws {
         let folder = try makeFolder()
         let full = scratch.appendingPathComponent("full.index").path
-        let whole = try json(["scan", "--model", Self.model, folder.path, "--index", full, "--batch", "4"])
+        let whole = try json(["scan", "--model", Self.model, folder.path, "--index", full, "--batch-size", "4"])
         XCTAssertEqual(whole["scanned"] as? Int, 27)
 
         // Pause after each batch so that the kill lands between commits, after the first.
         let killed = scratch.appendingPathComponent("killed.index").path
-        let (process, _, _) = try start(["scan", "--model", Self.model, folder.path, "--index", killed, "--batch", "4",
+        let (process, _, _) = try start(["scan", "--model", Self.model, folder.path, "--index", killed, "--batch-size", "4",
                                          "--pause-after-batch-ms", "2000"])
         var committed = 0
         for _ in 0..<1200 where committed < 4 {
@@ -147,7 +147,7 @@ final class IndexCLITests: XCTestCase {
         // Queries say what to do rather than answering from a half scan.
         XCTAssertTrue(try failure(["top", "--index", killed, "--neuron", "1"]).contains("interrupted"))
 
-        let resumed = try json(["scan", "--model", Self.model, folder.path, "--index", killed, "--batch", "4"])
+        let resumed = try json(["scan", "--model", Self.model, folder.path, "--index", killed, "--batch-size", "4"])
         XCTAssertEqual(resumed["scanned"] as? Int, 27 - stopped, "committed images are not computed again")
         XCTAssertEqual(try contents(killed), try contents(full))
     }
