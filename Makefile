@@ -8,8 +8,9 @@ RELEASE_BIN := .build/release/clipscope
 
 .PHONY: run test build release deps bench clean
 
+# Until the TUI exists, `make run` is the guided tour of the embedded toy world.
 run: deps release
-	$(RELEASE_BIN)
+	$(RELEASE_BIN) tour
 
 test: deps
 	$(SWIFT) build --build-tests

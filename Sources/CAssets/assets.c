@@ -8,3 +8,4 @@
 ASSET_ACCESSOR(clipscope_asset_bpe_vocab)
 ASSET_ACCESSOR(clipscope_asset_imagenet_labels)
 ASSET_ACCESSOR(clipscope_asset_concept_words)
+ASSET_ACCESSOR(clipscope_asset_toy_model)

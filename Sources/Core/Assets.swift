@@ -14,6 +14,14 @@ public enum EmbeddedAssets {
         (try? JSONDecoder().decode([String].self, from: imageNetLabelsJSON)) ?? []
     }
 
+    /// The toy-world CLIP trained by `clipscope toy train` (float16 safetensors; the
+    /// command and seed that made it are in its metadata and in Assets/README.md).
+    public static var toyModelSafetensors: UnsafeRawBufferPointer {
+        var count = 0
+        let start = clipscope_asset_toy_model_bytes(&count)
+        return UnsafeRawBufferPointer(start: start, count: count)
+    }
+
     private static func bytes(_ accessor: (UnsafeMutablePointer<Int>) -> UnsafePointer<UInt8>?) -> Data {
         var count = 0
         guard let start = accessor(&count) else { return Data() }

@@ -58,13 +58,17 @@ public struct Adam: Optimizer {
     public var epsilon: Float
     public var weightDecay: Float
     public var decoupledWeightDecay: Bool
+    /// Per parameter, whether weight decay applies (CLIP exempts gains, biases and the temperature).
+    public let decayed: [Bool]
     public private(set) var stepCount = 0
     private var firstMoment: [[Float]]
     private var secondMoment: [[Float]]
 
     public init(parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) {
+                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false, decayed: [Bool]? = nil) {
+        precondition(decayed == nil || decayed!.count == parameters.count, "Adam: one decay flag per parameter")
         self.parameters = parameters
+        self.decayed = decayed ?? parameters.map { _ in true }
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -77,9 +81,9 @@ public struct Adam: Optimizer {
 
     /// AdamW as in Loshchilov & Hutter (PyTorch's default decay 0.01).
     public static func adamW(parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                             epsilon: Float = 1e-8, weightDecay: Float = 0.01) -> Adam {
+                             epsilon: Float = 1e-8, weightDecay: Float = 0.01, decayed: [Bool]? = nil) -> Adam {
         Adam(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-             weightDecay: weightDecay, decoupledWeightDecay: true)
+             weightDecay: weightDecay, decoupledWeightDecay: true, decayed: decayed)
     }
 
     /// The moment estimates and step count, for checkpoints that resume exactly.
@@ -103,13 +107,14 @@ public struct Adam: Optimizer {
 
     public mutating func step() {
         stepCount += 1
-        let (b1, b2, eps, lr, wd) = (beta1, beta2, epsilon, learningRate, weightDecay)
+        let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
         let correction1 = 1 - Foundation.pow(b1, Float(stepCount))
         let correction2 = 1 - Foundation.pow(b2, Float(stepCount))
         let decoupled = decoupledWeightDecay
         for (index, p) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
             let g = grad.data
+            let wd = decayed[index] ? weightDecay : 0
             firstMoment[index].withUnsafeMutableBufferPointer { m in
                 secondMoment[index].withUnsafeMutableBufferPointer { v in
                     p.withUnsafeMutableBufferPointer { w in

@@ -13,7 +13,7 @@ struct CLIPScope: ParsableCommand {
                 Scan.self, Top.self, Categories.self, Histogram.self, Neurons.self, Label.self, IndexCommand.self,
             ]),
             CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
-            CommandGroup(name: "Toy world", subcommands: [Toy.self]),
+            CommandGroup(name: "Toy world", subcommands: [Tour.self, Toy.self]),
             CommandGroup(name: "Tools", subcommands: [Bench.self, Version.self]),
         ]
     )

@@ -7,10 +7,10 @@ import Tensor
 /// `--model M`: a weights file or a name looked up by `ModelLocator`.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "A weights file (.pt or .safetensors) or a name: RN50, RN101, RN50x4, RN50x16, RN50x64.",
-        discussion: "A name is looked up as <name>.pt or <name>.safetensors in $CLIPSCOPE_MODELS, then as ~/.cache/clip/<name>.pt (where OpenAI's clip package downloads).",
+        "A weights file (.pt or .safetensors) or a name: toy (embedded), RN50, RN101, RN50x4, RN50x16, RN50x64.",
+        discussion: "toy is the toy-world CLIP inside clipscope. Other names are looked up as <name>.pt or <name>.safetensors in $CLIPSCOPE_MODELS, then as ~/.cache/clip/<name>.pt (where OpenAI's clip package downloads).",
         valueName: "M"))
-    var model: String
+    var model: String = ModelLocator.toyName
 
     /// Resolves and loads the model; failures are one line naming the file or the places searched.
     func load() throws -> CLIPModel {

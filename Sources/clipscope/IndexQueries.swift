@@ -88,7 +88,7 @@ struct Top: ParsableCommand {
             }, rightAligned: [0, 1]))
         }
         if show {
-            var command = try Show.parse(images.map(\.path) + ["--cols", "5"])
+            let command = try Show.parse(images.map(\.path) + ["--cols", "5"])
             try command.run()
         }
     }

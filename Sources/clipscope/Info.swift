@@ -72,7 +72,7 @@ struct Info: ParsableCommand {
         let model = try modelOptions.load()
         guard let source = model.source else { throw CommandFailure("\(modelOptions.model): the model has no weights file") }
         // Loading converted everything to Float; the file itself says what it stores.
-        let archive = try WeightArchive.open(source.path)
+        let archive = try source.openArchive()
         var dtypes: [String: Int] = [:]
         for info in archive.infos { dtypes[info.dtype.rawValue, default: 0] += 1 }
         let counts = model.parameterCounts
@@ -87,7 +87,7 @@ struct Info: ParsableCommand {
         let config = report.config
         let grouped = Output.grouped
         var rows: [[String]] = [
-            ["file", report.path],
+            ["file", source.embedded ? "\(report.path) (embedded in clipscope)" : report.path],
             ["format", report.format],
             ["dtypes", dtypes.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) tensors)" }.joined(separator: ", ")],
             ["architecture", report.architecture ?? "custom (no OpenAI release has this configuration)"],

@@ -3,10 +3,13 @@ import Foundation
 import Synchronization
 
 /// Renders job events on stderr: on a terminal, one progress line rewritten with `\r`
-/// (rate and ETA) and info lines above it; in a pipe, only warnings and failures.
+/// (rate and ETA) and info lines above it; in a pipe (a log file), warnings, failures and
+/// a plain progress line once a minute, so that a long job run in the background says
+/// how far it is.
 final class JobProgressLine: Sendable {
     private struct State {
         var lastDraw = 0.0
+        var lastLogged: Double?
         var lineShown = false
         var unit = "steps"
         var kind = "job"
@@ -34,8 +37,16 @@ final class JobProgressLine: Sendable {
                 state.unit = info.unit
                 state.kind = info.kind
             case let .progress(progress):
-                guard isTerminal else { return }
                 let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+                guard isTerminal else {
+                    let last = state.lastLogged ?? now
+                    if state.lastLogged == nil { state.lastLogged = now }
+                    if now - last >= Self.logInterval {
+                        state.lastLogged = now
+                        Self.write(Self.line(progress, kind: state.kind, unit: state.unit) + "\n")
+                    }
+                    return
+                }
                 // At most ten redraws a second, but always the last step.
                 guard now - state.lastDraw >= 0.1 || progress.step == progress.total else { return }
                 state.lastDraw = now
@@ -60,6 +71,9 @@ final class JobProgressLine: Sendable {
             }
         }
     }
+
+    /// Seconds between progress lines in a pipe.
+    static let logInterval = 60.0
 
     /// "scan  120/400  30%  12.3 images/s  ETA 0:23".
     static func line(_ progress: JobProgress, kind: String, unit: String) -> String {

@@ -427,4 +427,46 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(embed.status, 0, embed.stderr)
         XCTAssertTrue(embed.stdoutText.contains("\"a cat\""), embed.stdoutText)
     }
+
+    // MARK: - The embedded toy model and the tour
+
+    func testTheEmbeddedToyModelIsTheDefault() throws {
+        let info = try json(["info"])
+        XCTAssertEqual(info["path"] as? String, "toy")
+        XCTAssertEqual(info["format"] as? String, "safetensors")
+        let config = try XCTUnwrap(info["config"] as? [String: Any])
+        XCTAssertEqual(config["image_resolution"] as? Int, 96, "\(config)")
+        let human = try clipscope(["info", "--model", "toy"])
+        XCTAssertEqual(human.status, 0, human.stderr)
+        XCTAssertTrue(human.stdoutText.contains("toy (embedded in clipscope)"), human.stdoutText)
+    }
+
+    func testTheTourBuildsTheDemoOnceAndShowsTheToyWorld() throws {
+        let demo = scratch.appendingPathComponent("demo")
+        let first = try clipscope(["tour", "--graphics", "none"], environment: ["CLIPSCOPE_DEMO": demo.path])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let text = first.stdoutText
+        for expected in ["shape accuracy", "reading accuracy", "multimodal neurons", "First use: generating 2400 scenes",
+                         "scanned 2400 image(s)", "A typographic attack"] {
+            XCTAssertTrue(text.contains(expected), "'\(expected)' missing from:\n\(text)")
+        }
+        // The pictures were written as files (no terminal graphics here) and are real PNGs.
+        let pictures = try FileManager.default.contentsOfDirectory(atPath: demo.path).filter { $0.hasSuffix(".png") }
+        XCTAssertTrue(pictures.contains("tour-attack.png"), "\(pictures)")
+        XCTAssertTrue(pictures.contains { $0.hasPrefix("tour-neuron-") }, "\(pictures)")
+        for picture in pictures {
+            let bytes = try Data(contentsOf: demo.appendingPathComponent(picture))
+            XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47], picture)
+        }
+        for category in ["shapes", "words", "both", "attacks"] {
+            let files = try FileManager.default.contentsOfDirectory(atPath: demo.appendingPathComponent("gallery/\(category)").path)
+            XCTAssertEqual(files.count, 600, category)
+        }
+        // The second time the demo is reused: nothing generated, nothing rescanned.
+        let second = try clipscope(["tour", "--graphics", "none"], environment: ["CLIPSCOPE_DEMO": demo.path])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertFalse(second.stdoutText.contains("First use"), second.stdoutText)
+        XCTAssertFalse(second.stdoutText.contains("scanned "), second.stdoutText)
+        XCTAssertTrue(second.stdoutText.contains("over the 2400 scenes"), second.stdoutText)
+    }
 }

@@ -90,7 +90,7 @@ final class ModelLocatorTests: XCTestCase {
         XCTAssertFalse(message.contains("known names"), "RN101 is a known name: \(message)")
         let unknown = lookupError("RN51", locator(modelsDirectory: false))
         XCTAssertTrue(unknown.contains("model 'RN51' not found"), unknown)
-        XCTAssertTrue(unknown.contains("known names: RN50, RN101, RN50x4, RN50x16, RN50x64"), unknown)
+        XCTAssertTrue(unknown.contains("known names: toy, RN50, RN101, RN50x4, RN50x16, RN50x64"), unknown)
         XCTAssertFalse(unknown.contains("models/"), "no models directory was set: \(unknown)")
     }
 

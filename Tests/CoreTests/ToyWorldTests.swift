@@ -25,6 +25,17 @@ final class ToyWorldTests: XCTestCase {
                 XCTAssertTrue(scene.caption.contains(object.shape.rawValue), scene.caption)
             }
         }
+        // Pictures with writing are often captioned by their writing alone; writing's ink is often named.
+        var writingOnly = 0, both = 0, inkNamed = 0
+        for _ in 0..<200 {
+            let scene = sampler.sample(kind: .both, shape: .star, word: "moon", &generator)
+            if scene.caption.contains("star") { both += 1 } else { writingOnly += 1 }
+            XCTAssertTrue(scene.caption.contains("moon"), scene.caption)
+            let written = sampler.sample(kind: .word, word: "cat", wordInk: .green, &generator)
+            if written.caption.contains("green") { inkNamed += 1 }
+        }
+        XCTAssertTrue((60...140).contains(writingOnly) && (60...140).contains(both), "\(writingOnly) writing-only, \(both) both")
+        XCTAssertTrue((50...110).contains(inkNamed), "ink named in \(inkNamed) of 200")
         let stroop = sampler.sample(kind: .word, word: "red", wordInk: .blue, &generator)
         XCTAssertEqual(stroop.spec.word?.ink, .blue)
         XCTAssertEqual(stroop.spec.word?.text, "red")
@@ -143,17 +154,32 @@ final class ToyTrainJobTests: XCTestCase {
         var job = tinyJob(try temporaryDirectory())
         let encoded = try JSONEncoder().encode(job)
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
-        object.removeValue(forKey: "wordHeadWeight")
+        object.removeValue(forKey: "conceptHeadWeight")
+        object.removeValue(forKey: "conceptHeadSteps")
         let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
         XCTAssertEqual(older, job)
-        job.wordHeadWeight = 1
+        job.conceptHeadWeight = 1
         XCTAssertNotEqual(older, job)
     }
 
-    func testAuxiliaryWordHeadTrainsWithTheModel() throws {
+    func testConceptLabelsJoinDrawingsAndWrittenNames() throws {
+        let sampler = SceneSampler(resolution: 32)
+        var generator = SeededGenerator(seed: 3)
+        let drawn = sampler.sample(kind: .object, shape: .star, &generator)
+        let written = sampler.sample(kind: .word, word: "star", &generator)
+        let both = sampler.sample(kind: .both, shape: .moon, word: "star", &generator)
+        let star = try XCTUnwrap(ToyWorld.words.firstIndex(of: "star"))
+        XCTAssertEqual(ToyTrainJob.conceptLabel(drawn), star)
+        XCTAssertEqual(ToyTrainJob.conceptLabel(written), star)
+        XCTAssertNil(ToyTrainJob.conceptLabel(both))
+        XCTAssertEqual(ToyTrainJob.conceptLabel(sampler.sample(kind: .word, word: "dog", &generator)),
+                       ToyWorld.words.firstIndex(of: "dog"))
+    }
+
+    func testAuxiliaryConceptHeadTrainsWithTheModel() throws {
         var job = tinyJob(try temporaryDirectory())
-        job.wordHeadWeight = 1
-        job.readingSteps = 6
+        job.conceptHeadWeight = 1
+        job.conceptHeadSteps = 6
         let result = try JobRunner.run(job, sink: { _ in }).get()
         XCTAssertTrue(result.loss.isFinite)
         // The head is not part of the model file.

@@ -33,6 +33,17 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(w.scalar, 2 - 0.1 * 0.5 * 2, accuracy: 1e-6)
     }
 
+    func testAdamWSparesParametersExemptFromDecay() {
+        let decayed = Tensor(shape: [1], values: [2]), exempt = Tensor(shape: [1], values: [2])
+        decayed.requiresGrad = true
+        exempt.requiresGrad = true
+        var adamW = Adam.adamW(parameters: [decayed, exempt], learningRate: 0.1, weightDecay: 0.5, decayed: [true, false])
+        ((decayed + exempt) * 0).sum().backward()
+        adamW.step()
+        XCTAssertEqual(decayed.scalar, 2 - 0.1 * 0.5 * 2, accuracy: 1e-6)
+        XCTAssertEqual(exempt.scalar, 2, accuracy: 1e-6)
+    }
+
     func testAdamMinimisesAQuadratic() {
         let w = Tensor(shape: [3], values: [5, -4, 2])
         w.requiresGrad = true

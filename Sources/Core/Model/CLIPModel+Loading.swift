@@ -7,7 +7,12 @@ extension CLIPModel {
     /// file, inferring the configuration from the weights. Strict: a missing,
     /// unused or mis-shaped key is an error naming the key and the file.
     public static func load(path: String) throws -> CLIPModel {
-        let archive = try WeightArchive.open(path)
+        try load(archive: WeightArchive.open(path))
+    }
+
+    /// Builds the model an archive's shapes describe and loads every weight strictly.
+    static func load(archive: WeightArchive) throws -> CLIPModel {
+        let path = archive.path
         var shapes: [String: [Int]] = [:]
         for info in archive.infos { shapes[info.key] = info.shape }
         let config = try CLIPConfig(inferringFrom: shapes, file: path)
@@ -46,8 +51,22 @@ extension CLIPModel {
 
 /// Where a model's weights came from.
 public struct ModelSource: Sendable, Equatable {
+    /// The file, or the model's name for the embedded toy model.
     public let path: String
     public let format: WeightFormat
+    /// Whether the weights are embedded in the binary rather than read from `path`.
+    public var embedded = false
+
+    public init(path: String, format: WeightFormat, embedded: Bool = false) {
+        self.path = path
+        self.format = format
+        self.embedded = embedded
+    }
+
+    /// The weights as an archive again (to inspect what the file stores).
+    public func openArchive() throws -> WeightArchive {
+        embedded ? try WeightArchive.open(embedded: EmbeddedAssets.toyModelSafetensors, name: path) : try WeightArchive.open(path)
+    }
 }
 
 extension CLIPModel {

@@ -2,11 +2,11 @@ import Foundation
 
 /// Where a model's weights are.
 ///
-/// The bundled toy model joins as its own case (`.bundled`) when it exists; until then
-/// every model is a file.
 public enum ModelLocation: Equatable, Sendable {
     /// A weights file: an OpenAI TorchScript `.pt`, a `torch.save` zip or a `.safetensors`.
     case file(path: String)
+    /// The toy-world model embedded in the binary (`toy`).
+    case bundledToy
 }
 
 /// Why `--model` could not be resolved: one line naming the argument and where it looked.
@@ -23,6 +23,8 @@ public struct ModelLookupError: Error, CustomStringConvertible, LocalizedError, 
 /// as `~/.cache/clip/<name>.pt`, where OpenAI's `clip` package caches its downloads.
 /// The environment and home directory are injectable so that tests need not touch the real ones.
 public struct ModelLocator: Sendable {
+    /// The embedded toy-world model's name, and the default `--model`.
+    public static let toyName = "toy"
     /// The names OpenAI released ResNet CLIPs under (also the file names of its downloads).
     public static let releasedNames = ["RN50", "RN101", "RN50x4", "RN50x16", "RN50x64"]
     /// The environment variable naming a directory of models.
@@ -65,13 +67,13 @@ public struct ModelLocator: Sendable {
         if Self.looksLikePath(argument) {
             throw ModelLookupError("\(argument): no such model file")
         }
-        // The bundled toy model will be recognised here, before the directory lookup.
+        if argument.lowercased() == Self.toyName { return .bundledToy }
         let name = Self.releasedNames.first { $0.lowercased() == argument.lowercased() } ?? argument
         let searched = candidates(forName: name)
         if let found = searched.first(where: { FileManager.default.fileExists(atPath: $0) }) {
             return .file(path: found)
         }
-        let known = Self.releasedNames.contains(name) ? "" : " (known names: \(Self.releasedNames.joined(separator: ", ")))"
+        let known = Self.releasedNames.contains(name) ? "" : " (known names: \(([Self.toyName] + Self.releasedNames).joined(separator: ", ")))"
         throw ModelLookupError("model '\(argument)' not found\(known); looked in \(searched.joined(separator: ", "))")
     }
 
@@ -92,7 +94,16 @@ extension CLIPModel {
     public static func load(_ location: ModelLocation) throws -> CLIPModel {
         switch location {
         case let .file(path): try load(path: path)
+        case .bundledToy: try loadBundledToy()
         }
+    }
+
+    /// The toy-world model embedded in the binary.
+    static func loadBundledToy() throws -> CLIPModel {
+        let archive = try WeightArchive.open(embedded: EmbeddedAssets.toyModelSafetensors, name: ModelLocator.toyName)
+        let model = try load(archive: archive)
+        model.source?.embedded = true
+        return model
     }
 
     /// Resolves a `--model` argument and loads it.

@@ -2,14 +2,6 @@ import Foundation
 import Render
 import Tensor
 
-extension CLIPModel {
-    /// The tensors training updates: every weight but the batch-norm running
-    /// statistics (buffers, updated by the forward pass itself).
-    public var trainableParameters: [Tensor] {
-        namedParameters.filter { !$0.key.contains("running_") }.map(\.tensor)
-    }
-}
-
 /// CLIP's symmetric contrastive objective on batches of (image, caption) pairs,
 /// with AdamW and a learnable temperature.
 public final class ContrastiveTrainer {
@@ -30,10 +22,14 @@ public final class ContrastiveTrainer {
         var generator = SeededGenerator(seed: seed &+ 0xA0C5)
         auxiliaryHead = auxiliaryClasses > 0
             ? Tensor.randomNormal([auxiliaryClasses, model.config.embedDim], std: 0.02, generator: &generator) : nil
-        let parameters = model.trainableParameters + (auxiliaryHead.map { [$0] } ?? [])
+        // Every weight but the batch-norm running statistics (updated by the forward pass itself).
+        let trainable = model.namedParameters.filter { !$0.key.contains("running_") }
+        let parameters = trainable.map(\.tensor) + (auxiliaryHead.map { [$0] } ?? [])
         for p in parameters { p.requiresGrad = true }
+        // As CLIP: no decay for gains, biases (every tensor of rank < 2) and the temperature.
+        let decayed = trainable.map { $0.tensor.shape.count >= 2 && !$0.key.contains("logit_scale") } + (auxiliaryHead.map { _ in [true] } ?? [])
         optimizer = Adam.adamW(parameters: parameters, learningRate: learningRate, beta2: 0.98, epsilon: 1e-6,
-                               weightDecay: weightDecay)
+                               weightDecay: weightDecay, decayed: decayed)
     }
 
     /// The optimizer's moments and step count (saved in checkpoints).
@@ -58,9 +54,9 @@ public final class ContrastiveTrainer {
 
     /// One optimisation step on preprocessed pixels [B, 3, R, R] and their captions,
     /// plus, when given, `auxiliaryWeight` times the auxiliary head's cross-entropy
-    /// against `auxiliaryLabels`.
+    /// against `auxiliaryLabels` (over the scenes that have a label).
     @discardableResult
-    public func step(pixels: Tensor, captions: [String], auxiliaryLabels: [Int]? = nil,
+    public func step(pixels: Tensor, captions: [String], auxiliaryLabels: [Int?]? = nil,
                      auxiliaryWeight: Float = 0) throws -> StepResult {
         let batch = captions.count
         precondition(pixels.shape[0] == batch, "trainer: \(pixels.shape[0]) images for \(batch) captions")
@@ -73,7 +69,11 @@ public final class ContrastiveTrainer {
         let targets = Array(0..<batch)
         var loss = (logits.crossEntropy(targets: targets) + logits.transposed().crossEntropy(targets: targets)) * 0.5
         if let auxiliaryLabels, let auxiliaryHead, auxiliaryWeight > 0 {
-            loss = loss + embeddings.linear(weight: auxiliaryHead).crossEntropy(targets: auxiliaryLabels) * auxiliaryWeight
+            let labelled = auxiliaryLabels.indices.filter { auxiliaryLabels[$0] != nil }
+            if !labelled.isEmpty {
+                let logits = embeddings.gatherRows(labelled).linear(weight: auxiliaryHead)
+                loss = loss + logits.crossEntropy(targets: labelled.map { auxiliaryLabels[$0]! }) * auxiliaryWeight
+            }
         }
         loss.backward()
         optimizer.step()

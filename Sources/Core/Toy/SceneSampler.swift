@@ -75,10 +75,14 @@ public struct SceneSampler {
         let quoted = spec.word.map { "'\($0.text)'" } ?? ""
         switch (spec.object, transcribe ? spec.word : nil) {
         case let (object?, word?):
+            // Half the time only the writing, as alt-text of pictures with text often is.
             return pick([
                 "a \(object.ink.rawValue) \(object.shape.rawValue) with the word \(quoted)",
                 "a \(object.shape.rawValue) and the text \(word.text)",
                 "a \(object.ink.rawValue) \(object.shape.rawValue) labelled \(quoted)",
+                "the word \(quoted)",
+                "a sign that says \(word.text)",
+                "\(word.text)",
             ], &generator)
         case let (object?, nil):
             return pick([
@@ -88,11 +92,13 @@ public struct SceneSampler {
                 "a \(object.shape.rawValue) in \(object.ink.rawValue)",
             ], &generator)
         case let (nil, word?):
+            // Often with the ink, so that the colour of writing is learnt too.
             return pick([
                 "the word \(quoted)",
                 "a sign that says \(word.text)",
-                "the word \(quoted) written in \(word.ink.rawValue)",
                 "\(word.text)",
+                "\(word.ink.rawValue) text that says \(word.text)",
+                "the word \(quoted) in \(word.ink.rawValue) letters",
             ], &generator)
         case (nil, nil):
             return "an empty picture"

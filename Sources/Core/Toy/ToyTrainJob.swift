@@ -25,9 +25,14 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// word, before the full mix.
     public var readingSteps: Int
     public var checkpointEvery: Int = 100
-    /// Weight of an auxiliary word-classification loss on the image embedding during
-    /// the reading phase (0: none). The head is not part of the model.
-    public var wordHeadWeight: Float = 0
+    /// Weight of an auxiliary which-concept loss on the image embedding (0: none):
+    /// a drawn star and the written word "star" share one class, so the tower learns
+    /// to read and to see shapes early, into shared features. Scenes showing both a
+    /// shape and a word carry no label (which concept wins there is for the model to
+    /// learn). The head is not part of the model.
+    public var conceptHeadWeight: Float = 0
+    /// Steps (from the start) during which the concept head trains; plain contrastive after.
+    public var conceptHeadSteps: Int = 0
 
     public init(output: String, steps: Int, seed: UInt64, readingSteps: Int) {
         self.output = output
@@ -37,7 +42,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery, wordHeadWeight
+        case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery
+        case conceptHeadWeight, conceptHeadSteps
     }
 
     public init(from decoder: Decoder) throws {
@@ -52,7 +58,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
         readingSteps = try c.decode(Int.self, forKey: .readingSteps)
         checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
         // Settings added later default to what earlier checkpoints were made with.
-        wordHeadWeight = try c.decodeIfPresent(Float.self, forKey: .wordHeadWeight) ?? 0
+        conceptHeadWeight = try c.decodeIfPresent(Float.self, forKey: .conceptHeadWeight) ?? 0
+        conceptHeadSteps = try c.decodeIfPresent(Int.self, forKey: .conceptHeadSteps) ?? 0
     }
 
     public struct Result: Codable, Sendable {
@@ -75,7 +82,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         context.setTotal(steps)
         let model = CLIPModel(config: config, randomSeed: seed)
         let trainer = try ContrastiveTrainer(model: model, learningRate: learningRate,
-                                             auxiliaryClasses: wordHeadWeight > 0 ? ToyWorld.words.count : 0, seed: seed)
+                                             auxiliaryClasses: conceptHeadWeight > 0 ? ToyWorld.words.count : 0, seed: seed)
         var start = 0
         if FileManager.default.fileExists(atPath: checkpointPath) {
             start = try restore(model: model, trainer: trainer)
@@ -88,10 +95,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
             try context.checkCancellation()
             trainer.learningRate = learningRate(at: step)
             let scenes = batch(at: step, sampler: sampler)
-            let words = step < readingSteps && wordHeadWeight > 0
-                ? scenes.map { ToyWorld.words.firstIndex(of: $0.spec.word?.text ?? "") ?? 0 } : nil
+            let concepts = step < conceptHeadSteps && conceptHeadWeight > 0 ? scenes.map(Self.conceptLabel) : nil
             let result = try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
-                                          auxiliaryLabels: words, auxiliaryWeight: wordHeadWeight)
+                                          auxiliaryLabels: concepts, auxiliaryWeight: conceptHeadWeight)
             loss = result.loss
             guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }
             context.progress(step: step + 1, metrics: [
@@ -105,6 +111,16 @@ public struct ToyTrainJob: JobSpec, Equatable {
         try model.save(path: modelPath, halfPrecision: true, metadata: provenance)
         context.artefact(JobArtefact(name: "model", path: modelPath, step: steps))
         return Result(model: modelPath, steps: steps, loss: loss, seconds: context.elapsed)
+    }
+
+    /// The concept a scene shows, as an index into `ToyWorld.words`: its written word
+    /// or its drawn shape; nil when it shows both (or neither).
+    static func conceptLabel(_ scene: CaptionedScene) -> Int? {
+        switch (scene.spec.object, scene.spec.word) {
+        case let (nil, word?): return ToyWorld.words.firstIndex(of: word.text)
+        case let (object?, nil): return ToyWorld.words.firstIndex(of: object.shape.rawValue)
+        default: return nil
+        }
     }
 
     /// Linear warm-up, then cosine decay to a tenth.

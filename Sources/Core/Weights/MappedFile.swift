@@ -22,9 +22,20 @@ public struct WeightsError: Error, CustomStringConvertible, Equatable {
 final class MappedFile {
     let path: String
     let bytes: UnsafeRawBufferPointer
+    /// Whether `bytes` is a mapping of ours to unmap (not bytes embedded in the binary).
+    private let ownsMapping: Bool
+
+    /// Bytes that live as long as the process (an asset embedded in the binary), named
+    /// `name` in error messages.
+    init(embedded bytes: UnsafeRawBufferPointer, name: String) {
+        self.path = name
+        self.bytes = bytes
+        ownsMapping = false
+    }
 
     init(path: String) throws {
         self.path = path
+        ownsMapping = true
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else {
             throw WeightsError(path: path, "cannot open (\(String(cString: strerror(errno))))")
@@ -46,6 +57,7 @@ final class MappedFile {
     }
 
     deinit {
+        guard ownsMapping else { return }
         munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
     }
 

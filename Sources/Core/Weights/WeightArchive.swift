@@ -92,6 +92,11 @@ public final class WeightArchive {
         return try SafetensorsReader.read(file)
     }
 
+    /// Opens safetensors bytes embedded in the binary; `name` stands for the path in messages.
+    static func open(embedded bytes: UnsafeRawBufferPointer, name: String) throws -> WeightArchive {
+        try SafetensorsReader.read(MappedFile(embedded: bytes, name: name))
+    }
+
     /// The keys in file order.
     public var keys: [String] { infos.map(\.key) }
 
