@@ -94,7 +94,7 @@ struct Tour: ParsableCommand {
               clipscope toy eval                      the report card (--json for scripts)
               clipscope top --index \(demo.indexPath) --neuron N
               clipscope classify --labels circle,star,moon IMAGE
-              clipscope toy train --quick -o my-toy   train your own in about 20 minutes
+              clipscope toy train -o my-toy           train your own (about an hour; --quick: 17 min)
               clipscope --help                        everything else
             """)
     }

@@ -38,7 +38,7 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "Steps of the reading curriculum (default a twelfth of the steps).")
     var readingSteps: Int?
 
-    @Flag(help: "A usable model in about 20 minutes on 2 cores: 1200 steps.")
+    @Flag(help: "A smaller run, 1200 steps (about 17 minutes on 2 cores): colours and some shapes, no reading yet.")
     var quick = false
 
     @Option(help: ArgumentHelp(
