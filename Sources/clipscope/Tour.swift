@@ -42,9 +42,10 @@ struct Tour: ParsableCommand {
         heading("clipscope: a tour of the toy world")
         print("""
             The model is a small ResNet CLIP (\(model.config.neuronCount) neurons in its last conv layer) that clipscope \
-            trained itself on generated scenes of shapes, colours and written words. At toy scale it shows \
-            what the paper found in CLIP: neurons that answer to a drawn star and to the word "star", \
-            typographic attacks, a Stroop effect, a modality gap.
+            trained itself on generated scenes of shapes, colours and written words. At toy scale it looks \
+            for what the paper found in CLIP: neurons that answer to a drawn star and to the word "star", \
+            typographic attacks, a Stroop effect, a modality gap. The report card says how much of it \
+            this model shows.
             """)
 
         heading("1. The report card (on freshly generated held-out scenes)")
