@@ -100,9 +100,9 @@ extension CLIPModel {
 
     /// The toy-world model embedded in the binary.
     static func loadBundledToy() throws -> CLIPModel {
-        let archive = try WeightArchive.open(embedded: EmbeddedAssets.toyModelSafetensors, name: ModelLocator.toyName)
-        let model = try load(archive: archive)
-        model.source?.embedded = true
+        let source = ModelSource(path: ModelLocator.toyName, format: .safetensors, embedded: true)
+        let model = try load(archive: source.openArchive())
+        model.source = source
         return model
     }
 

@@ -64,13 +64,9 @@ public struct ToyTypographicAttack {
         let evaluator = try ToyEvaluator(model: model)
         let shapes = ToyWorld.Shape.allCases
         let classes = try evaluator.classEmbeddings(shapes.map { s in ToyWorld.Ink.allCases.map { "a \($0.rawValue) \(s.rawValue)" } })
-        let scale = Foundation.exp(Double(model.logitScale.scalar))
         func ranked(_ scene: CaptionedScene) -> [(label: String, probability: Double)] {
-            let scores = evaluator.embed([scene]).l2Normalized().matmul(classes, transposeOther: true).values.map { Double($0) * scale }
-            let top = scores.max() ?? 0
-            let weights = scores.map { Foundation.exp($0 - top) }
-            let total = weights.reduce(0, +)
-            return zip(shapes, weights).map { (label: $0.rawValue, probability: $1 / total) }
+            let probabilities = model.zeroShotProbabilities(images: evaluator.embed([scene]), labels: classes).values
+            return zip(shapes, probabilities).map { (label: $0.rawValue, probability: Double($1)) }
                 .sorted { $0.probability > $1.probability }.prefix(3).map { $0 }
         }
         var generator = SeededGenerator(seed: seed)
