@@ -355,9 +355,7 @@ struct Label: ParsableCommand {
             let selected = try neurons.isEmpty ? Array(0..<scan.model.neurons) : Activations.parseNeurons(neurons)
             let job = LabelJob(model: model, index: indexOptions.index, scan: "\(scan.id)", neurons: selected,
                                words: wordList, template: template, topK: top)
-            let token = CancellationToken()
-            InterruptCancels.install(token)
-            _ = try failing { try JobRunner.run(job, token: token, sink: JobProgressLine().sink).get() }
+            _ = try runCommandJob(job, token: InterruptCancels.installedToken())
         }
         let labels = try failing { try index.labels(scan: scan) }
         if json.json {

@@ -100,12 +100,31 @@ final class JobProgressLine: Sendable {
     }
 }
 
+/// Runs a job as a command does: progress on stderr, `token` (see `InterruptCancels`) to
+/// stop it, and any failure as one line; a cancelled run fails with `interrupted` when given.
+func runCommandJob<Spec: JobSpec>(_ job: Spec, token: CancellationToken, interrupted: String? = nil) throws -> Spec.Result {
+    do {
+        return try JobRunner.run(job, token: token, sink: JobProgressLine().sink).get()
+    } catch let cancelled as JobCancelled {
+        throw CommandFailure(interrupted ?? "\(cancelled)")
+    } catch {
+        throw CommandFailure("\(error)")
+    }
+}
+
 /// Cancels a job on Ctrl-C (SIGINT) so that it stops at the next batch, leaving its
 /// work committed; a second Ctrl-C exits at once.
 enum InterruptCancels {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-    static func install(_ token: CancellationToken) {
+    /// A new token that Ctrl-C cancels.
+    static func installedToken() -> CancellationToken {
+        let token = CancellationToken()
+        install(token)
+        return token
+    }
+
+    private static func install(_ token: CancellationToken) {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler {

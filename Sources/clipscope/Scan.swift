@@ -58,17 +58,8 @@ struct Scan: ParsableCommand {
         let job = ScanJob(model: modelOptions.model, folders: folders, index: index, tap: tap, reduce: reduce, batchSize: batching.batchSize,
                           shard: try shard.map(parseShard), storeEmbeddings: embeddings,
                           pauseAfterBatchMilliseconds: pauseAfterBatchMs)
-        let progress = JobProgressLine()
-        let token = CancellationToken()
-        InterruptCancels.install(token)
-        let result: ScanJob.Result
-        do {
-            result = try JobRunner.run(job, token: token, sink: progress.sink).get()
-        } catch is JobCancelled {
-            throw CommandFailure("scan interrupted; committed batches are kept in \(index): run the same command to continue")
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        let result = try runCommandJob(job, token: InterruptCancels.installedToken(),
+                                       interrupted: "scan interrupted; committed batches are kept in \(index): run the same command to continue")
         if output.json {
             try Output.printJSON(result)
         } else {

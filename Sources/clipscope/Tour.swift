@@ -106,20 +106,14 @@ struct Tour: ParsableCommand {
 
     /// Builds what is missing of the demo, with progress.
     func buildDemo(_ demo: ToyDemo, model: String) throws {
-        let token = CancellationToken()
-        InterruptCancels.install(token)
-        do {
-            if !demo.galleryIsComplete {
-                print("First use: generating \(ToyDemo.galleryCount) scenes into \(demo.galleryPath) ...")
-                _ = try JobRunner.run(demo.galleryJob, token: token, sink: JobProgressLine().sink).get()
-            }
-            let result = try JobRunner.run(demo.scanJob(model: model), token: token, sink: JobProgressLine().sink).get()
-            if result.scanned > 0 { print(ScanJob.summary(of: result)) }
-        } catch is JobCancelled {
-            throw CommandFailure("interrupted; what was built so far is kept in \(demo.directory): run again to continue")
-        } catch {
-            throw CommandFailure("\(error)")
+        let token = InterruptCancels.installedToken()
+        let interrupted = "interrupted; what was built so far is kept in \(demo.directory): run again to continue"
+        if !demo.galleryIsComplete {
+            print("First use: generating \(ToyDemo.galleryCount) scenes into \(demo.galleryPath) ...")
+            _ = try runCommandJob(demo.galleryJob, token: token, interrupted: interrupted)
         }
+        let result = try runCommandJob(demo.scanJob(model: model), token: token, interrupted: interrupted)
+        if result.scanned > 0 { print(ScanJob.summary(of: result)) }
     }
 
     /// Draws a picture inline, or writes it into the demo folder when there is no terminal graphics.

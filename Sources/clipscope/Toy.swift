@@ -65,16 +65,8 @@ struct ToyTrain: ParsableCommand {
         job.batchSize = batchSize
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
-        let token = CancellationToken()
-        InterruptCancels.install(token)
-        let result: ToyTrainJob.Result
-        do {
-            result = try JobRunner.run(job, token: token, sink: JobProgressLine().sink).get()
-        } catch is JobCancelled {
-            throw CommandFailure("training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
+            "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
         if json.json {
             try Output.printJSON(result)
         } else {
@@ -172,15 +164,7 @@ struct ToyGalleryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let token = CancellationToken()
-        InterruptCancels.install(token)
-        let result: ToyGallery.Result
-        do {
-            result = try JobRunner.run(ToyGallery(output: output, count: count, seed: seed), token: token,
-                                       sink: JobProgressLine().sink).get()
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        let result = try runCommandJob(ToyGallery(output: output, count: count, seed: seed), token: InterruptCancels.installedToken())
         if json.json { try Output.printJSON(result) } else { print(ToyGallery.summary(of: result)) }
     }
 }
