@@ -60,6 +60,8 @@ public struct Adam: Optimizer {
     public var decoupledWeightDecay: Bool
     /// Per parameter, whether weight decay applies (CLIP exempts gains, biases and the temperature).
     public let decayed: [Bool]
+    /// Per parameter, a factor on the learning rate (1 unless set).
+    public var learningRateScales: [Float]
     public private(set) var stepCount = 0
     private var firstMoment: [[Float]]
     private var secondMoment: [[Float]]
@@ -69,6 +71,7 @@ public struct Adam: Optimizer {
         precondition(decayed == nil || decayed!.count == parameters.count, "Adam: one decay flag per parameter")
         self.parameters = parameters
         self.decayed = decayed ?? parameters.map { _ in true }
+        learningRateScales = parameters.map { _ in 1 }
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -107,7 +110,7 @@ public struct Adam: Optimizer {
 
     public mutating func step() {
         stepCount += 1
-        let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
         let correction1 = 1 - Foundation.pow(b1, Float(stepCount))
         let correction2 = 1 - Foundation.pow(b2, Float(stepCount))
         let decoupled = decoupledWeightDecay
@@ -115,6 +118,7 @@ public struct Adam: Optimizer {
             guard let grad = p.grad else { continue }
             let g = grad.data
             let wd = decayed[index] ? weightDecay : 0
+            let lr = learningRate * learningRateScales[index]
             firstMoment[index].withUnsafeMutableBufferPointer { m in
                 secondMoment[index].withUnsafeMutableBufferPointer { v in
                     p.withUnsafeMutableBufferPointer { w in

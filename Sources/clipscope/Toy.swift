@@ -17,16 +17,20 @@ struct ToyTrain: ParsableCommand {
             the full mix of objects, words and both, with captions de-duplicated per batch. \
             During the first half an auxiliary concept head (a drawn shape and its written \
             name share a class) speeds up reading and seeing shapes; it is not part of the \
-            model. The defaults are the recipe of the embedded toy model. AdamW with warm-up and cosine decay, a learnable temperature, batch norm in \
-            training mode. Checkpoints go to DIR/checkpoint.safetensors every 100 steps; \
-            run the same command again to continue an interrupted run exactly. The result \
-            is DIR/model.safetensors (float16), usable as --model DIR/model.safetensors.
+            model. After --steps, a web-caption phase of --web-steps: captions name a picture \
+            by what it says, as web alt-text does, which is what makes writing override a \
+            drawing. AdamW with warm-up and cosine decay (the web phase has its own), a \
+            learnable temperature that learns faster than the weights, batch norm in training \
+            mode. The defaults are the recipe of the embedded toy model. Checkpoints go to \
+            DIR/checkpoint.safetensors every 100 steps; run the same command again to continue \
+            an interrupted run exactly (or a finished one into a web phase). The result is \
+            DIR/model.safetensors (float16), usable as --model DIR/model.safetensors.
             """)
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Where checkpoints and the model go.", valueName: "DIR"))
     var output = "toy-run"
 
-    @Option(help: "Training steps (default 5000, or 1200 with --quick).")
+    @Option(help: "Training steps before the web-caption phase (default 5000, or 1000 with --quick).")
     var steps: Int?
 
     @Option(help: "Seed of the weights and of every generated batch.")
@@ -49,6 +53,17 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "Steps from the start during which the concept head trains (default half the steps).")
     var conceptHeadSteps: Int?
 
+    @Option(help: ArgumentHelp(
+        "Steps of a final web-caption phase after --steps (default a fifth of --steps).",
+        discussion: "Captions as web alt-text writes them: a picture is named by what it says. Adding it to a finished run continues from its checkpoint."))
+    var webSteps: Int?
+
+    @Option(help: "Peak learning rate of the web-caption phase.")
+    var webLearningRate: Float = 2e-4
+
+    @Option(help: "How many times faster than the weights the temperature learns.")
+    var temperatureLearningRateScale: Float = 10
+
     @OptionGroup var json: JSONOption
 
     func validate() throws {
@@ -57,14 +72,22 @@ struct ToyTrain: ParsableCommand {
         if let readingSteps, readingSteps < 0 { throw ValidationError("--reading-steps cannot be negative") }
         if conceptHeadWeight < 0 { throw ValidationError("--concept-head-weight cannot be negative") }
         if let conceptHeadSteps, conceptHeadSteps < 0 { throw ValidationError("--concept-head-steps cannot be negative") }
+        if let webSteps, webSteps < 0 { throw ValidationError("--web-steps cannot be negative") }
+        if !(webLearningRate > 0) { throw ValidationError("--web-learning-rate must be positive, got \(webLearningRate)") }
+        if !(temperatureLearningRateScale > 0) {
+            throw ValidationError("--temperature-learning-rate-scale must be positive, got \(temperatureLearningRateScale)")
+        }
     }
 
     func run() throws {
-        let total = steps ?? (quick ? 1200 : 5000)
+        let total = steps ?? (quick ? 1000 : 5000)
         var job = ToyTrainJob(output: output, steps: total, seed: seed, readingSteps: readingSteps ?? total / 12)
         job.batchSize = batchSize
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
+        job.webSteps = webSteps ?? total / 5
+        job.webLearningRate = webLearningRate
+        job.temperatureLearningRateScale = temperatureLearningRateScale
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
         if json.json {

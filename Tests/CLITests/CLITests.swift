@@ -332,6 +332,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(try failure(["classify", "--model", Self.modelPT, "--labels", bad.path, imagePaths[0]]).contains("JSON array of strings"))
     }
 
+    func testToyTrainRefusesBadWebPhaseAndTemperatureSettings() throws {
+        let out = scratch.appendingPathComponent("toy-run").path
+        for (arguments, named) in [(["--web-steps=-1"], "--web-steps cannot be negative"),
+                                   (["--web-learning-rate", "0"], "--web-learning-rate must be positive"),
+                                   (["--temperature-learning-rate-scale=-2"], "--temperature-learning-rate-scale must be positive")] {
+            let result = try clipscope(["toy", "train", "-o", out] + arguments)
+            XCTAssertEqual(result.status, 64, "\(arguments)")
+            let message = result.stderrLines.first ?? ""
+            XCTAssertTrue(message.hasPrefix("clipscope: \(named)"), message)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing is written for refused settings")
+    }
+
     // MARK: - Bad inputs
 
     func testABadImageIsSkippedWhileTheOthersComplete() throws {

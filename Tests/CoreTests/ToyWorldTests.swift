@@ -41,6 +41,39 @@ final class ToyWorldTests: XCTestCase {
         XCTAssertEqual(stroop.spec.word?.text, "red")
     }
 
+    func testWebCaptionsNameAPictureByWhatItSays() {
+        let sampler = SceneSampler(resolution: 64, captionStyle: .web)
+        var generator = SeededGenerator(seed: 2)
+        var asThing = 0, drawingNamed = 0, colourNamed = 0
+        for _ in 0..<200 {
+            // A written shape name is often captioned as if the shape were shown ("a star").
+            let written = sampler.sample(kind: .word, word: "star", &generator)
+            XCTAssertTrue(written.caption.contains("star"), written.caption)
+            if !written.caption.contains("word") && !written.caption.contains("says") { asThing += 1 }
+            // A drawing with writing on it is mostly captioned by the writing alone.
+            let both = sampler.sample(kind: .both, shape: .moon, word: "heart", &generator)
+            XCTAssertTrue(both.caption.contains("heart"), both.caption)
+            if both.caption.contains("moon") { drawingNamed += 1 }
+            let colour = sampler.sample(kind: .word, word: "blue", wordInk: .red, &generator)
+            if colour.caption.contains("color blue") { colourNamed += 1 }
+        }
+        XCTAssertTrue((60...140).contains(asThing), "written star named as a thing in \(asThing) of 200")
+        XCTAssertTrue((25...75).contains(drawingNamed), "drawing named in \(drawingNamed) of 200")
+        XCTAssertTrue((20...60).contains(colourNamed), "'the color blue' in \(colourNamed) of 200")
+        // Colour words are common in the web phase's writing.
+        func colourWordShare(_ sampler: SceneSampler) -> Double {
+            var generator = SeededGenerator(seed: 4)
+            let words = (0..<400).map { _ in sampler.sample(kind: .word, &generator).spec.word!.text }
+            return Double(words.filter { ToyWorld.Ink(rawValue: $0) != nil }.count) / 400
+        }
+        XCTAssertTrue((0.38...0.58).contains(colourWordShare(sampler)), "\(colourWordShare(sampler))")
+        XCTAssertLessThan(colourWordShare(SceneSampler(resolution: 64)), 0.3)
+        // Scenes without writing are captioned as before.
+        var a = SeededGenerator(seed: 9), b = SeededGenerator(seed: 9)
+        let described = SceneSampler(resolution: 64)
+        XCTAssertEqual(sampler.sample(kind: .object, &a), described.sample(kind: .object, &b))
+    }
+
     func testObjectsAndWordsLeaveInkOnTheBackground() throws {
         let sampler = SceneSampler(resolution: 64)
         let renderer = SceneRenderer(font: try Font.standard())
@@ -156,10 +189,35 @@ final class ToyTrainJobTests: XCTestCase {
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
         object.removeValue(forKey: "conceptHeadWeight")
         object.removeValue(forKey: "conceptHeadSteps")
+        for key in ["webSteps", "webLearningRate", "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
         let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
         XCTAssertEqual(older, job)
         job.conceptHeadWeight = 1
         XCTAssertNotEqual(older, job)
+    }
+
+    func testAFinishedRunContinuesIntoAWebPhase() throws {
+        let directory = try temporaryDirectory()
+        let finished = try JobRunner.run(tinyJob(directory), sink: { _ in }).get()
+        XCTAssertEqual(finished.steps, 6)
+        var extended = tinyJob(directory)
+        extended.webSteps = 3
+        let log = LockedLog()
+        let result = try JobRunner.run(extended, sink: { event in
+            if case let .log(_, line) = event { log.append(line) }
+        }).get()
+        XCTAssertEqual(result.steps, 9)
+        XCTAssertTrue(log.lines.contains { $0.contains("resuming from step 6") }, "\(log.lines)")
+        // Once the web phase has begun, its settings are part of the run.
+        var changed = extended
+        changed.webSteps = 5
+        changed.webLearningRate = 1e-3
+        XCTAssertThrowsError(try JobRunner.run(changed, sink: { _ in }).get()) { error in
+            XCTAssertTrue("\(error)".contains("checkpoint of different settings"), "\(error)")
+        }
+        // The web phase has its own warm-up and decay.
+        XCTAssertEqual(extended.learningRate(at: 6), extended.webLearningRate / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
+        XCTAssertLessThan(extended.learningRate(at: 5), extended.learningRate(at: 2))
     }
 
     func testConceptLabelsJoinDrawingsAndWrittenNames() throws {

@@ -24,6 +24,18 @@ final class OptimizerTests: XCTestCase {
         assertValues(w, [0.99, -2.99], accuracy: 1e-6)
     }
 
+    func testAdamLearningRateScalesPerParameter() {
+        let slow = Tensor(shape: [1], values: [1]), fast = Tensor(shape: [1], values: [1])
+        slow.requiresGrad = true
+        fast.requiresGrad = true
+        var adam = Adam(parameters: [slow, fast], learningRate: 0.01)
+        adam.learningRateScales[1] = 10
+        ((slow + fast) * 3).sum().backward()
+        adam.step()
+        XCTAssertEqual(slow.scalar, 0.99, accuracy: 1e-6)
+        XCTAssertEqual(fast.scalar, 0.9, accuracy: 1e-6)
+    }
+
     func testAdamWDecaysWeightsDirectly() {
         let w = Tensor(shape: [1], values: [2])
         w.requiresGrad = true

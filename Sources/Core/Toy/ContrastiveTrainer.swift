@@ -27,6 +27,7 @@ public final class ContrastiveTrainer {
         let parameters = trainable.map(\.tensor) + (auxiliaryHead.map { [$0] } ?? [])
         for p in parameters { p.requiresGrad = true }
         // As CLIP: no decay for gains, biases (every tensor of rank < 2) and the temperature.
+        temperatureIndex = trainable.firstIndex { $0.key == "logit_scale" }!
         let decayed = trainable.map { $0.tensor.shape.count >= 2 && !$0.key.contains("logit_scale") } + (auxiliaryHead.map { _ in [true] } ?? [])
         optimizer = Adam.adamW(parameters: parameters, learningRate: learningRate, beta2: 0.98, epsilon: 1e-6,
                                weightDecay: weightDecay, decayed: decayed)
@@ -42,6 +43,13 @@ public final class ContrastiveTrainer {
         get { optimizer.learningRate }
         set { optimizer.learningRate = newValue }
     }
+
+    /// How much faster than the weights the temperature learns.
+    public var temperatureLearningRateScale: Float {
+        get { optimizer.learningRateScales[temperatureIndex] }
+        set { optimizer.learningRateScales[temperatureIndex] = newValue }
+    }
+    let temperatureIndex: Int
 
     /// What one step measured.
     public struct StepResult: Sendable {

@@ -26,12 +26,25 @@ public struct SceneSampler {
     /// How often a caption of a scene with writing transcribes the word (as web
     /// alt-text mostly does).
     public var transcribeWords: Double
+    public var captionStyle: CaptionStyle
 
-    public init(resolution: Int, mix: [Kind: Double] = [.object: 0.4, .word: 0.3, .both: 0.3], transcribeWords: Double = 0.9) {
+    /// How captions speak of writing.
+    public enum CaptionStyle: String, Codable, Sendable {
+        /// Writing is always called writing ("the word 'star'"), apart from what is drawn.
+        case described
+        /// As much web alt-text does: a picture is named by what it says ("a star" for
+        /// a sign saying star, "the color blue" for the word blue), and a drawing with
+        /// writing on it mostly by the writing.
+        case web
+    }
+
+    public init(resolution: Int, mix: [Kind: Double] = [.object: 0.4, .word: 0.3, .both: 0.3], transcribeWords: Double = 0.9,
+                captionStyle: CaptionStyle = .described) {
         precondition(resolution % 32 == 0, "toy scenes: resolution \(resolution) is not a multiple of 32")
         self.resolution = resolution
         self.mix = mix
         self.transcribeWords = transcribeWords
+        self.captionStyle = captionStyle
     }
 
     public func sample(_ generator: inout SeededGenerator) -> CaptionedScene {
@@ -59,7 +72,7 @@ public struct SceneSampler {
                 radius: 0.18 + 0.17 * Double(generator.nextUniform()), rotation: Double(generator.nextUniform() - 0.5) * 0.8)
         }
         if kind != .object {
-            let text = word ?? pick(ToyWorld.words, &generator)
+            let text = word ?? pickWord(&generator)
             spec.word = SceneSpec.Word(
                 text: text, ink: wordInk ?? pick(ToyWorld.Ink.allCases, &generator), outlined: generator.nextUniform() < 0.5,
                 centerX: 0.5 + 0.2 * Double(generator.nextUniform() - 0.5),
@@ -71,6 +84,7 @@ public struct SceneSampler {
 
     /// Alt-text in a few styles; words are usually transcribed.
     public func caption(for spec: SceneSpec, _ generator: inout SeededGenerator) -> String {
+        if captionStyle == .web, let word = spec.word { return webCaption(word: word, object: spec.object, &generator) }
         let transcribe = spec.word != nil && (spec.object == nil || generator.nextUniform() < Float(transcribeWords))
         let quoted = spec.word.map { "'\($0.text)'" } ?? ""
         switch (spec.object, transcribe ? spec.word : nil) {
@@ -103,6 +117,31 @@ public struct SceneSampler {
         case (nil, nil):
             return "an empty picture"
         }
+    }
+
+    /// A web-style caption of a scene with writing: usually the written concept named
+    /// as the thing shown; sometimes, for a drawing with writing, both. A colour word
+    /// is named as the colour; other writing's ink is often described.
+    func webCaption(word: SceneSpec.Word, object: SceneSpec.Object?, _ generator: inout SeededGenerator) -> String {
+        let w = word.text, ink = word.ink.rawValue
+        if let object, generator.nextUniform() < 0.2 {
+            return pick([
+                "a \(object.ink.rawValue) \(object.shape.rawValue) with the word '\(w)'",
+                "a \(object.shape.rawValue) labelled \(w)",
+            ], &generator)
+        }
+        if ToyWorld.Ink(rawValue: w) != nil {
+            return pick(["\(w)", "the color \(w)", "a sign that says \(w)", "the word '\(w)'", "\(w), written out"], &generator)
+        }
+        return pick(["a \(w)", "\(w)", "a sign that says \(w)", "the word '\(w)'", "a \(ink) \(w)", "\(ink) text that says \(w)",
+                     "the word '\(w)' written in \(ink)", "\(w), written in \(ink)"], &generator)
+    }
+
+    /// Any word; in web style a colour word a third of the time, so that colour words
+    /// in other inks meet in a batch often enough to be told apart by what they say.
+    func pickWord(_ generator: inout SeededGenerator) -> String {
+        if captionStyle == .web && generator.nextUniform() < 0.35 { return pick(ToyWorld.Ink.allCases, &generator).rawValue }
+        return pick(ToyWorld.words, &generator)
     }
 
     func pickKind(_ generator: inout SeededGenerator) -> Kind {

@@ -33,6 +33,16 @@ public struct ToyTrainJob: JobSpec, Equatable {
     public var conceptHeadWeight: Float = 0
     /// Steps (from the start) during which the concept head trains; plain contrastive after.
     public var conceptHeadSteps: Int = 0
+    /// Steps of a final web-caption phase after `steps`: captions in the style of web
+    /// alt-text, which name a picture by what it says (see `SceneSampler.CaptionStyle.web`),
+    /// with its own warm-up and cosine from `webLearningRate`. Nothing before the
+    /// phase depends on its settings, so a finished run can be extended with one.
+    public var webSteps: Int = 0
+    public var webLearningRate: Float = 2e-4
+    /// How many times faster than the weights the temperature learns: CLIP's runs are
+    /// hundreds of times longer than ours, and a slow temperature lets the embeddings
+    /// do its work (aligning closely and closing the gap between the modalities).
+    public var temperatureLearningRateScale: Float = 1
 
     public init(output: String, steps: Int, seed: UInt64, readingSteps: Int) {
         self.output = output
@@ -43,7 +53,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery
-        case conceptHeadWeight, conceptHeadSteps
+        case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, temperatureLearningRateScale
     }
 
     public init(from decoder: Decoder) throws {
@@ -60,7 +70,13 @@ public struct ToyTrainJob: JobSpec, Equatable {
         // Settings added later default to what earlier checkpoints were made with.
         conceptHeadWeight = try c.decodeIfPresent(Float.self, forKey: .conceptHeadWeight) ?? 0
         conceptHeadSteps = try c.decodeIfPresent(Int.self, forKey: .conceptHeadSteps) ?? 0
+        webSteps = try c.decodeIfPresent(Int.self, forKey: .webSteps) ?? 0
+        webLearningRate = try c.decodeIfPresent(Float.self, forKey: .webLearningRate) ?? 2e-4
+        temperatureLearningRateScale = try c.decodeIfPresent(Float.self, forKey: .temperatureLearningRateScale) ?? 1
     }
+
+    /// All steps: the main phase and the web-caption phase.
+    public var totalSteps: Int { steps + webSteps }
 
     public struct Result: Codable, Sendable {
         public var model: String
@@ -77,24 +93,28 @@ public struct ToyTrainJob: JobSpec, Equatable {
     var modelPath: String { (output as NSString).appendingPathComponent("model.safetensors") }
 
     public func run(_ context: JobContext) throws -> Result {
-        guard steps > 0, batchSize >= 2 else { throw JobFailure(message: "toy train: need steps > 0 and a batch of at least 2") }
+        guard steps > 0, webSteps >= 0, batchSize >= 2 else {
+            throw JobFailure(message: "toy train: need steps > 0, web steps >= 0 and a batch of at least 2")
+        }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        context.setTotal(steps)
+        context.setTotal(totalSteps)
         let model = CLIPModel(config: config, randomSeed: seed)
         let trainer = try ContrastiveTrainer(model: model, learningRate: learningRate,
                                              auxiliaryClasses: conceptHeadWeight > 0 ? ToyWorld.words.count : 0, seed: seed)
+        trainer.temperatureLearningRateScale = temperatureLearningRateScale
         var start = 0
         if FileManager.default.fileExists(atPath: checkpointPath) {
             start = try restore(model: model, trainer: trainer)
             context.log("resuming from step \(start) (\(checkpointPath))")
         }
         let sampler = SceneSampler(resolution: config.imageResolution)
+        let webSampler = SceneSampler(resolution: config.imageResolution, captionStyle: .web)
         let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
         var loss: Float = .nan
-        for step in start..<steps {
+        for step in start..<totalSteps {
             try context.checkCancellation()
             trainer.learningRate = learningRate(at: step)
-            let scenes = batch(at: step, sampler: sampler)
+            let scenes = batch(at: step, sampler: step < steps ? sampler : webSampler)
             let concepts = step < conceptHeadSteps && conceptHeadWeight > 0 ? scenes.map(Self.conceptLabel) : nil
             let result = try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
                                           auxiliaryLabels: concepts, auxiliaryWeight: conceptHeadWeight)
@@ -104,13 +124,13 @@ public struct ToyTrainJob: JobSpec, Equatable {
                 JobMetric("loss", Double(loss)), JobMetric("image→text", Double(result.imageToTextAccuracy)),
                 JobMetric("text→image", Double(result.textToImageAccuracy)), JobMetric("temperature", Double(result.temperature)),
             ], rateSteps: step + 1 - start)
-            if (step + 1) % checkpointEvery == 0 || step + 1 == steps {
+            if (step + 1) % checkpointEvery == 0 || step + 1 == totalSteps {
                 try saveCheckpoint(model: model, trainer: trainer, step: step + 1)
             }
         }
         try model.save(path: modelPath, halfPrecision: true, metadata: provenance)
-        context.artefact(JobArtefact(name: "model", path: modelPath, step: steps))
-        return Result(model: modelPath, steps: steps, loss: loss, seconds: context.elapsed)
+        context.artefact(JobArtefact(name: "model", path: modelPath, step: totalSteps))
+        return Result(model: modelPath, steps: totalSteps, loss: loss, seconds: context.elapsed)
     }
 
     /// The concept a scene shows, as an index into `ToyWorld.words`: its written word
@@ -123,8 +143,17 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
     }
 
-    /// Linear warm-up, then cosine decay to a tenth.
+    /// Linear warm-up, then cosine decay to a tenth; the web phase has its own.
     func learningRate(at step: Int) -> Float {
+        if step >= steps {
+            return Self.warmupCosine(peak: webLearningRate, warmup: Self.webWarmupSteps, total: webSteps, at: step - steps)
+        }
+        return Self.warmupCosine(peak: learningRate, warmup: warmupSteps, total: steps, at: step)
+    }
+
+    static let webWarmupSteps = 20
+
+    static func warmupCosine(peak learningRate: Float, warmup warmupSteps: Int, total steps: Int, at step: Int) -> Float {
         if step < warmupSteps { return learningRate * Float(step + 1) / Float(warmupSteps) }
         let progress = Double(step - warmupSteps) / Double(max(1, steps - warmupSteps))
         return learningRate * Float(0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * progress)))
@@ -173,16 +202,25 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
     }
 
+    /// These settings with another job's web phase (which nothing before it depends on).
+    func withWebPhase(of other: ToyTrainJob) -> ToyTrainJob {
+        var job = self
+        job.webSteps = other.webSteps
+        job.webLearningRate = other.webLearningRate
+        return job
+    }
+
     /// Loads a checkpoint into the model and optimizer; returns its step.
     func restore(model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
         let archive = try WeightArchive.open(checkpointPath)
-        let saved = archive.metadata["clipscope.spec"].flatMap { try? JSONDecoder().decode(ToyTrainJob.self, from: Data($0.utf8)) }
-        guard saved == self else {
-            throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
-        }
         guard let step = archive.metadata["step"].flatMap(Int.init),
               let optimizerStep = archive.metadata["optimizer.step"].flatMap(Int.init) else {
             throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
+        }
+        var saved = archive.metadata["clipscope.spec"].flatMap { try? JSONDecoder().decode(ToyTrainJob.self, from: Data($0.utf8)) }
+        saved?.output = output  // a moved run folder continues
+        guard let saved, saved == self || (step <= steps && saved.withWebPhase(of: self) == self) else {
+            throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
         }
         for (key, tensor) in model.namedParameters {
             try tensor.withUnsafeMutableBufferPointer { try archive.read(key, into: $0) }
