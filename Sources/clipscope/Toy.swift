@@ -42,7 +42,7 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "Steps of the reading curriculum (default a twelfth of the steps).")
     var readingSteps: Int?
 
-    @Flag(help: "A smaller run, 1200 steps (about 17 minutes on 2 cores): colours and some shapes, no reading yet.")
+    @Flag(help: "A smaller run, 1000 steps and a 200-step web phase (about 17 minutes on 2 cores): colours, some shapes and the modality gap, no reading yet.")
     var quick = false
 
     @Option(help: ArgumentHelp(
