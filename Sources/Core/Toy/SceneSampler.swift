@@ -137,8 +137,9 @@ public struct SceneSampler {
                      "the word '\(w)' written in \(ink)", "\(w), written in \(ink)"], &generator)
     }
 
-    /// Any word; in web style a colour word a third of the time, so that colour words
-    /// in other inks meet in a batch often enough to be told apart by what they say.
+    /// Any word; in web style a colour word 35% of the time besides its share of the
+    /// rest (nearly half in all), so that colour words in other inks meet in a batch
+    /// often enough to be told apart by what they say.
     func pickWord(_ generator: inout SeededGenerator) -> String {
         if captionStyle == .web && generator.nextUniform() < 0.35 { return pick(ToyWorld.Ink.allCases, &generator).rawValue }
         return pick(ToyWorld.words, &generator)
