@@ -26,9 +26,11 @@ public final class ContrastiveTrainer {
         let trainable = model.namedParameters.filter { !$0.key.contains("running_") }
         let parameters = trainable.map(\.tensor) + (auxiliaryHead.map { [$0] } ?? [])
         for p in parameters { p.requiresGrad = true }
-        temperatureIndex = trainable.firstIndex { $0.key == "logit_scale" }!
+        let temperature = trainable.firstIndex { $0.key == "logit_scale" }!
+        temperatureIndex = temperature
         // As CLIP: no decay for gains, biases (every tensor of rank < 2) and the temperature.
-        let decayed = trainable.map { $0.tensor.shape.count >= 2 && !$0.key.contains("logit_scale") } + (auxiliaryHead.map { _ in [true] } ?? [])
+        let decayed = trainable.indices.map { trainable[$0].tensor.shape.count >= 2 && $0 != temperature }
+            + (auxiliaryHead.map { _ in [true] } ?? [])
         optimizer = Adam.adamW(parameters: parameters, learningRate: learningRate, beta2: 0.98, epsilon: 1e-6,
                                weightDecay: weightDecay, decayed: decayed)
     }
