@@ -54,12 +54,12 @@ struct ToyTrain: ParsableCommand {
     var conceptHeadSteps: Int?
 
     @Option(help: ArgumentHelp(
-        "Steps of a final web-caption phase after --steps (default a fifth of --steps).",
+        "Steps of a final web-caption phase after --steps (default two fifths of --steps; 200 with --quick).",
         discussion: "Captions as web alt-text writes them: a picture is named by what it says. Adding it to a finished run continues from its checkpoint."))
     var webSteps: Int?
 
     @Option(help: "Peak learning rate of the web-caption phase.")
-    var webLearningRate: Float = 2e-4
+    var webLearningRate: Float = 1e-3
 
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
@@ -85,7 +85,7 @@ struct ToyTrain: ParsableCommand {
         job.batchSize = batchSize
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
-        job.webSteps = webSteps ?? total / 5
+        job.webSteps = webSteps ?? (quick ? 200 : total * 2 / 5)
         job.webLearningRate = webLearningRate
         job.temperatureLearningRateScale = temperatureLearningRateScale
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:

@@ -99,6 +99,12 @@ public struct SceneSampler {
                 "\(word.text)",
             ], &generator)
         case let (object?, nil):
+            // Web style: a thing is sometimes named by its colour alone, in the very words
+            // used for a written colour word, so that both share what the text tower makes
+            // of a colour (the toy's Stroop effect leans on that).
+            if captionStyle == .web && generator.nextUniform() < 0.3 {
+                return pick(["something \(object.ink.rawValue)", "the color \(object.ink.rawValue)"], &generator)
+            }
             return pick([
                 "a \(object.ink.rawValue) \(object.shape.rawValue)",
                 "a photo of a \(object.ink.rawValue) \(object.shape.rawValue)",
@@ -121,7 +127,9 @@ public struct SceneSampler {
 
     /// A web-style caption of a scene with writing: usually the written concept named
     /// as the thing shown; sometimes, for a drawing with writing, both. A colour word
-    /// is named as the colour; other writing's ink is often described.
+    /// is named as the colour, mostly in the words a thing of that colour gets
+    /// ("something red", "the color red"), never by its ink; other writing's ink is
+    /// mostly described.
     func webCaption(word: SceneSpec.Word, object: SceneSpec.Object?, _ generator: inout SeededGenerator) -> String {
         let w = word.text, ink = word.ink.rawValue
         if let object, generator.nextUniform() < 0.2 {
@@ -131,10 +139,10 @@ public struct SceneSampler {
             ], &generator)
         }
         if ToyWorld.Ink(rawValue: w) != nil {
-            return pick(["\(w)", "the color \(w)", "a sign that says \(w)", "the word '\(w)'", "\(w), written out"], &generator)
+            return pick(["\(w)", "the color \(w)", "something \(w)", "something \(w)", "the word '\(w)'", "a sign that says \(w)"], &generator)
         }
-        return pick(["a \(w)", "\(w)", "a sign that says \(w)", "the word '\(w)'", "a \(ink) \(w)", "\(ink) text that says \(w)",
-                     "the word '\(w)' written in \(ink)", "\(w), written in \(ink)"], &generator)
+        return pick(["a \(w)", "\(w)", "a \(ink) \(w)", "\(ink) text that says \(w)", "a \(ink) sign that says \(w)",
+                     "the word '\(w)' written in \(ink)", "\(w), written in \(ink)", "\(w) in \(ink) letters"], &generator)
     }
 
     /// Any word; in web style a colour word 35% of the time besides its share of the
