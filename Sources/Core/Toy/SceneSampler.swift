@@ -139,6 +139,7 @@ public struct SceneSampler {
             ], &generator)
         }
         if ToyWorld.Ink(rawValue: w) != nil {
+            // "something w" twice: half the time in the words a thing of that colour gets.
             return pick(["\(w)", "the color \(w)", "something \(w)", "something \(w)", "the word '\(w)'", "a sign that says \(w)"], &generator)
         }
         return pick(["a \(w)", "\(w)", "a \(ink) \(w)", "\(ink) text that says \(w)", "a \(ink) sign that says \(w)",
