@@ -84,7 +84,15 @@ public struct SceneSampler {
 
     /// Alt-text in a few styles; words are usually transcribed.
     public func caption(for spec: SceneSpec, _ generator: inout SeededGenerator) -> String {
-        if captionStyle == .web, let word = spec.word { return webCaption(word: word, object: spec.object, &generator) }
+        if captionStyle == .web {
+            if let word = spec.word { return webCaption(word: word, object: spec.object, &generator) }
+            // A thing is sometimes named by its colour alone, in the very words used for a
+            // written colour word, so that both share what the text tower makes of a colour
+            // (the toy's Stroop effect leans on that).
+            if let object = spec.object, generator.nextUniform() < 0.3 {
+                return pick(["something \(object.ink.rawValue)", "the color \(object.ink.rawValue)"], &generator)
+            }
+        }
         let transcribe = spec.word != nil && (spec.object == nil || generator.nextUniform() < Float(transcribeWords))
         let quoted = spec.word.map { "'\($0.text)'" } ?? ""
         switch (spec.object, transcribe ? spec.word : nil) {
@@ -99,12 +107,6 @@ public struct SceneSampler {
                 "\(word.text)",
             ], &generator)
         case let (object?, nil):
-            // Web style: a thing is sometimes named by its colour alone, in the very words
-            // used for a written colour word, so that both share what the text tower makes
-            // of a colour (the toy's Stroop effect leans on that).
-            if captionStyle == .web && generator.nextUniform() < 0.3 {
-                return pick(["something \(object.ink.rawValue)", "the color \(object.ink.rawValue)"], &generator)
-            }
             return pick([
                 "a \(object.ink.rawValue) \(object.shape.rawValue)",
                 "a photo of a \(object.ink.rawValue) \(object.shape.rawValue)",
