@@ -61,6 +61,11 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "Peak learning rate of the web-caption phase.")
     var webLearningRate: Float = 1e-3
 
+    @Option(help: ArgumentHelp(
+        "Pairs per web-phase batch of one non-colour word written in two inks, each captioned with its ink.",
+        discussion: "Reading alone cannot tell such a pair apart, so the ink of writing has to be seen."))
+    var webInkTwins = 0
+
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
 
@@ -73,6 +78,9 @@ struct ToyTrain: ParsableCommand {
         if conceptHeadWeight < 0 { throw ValidationError("--concept-head-weight cannot be negative") }
         if let conceptHeadSteps, conceptHeadSteps < 0 { throw ValidationError("--concept-head-steps cannot be negative") }
         if let webSteps, webSteps < 0 { throw ValidationError("--web-steps cannot be negative") }
+        if webInkTwins < 0 || webInkTwins > batchSize / 2 {
+            throw ValidationError("--web-ink-twins must be between 0 and half the batch (\(batchSize / 2)), got \(webInkTwins)")
+        }
         if !(webLearningRate > 0) { throw ValidationError("--web-learning-rate must be positive, got \(webLearningRate)") }
         if !(temperatureLearningRateScale > 0) {
             throw ValidationError("--temperature-learning-rate-scale must be positive, got \(temperatureLearningRateScale)")
@@ -87,6 +95,7 @@ struct ToyTrain: ParsableCommand {
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
         job.webSteps = webSteps ?? (quick ? 200 : total * 2 / 5)
         job.webLearningRate = webLearningRate
+        job.webInkTwins = webInkTwins
         job.temperatureLearningRateScale = temperatureLearningRateScale
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
@@ -108,8 +117,8 @@ struct ToyEval: ParsableCommand {
             "the word '{}'"), typographic attacks (another shape's name written on an object: \
             how often the shape prediction flips to the written name, among objects recognised \
             without the writing), Stroop (colour words in another ink against "my favorite \
-            word, written in the color {}": how often the word wins; a neutral word's ink \
-            accuracy), multimodal neurons (a conv3 neuron whose top 20 drawings-only and \
+            word, written in the color {}": how often the word's colour scores above the ink's, \
+            and how often it is the top colour of all; a neutral word's ink accuracy), multimodal neurons (a conv3 neuron whose top 20 drawings-only and \
             words-only probe scenes hold at least 3 drawings and 3 written names of one shape) \
             and the modality gap (nearest-centroid separability of image and caption \
             embeddings, and the centroid distance).
@@ -149,7 +158,7 @@ extension ToyEval {
             "colour accuracy        \(percent(card.colourAccuracy))",
             "reading accuracy       \(percent(card.readingAccuracy))",
             "attack flip rate       \(percent(card.attackFlipRate))",
-            "Stroop: word wins      \(percent(card.stroopWordWins))",
+            "Stroop: word beats ink \(percent(card.stroopWordWins))   word is top colour \(percent(card.stroopWordTop1))",
             "neutral ink accuracy   \(percent(card.neutralInkAccuracy))",
             "modality separability  \(percent(card.modalitySeparability))   centroid distance \(String(format: "%.3f", card.centroidDistance))",
             "multimodal neurons     \(card.multimodalNeurons.count) over \(card.multimodalConcepts.count) concept(s)",

@@ -203,7 +203,7 @@ final class ToyTrainJobTests: XCTestCase {
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
         object.removeValue(forKey: "conceptHeadWeight")
         object.removeValue(forKey: "conceptHeadSteps")
-        for key in ["webSteps", "webLearningRate", "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
+        for key in ["webSteps", "webLearningRate", "webInkTwins", "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
         let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
         XCTAssertEqual(older, job)
         job.conceptHeadWeight = 1
@@ -232,6 +232,28 @@ final class ToyTrainJobTests: XCTestCase {
         // The web phase has its own warm-up and decay.
         XCTAssertEqual(extended.learningRate(at: 6), extended.webLearningRate / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
         XCTAssertLessThan(extended.learningRate(at: 5), extended.learningRate(at: 2))
+    }
+
+    func testWebBatchesHoldInkTwinsThatOnlyTheirInkTellsApart() throws {
+        var job = tinyJob(try temporaryDirectory())
+        job.webSteps = 4
+        job.webInkTwins = 3
+        let webSampler = SceneSampler(resolution: job.config.imageResolution, captionStyle: .web)
+        let scenes = job.batch(at: job.steps + 1, sampler: webSampler)
+        XCTAssertEqual(scenes.count, job.batchSize)
+        XCTAssertEqual(Set(scenes.map(\.caption)).count, scenes.count, "a repeated caption is a false negative")
+        for pair in 0..<3 {
+            let (a, b) = (try XCTUnwrap(scenes[2 * pair].spec.word), try XCTUnwrap(scenes[2 * pair + 1].spec.word))
+            XCTAssertNil(scenes[2 * pair].spec.object)
+            XCTAssertEqual(a.text, b.text)
+            XCTAssertNil(ToyWorld.Ink(rawValue: a.text), "a colour word is named by what it says, not its ink")
+            XCTAssertNotEqual(a.ink, b.ink)
+            XCTAssertTrue(scenes[2 * pair].caption.contains(a.ink.rawValue), scenes[2 * pair].caption)
+            XCTAssertTrue(scenes[2 * pair + 1].caption.contains(b.ink.rawValue), scenes[2 * pair + 1].caption)
+        }
+        // Only the web phase has twins.
+        let main = job.batch(at: job.steps - 1, sampler: SceneSampler(resolution: job.config.imageResolution))
+        XCTAssertFalse((0..<3).allSatisfy { main[2 * $0].spec.word != nil && main[2 * $0].spec.word?.text == main[2 * $0 + 1].spec.word?.text })
     }
 
     func testConceptLabelsJoinDrawingsAndWrittenNames() throws {
@@ -315,9 +337,11 @@ final class ToyReportCardTests: XCTestCase {
         let first = try ToyEvaluator(model: model, seed: 1, samples: 2).evaluate()
         XCTAssertEqual(try ToyEvaluator(model: model, seed: 1, samples: 2).evaluate(), first)
         for value in [first.shapeAccuracy, first.colourAccuracy, first.readingAccuracy, first.attackFlipRate,
-                      first.stroopWordWins, first.neutralInkAccuracy, first.modalitySeparability] {
+                      first.stroopWordWins, first.stroopWordTop1, first.neutralInkAccuracy, first.modalitySeparability] {
             XCTAssertTrue((0...1).contains(value), "\(value) outside [0, 1]")
         }
+        // A word that is the top colour of all also beats its ink.
+        XCTAssertLessThanOrEqual(first.stroopWordTop1, first.stroopWordWins)
     }
 }
 

@@ -133,7 +133,7 @@ public struct SceneSampler {
     /// ("something red", "the color red"), never by its ink; other writing's ink is
     /// mostly described.
     func webCaption(word: SceneSpec.Word, object: SceneSpec.Object?, _ generator: inout SeededGenerator) -> String {
-        let w = word.text, ink = word.ink.rawValue
+        let w = word.text
         if let object, generator.nextUniform() < 0.2 {
             return pick([
                 "a \(object.ink.rawValue) \(object.shape.rawValue) with the word '\(w)'",
@@ -144,8 +144,14 @@ public struct SceneSampler {
             // "something w" twice: half the time in the words a thing of that colour gets.
             return pick(["\(w)", "the color \(w)", "something \(w)", "something \(w)", "the word '\(w)'", "a sign that says \(w)"], &generator)
         }
-        return pick(["a \(w)", "\(w)", "a \(ink) \(w)", "\(ink) text that says \(w)", "a \(ink) sign that says \(w)",
-                     "the word '\(w)' written in \(ink)", "\(w), written in \(ink)", "\(w) in \(ink) letters"], &generator)
+        return pick(["a \(w)", "\(w)"] + Self.inkedCaptions(word), &generator)
+    }
+
+    /// Web captions of writing that say its ink ("a red cat", "cat, written in red", ...).
+    static func inkedCaptions(_ word: SceneSpec.Word) -> [String] {
+        let w = word.text, ink = word.ink.rawValue
+        return ["a \(ink) \(w)", "\(ink) text that says \(w)", "a \(ink) sign that says \(w)",
+                "the word '\(w)' written in \(ink)", "\(w), written in \(ink)", "\(w) in \(ink) letters"]
     }
 
     /// Any word; in web style a colour word 35% of the time besides its share of the

@@ -9,7 +9,11 @@ public struct ToyReportCard: Codable, Sendable, Equatable {
     public var colourAccuracy: Double
     public var readingAccuracy: Double
     public var attackFlipRate: Double
+    /// Incongruent word/ink scenes where the written colour word scores above the ink
+    /// colour (the criterion: "the written colour word beats the ink colour").
     public var stroopWordWins: Double
+    /// The stricter figure: the written colour word is the top colour of all.
+    public var stroopWordTop1: Double
     public var neutralInkAccuracy: Double
     public var multimodalNeurons: [MultimodalNeuron]
     public var modalitySeparability: Double
@@ -25,6 +29,7 @@ public struct ToyReportCard: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case shapeAccuracy = "shape_accuracy", colourAccuracy = "colour_accuracy", readingAccuracy = "reading_accuracy"
         case attackFlipRate = "attack_flip_rate", stroopWordWins = "stroop_word_wins"
+        case stroopWordTop1 = "stroop_word_top1"
         case neutralInkAccuracy = "neutral_ink_accuracy", multimodalNeurons = "multimodal_neurons"
         case modalitySeparability = "modality_separability", centroidDistance = "centroid_distance"
     }
@@ -104,8 +109,14 @@ public struct ToyEvaluator {
                 neutral.append(sampler.sample(kind: .word, word: pick(ToyWorld.conceptWords, &generator), wordInk: ink, &generator))
             }
         }
-        let stroopPredictions = predictions(embed(incongruent), inkClasses)
-        let wordWins = zip(incongruent, stroopPredictions).filter { Self.inks[$0.1].rawValue == $0.0.spec.word!.text }.count
+        let stroopScores = scores(embed(incongruent), inkClasses)
+        var wordWins = 0, wordTop1 = 0
+        for (scene, row) in zip(incongruent, stroopScores) {
+            let word = Self.inks.firstIndex { $0.rawValue == scene.spec.word!.text }!
+            let ink = Self.inks.firstIndex(of: scene.spec.word!.ink)!
+            if row[word] > row[ink] { wordWins += 1 }
+            if row.indices.allSatisfy({ $0 == word || row[$0] < row[word] }) { wordTop1 += 1 }
+        }
         let neutralInk = accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! })
 
         // Multimodal neurons over drawings-only and words-only scenes of each shape.
@@ -130,7 +141,8 @@ public struct ToyEvaluator {
         return ToyReportCard(
             shapeAccuracy: shapeAccuracy, colourAccuracy: colourAccuracy, readingAccuracy: readingAccuracy,
             attackFlipRate: eligible == 0 ? 0 : Double(flips) / Double(eligible),
-            stroopWordWins: Double(wordWins) / Double(max(1, incongruent.count)), neutralInkAccuracy: neutralInk,
+            stroopWordWins: Double(wordWins) / Double(max(1, incongruent.count)),
+            stroopWordTop1: Double(wordTop1) / Double(max(1, incongruent.count)), neutralInkAccuracy: neutralInk,
             multimodalNeurons: multimodal, modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
     }
 
@@ -166,11 +178,16 @@ public struct ToyEvaluator {
         return values
     }
 
+    /// Each image's cosine similarity to each class.
+    func scores(_ images: Tensor, _ classes: Tensor) -> [[Float]] {
+        let similarities = images.l2Normalized().matmul(classes, transposeOther: true)
+        let (n, c) = (similarities.shape[0], similarities.shape[1])
+        let values = similarities.values
+        return (0..<n).map { Array(values[($0 * c)..<(($0 + 1) * c)]) }
+    }
+
     func predictions(_ images: Tensor, _ classes: Tensor) -> [Int] {
-        let scores = images.l2Normalized().matmul(classes, transposeOther: true)
-        let (n, c) = (scores.shape[0], scores.shape[1])
-        let values = scores.values
-        return (0..<n).map { i in (0..<c).max { values[i * c + $0] < values[i * c + $1] }! }
+        scores(images, classes).map { row in row.indices.max { row[$0] < row[$1] }! }
     }
 
     func accuracy(_ images: Tensor, _ classes: Tensor, truth: [Int]) -> Double {

@@ -39,6 +39,10 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// phase depends on its settings, so a finished run can be extended with one.
     public var webSteps: Int = 0
     public var webLearningRate: Float = 2e-4
+    /// Pairs per web-phase batch of one non-colour word written in two inks, each
+    /// captioned with its ink: reading alone cannot tell the pair apart, so the ink of
+    /// writing has to be seen (what names a neutral word's ink in the Stroop test).
+    public var webInkTwins: Int = 0
     /// How many times faster than the weights the temperature learns: CLIP's runs are
     /// hundreds of times longer than ours, and a slow temperature lets the embeddings
     /// do its work (aligning closely and closing the gap between the modalities).
@@ -53,7 +57,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery
-        case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, temperatureLearningRateScale
+        case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, webInkTwins, temperatureLearningRateScale
     }
 
     public init(from decoder: Decoder) throws {
@@ -72,6 +76,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         conceptHeadSteps = try c.decodeIfPresent(Int.self, forKey: .conceptHeadSteps) ?? 0
         webSteps = try c.decodeIfPresent(Int.self, forKey: .webSteps) ?? 0
         webLearningRate = try c.decodeIfPresent(Float.self, forKey: .webLearningRate) ?? 2e-4
+        webInkTwins = try c.decodeIfPresent(Int.self, forKey: .webInkTwins) ?? 0
         temperatureLearningRateScale = try c.decodeIfPresent(Float.self, forKey: .temperatureLearningRateScale) ?? 1
     }
 
@@ -169,12 +174,25 @@ public struct ToyTrainJob: JobSpec, Equatable {
             return words.map { sampler.sample(kind: .word, word: $0, &generator) }
         }
         var seen = Set<String>(), scenes: [CaptionedScene] = []
+        if step >= steps {
+            for _ in 0..<min(webInkTwins, batchSize / 2) {
+                let word = pick(Self.neutralWords, &generator)
+                for ink in ToyWorld.Ink.allCases.shuffled(using: &generator).prefix(2) {
+                    var scene = sampler.sample(kind: .word, word: word, wordInk: ink, &generator)
+                    scene.caption = pick(SceneSampler.inkedCaptions(scene.spec.word!), &generator)
+                    if seen.insert(scene.caption).inserted { scenes.append(scene) }
+                }
+            }
+        }
         while scenes.count < batchSize {
             let scene = sampler.sample(&generator)
             if seen.insert(scene.caption).inserted { scenes.append(scene) }
         }
         return scenes
     }
+
+    /// Words that are not colour names.
+    static let neutralWords = ToyWorld.words.filter { ToyWorld.Ink(rawValue: $0) == nil }
 
     var provenance: [String: String] {
         let encoder = JSONEncoder()
@@ -207,6 +225,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         var job = self
         job.webSteps = other.webSteps
         job.webLearningRate = other.webLearningRate
+        job.webInkTwins = other.webInkTwins
         return job
     }
 
