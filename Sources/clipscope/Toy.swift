@@ -66,6 +66,11 @@ struct ToyTrain: ParsableCommand {
         discussion: "Reading alone cannot tell such a pair apart, so the ink of writing has to be seen."))
     var webInkTwins = 0
 
+    @Option(help: ArgumentHelp(
+        "Pairs per web-phase batch of a colour word and a non-colour word in one ink, named by what it says and by its ink.",
+        discussion: "Their shared ink matches neither caption, so a colour word has to be read over its ink."))
+    var webStroopPairs = 0
+
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
 
@@ -78,8 +83,10 @@ struct ToyTrain: ParsableCommand {
         if conceptHeadWeight < 0 { throw ValidationError("--concept-head-weight cannot be negative") }
         if let conceptHeadSteps, conceptHeadSteps < 0 { throw ValidationError("--concept-head-steps cannot be negative") }
         if let webSteps, webSteps < 0 { throw ValidationError("--web-steps cannot be negative") }
-        if webInkTwins < 0 || webInkTwins > batchSize / 2 {
-            throw ValidationError("--web-ink-twins must be between 0 and half the batch (\(batchSize / 2)), got \(webInkTwins)")
+        if webInkTwins < 0 { throw ValidationError("--web-ink-twins cannot be negative") }
+        if webStroopPairs < 0 { throw ValidationError("--web-stroop-pairs cannot be negative") }
+        if webInkTwins + webStroopPairs > batchSize / 2 {
+            throw ValidationError("--web-ink-twins and --web-stroop-pairs: \(webInkTwins + webStroopPairs) pairs do not fit a batch of \(batchSize)")
         }
         if !(webLearningRate > 0) { throw ValidationError("--web-learning-rate must be positive, got \(webLearningRate)") }
         if !(temperatureLearningRateScale > 0) {
@@ -96,6 +103,7 @@ struct ToyTrain: ParsableCommand {
         job.webSteps = webSteps ?? (quick ? 200 : total * 2 / 5)
         job.webLearningRate = webLearningRate
         job.webInkTwins = webInkTwins
+        job.webStroopPairs = webStroopPairs
         job.temperatureLearningRateScale = temperatureLearningRateScale
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")

@@ -336,7 +336,9 @@ final class CLITests: XCTestCase {
         let out = scratch.appendingPathComponent("toy-run").path
         for (arguments, named) in [(["--web-steps=-1"], "--web-steps cannot be negative"),
                                    (["--web-learning-rate", "0"], "--web-learning-rate must be positive"),
-                                   (["--batch-size", "8", "--web-ink-twins", "5"], "--web-ink-twins must be between 0 and half the batch (4)"),
+                                   (["--web-ink-twins=-1"], "--web-ink-twins cannot be negative"),
+                                   (["--batch-size", "8", "--web-ink-twins", "3", "--web-stroop-pairs", "2"],
+                                    "--web-ink-twins and --web-stroop-pairs: 5 pairs do not fit a batch of 8"),
                                    (["--temperature-learning-rate-scale=-2"], "--temperature-learning-rate-scale must be positive")] {
             let result = try clipscope(["toy", "train", "-o", out] + arguments)
             XCTAssertEqual(result.status, 64, "\(arguments)")
