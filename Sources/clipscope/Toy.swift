@@ -67,9 +67,9 @@ struct ToyTrain: ParsableCommand {
     var webInkTwins = 0
 
     @Option(help: ArgumentHelp(
-        "Pairs per web-phase batch of a colour word and a non-colour word in one ink, named by what it says and by its ink.",
-        discussion: "Their shared ink matches neither caption, so a colour word has to be read over its ink."))
-    var webStroopPairs = 0
+        "Pairs per web-phase batch of two colour words written in one ink, each named by what it says.",
+        discussion: "Their shared ink cannot tell them apart, so a colour word's colour has to be read."))
+    var webColourTwins = 0
 
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
@@ -84,9 +84,9 @@ struct ToyTrain: ParsableCommand {
         if let conceptHeadSteps, conceptHeadSteps < 0 { throw ValidationError("--concept-head-steps cannot be negative") }
         if let webSteps, webSteps < 0 { throw ValidationError("--web-steps cannot be negative") }
         if webInkTwins < 0 { throw ValidationError("--web-ink-twins cannot be negative") }
-        if webStroopPairs < 0 { throw ValidationError("--web-stroop-pairs cannot be negative") }
-        if webInkTwins + webStroopPairs > batchSize / 2 {
-            throw ValidationError("--web-ink-twins and --web-stroop-pairs: \(webInkTwins + webStroopPairs) pairs do not fit a batch of \(batchSize)")
+        if webColourTwins < 0 { throw ValidationError("--web-colour-twins cannot be negative") }
+        if webInkTwins + webColourTwins > batchSize / 2 {
+            throw ValidationError("--web-ink-twins and --web-colour-twins: \(webInkTwins + webColourTwins) pairs do not fit a batch of \(batchSize)")
         }
         if !(webLearningRate > 0) { throw ValidationError("--web-learning-rate must be positive, got \(webLearningRate)") }
         if !(temperatureLearningRateScale > 0) {
@@ -103,7 +103,7 @@ struct ToyTrain: ParsableCommand {
         job.webSteps = webSteps ?? (quick ? 200 : total * 2 / 5)
         job.webLearningRate = webLearningRate
         job.webInkTwins = webInkTwins
-        job.webStroopPairs = webStroopPairs
+        job.webColourTwins = webColourTwins
         job.temperatureLearningRateScale = temperatureLearningRateScale
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")

@@ -337,8 +337,8 @@ final class CLITests: XCTestCase {
         for (arguments, named) in [(["--web-steps=-1"], "--web-steps cannot be negative"),
                                    (["--web-learning-rate", "0"], "--web-learning-rate must be positive"),
                                    (["--web-ink-twins=-1"], "--web-ink-twins cannot be negative"),
-                                   (["--batch-size", "8", "--web-ink-twins", "3", "--web-stroop-pairs", "2"],
-                                    "--web-ink-twins and --web-stroop-pairs: 5 pairs do not fit a batch of 8"),
+                                   (["--batch-size", "8", "--web-ink-twins", "3", "--web-colour-twins", "2"],
+                                    "--web-ink-twins and --web-colour-twins: 5 pairs do not fit a batch of 8"),
                                    (["--temperature-learning-rate-scale=-2"], "--temperature-learning-rate-scale must be positive")] {
             let result = try clipscope(["toy", "train", "-o", out] + arguments)
             XCTAssertEqual(result.status, 64, "\(arguments)")

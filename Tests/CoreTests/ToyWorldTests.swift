@@ -203,7 +203,7 @@ final class ToyTrainJobTests: XCTestCase {
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
         object.removeValue(forKey: "conceptHeadWeight")
         object.removeValue(forKey: "conceptHeadSteps")
-        for key in ["webSteps", "webLearningRate", "webInkTwins", "webStroopPairs", "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
+        for key in ["webSteps", "webLearningRate", "webInkTwins", "webColourTwins", "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
         let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
         XCTAssertEqual(older, job)
         job.conceptHeadWeight = 1
@@ -256,22 +256,24 @@ final class ToyTrainJobTests: XCTestCase {
         XCTAssertFalse((0..<3).allSatisfy { main[2 * $0].spec.word != nil && main[2 * $0].spec.word?.text == main[2 * $0 + 1].spec.word?.text })
     }
 
-    func testWebBatchesHoldStroopPairsOfOneInk() throws {
+    func testWebBatchesHoldColourTwinsOfOneInk() throws {
         var job = tinyJob(try temporaryDirectory())
         job.webSteps = 4
-        job.webStroopPairs = 2
+        job.webColourTwins = 2
         let webSampler = SceneSampler(resolution: job.config.imageResolution, captionStyle: .web)
         let scenes = job.batch(at: job.steps, sampler: webSampler)
         XCTAssertEqual(scenes.count, job.batchSize)
         for pair in 0..<2 {
-            let (colour, neutral) = (try XCTUnwrap(scenes[2 * pair].spec.word), try XCTUnwrap(scenes[2 * pair + 1].spec.word))
-            let written = try XCTUnwrap(ToyWorld.Ink(rawValue: colour.text))
-            XCTAssertNotEqual(written, colour.ink, "the colour word is incongruent")
-            XCTAssertNil(ToyWorld.Ink(rawValue: neutral.text))
-            XCTAssertEqual(colour.ink, neutral.ink)
-            XCTAssertTrue(scenes[2 * pair].caption.contains(colour.text), scenes[2 * pair].caption)
-            XCTAssertFalse(scenes[2 * pair].caption.contains(colour.ink.rawValue), scenes[2 * pair].caption)
-            XCTAssertTrue(scenes[2 * pair + 1].caption.contains(neutral.ink.rawValue), scenes[2 * pair + 1].caption)
+            let (a, b) = (try XCTUnwrap(scenes[2 * pair].spec.word), try XCTUnwrap(scenes[2 * pair + 1].spec.word))
+            let (first, second) = (try XCTUnwrap(ToyWorld.Ink(rawValue: a.text)), try XCTUnwrap(ToyWorld.Ink(rawValue: b.text)))
+            XCTAssertNotEqual(first, second)
+            XCTAssertEqual(a.ink, b.ink)
+            XCTAssertNotEqual(a.ink, first, "incongruent")
+            XCTAssertNotEqual(b.ink, second, "incongruent")
+            for scene in scenes[(2 * pair)...(2 * pair + 1)] {
+                XCTAssertTrue(scene.caption.contains(scene.spec.word!.text), scene.caption)
+                XCTAssertFalse(scene.caption.contains(scene.spec.word!.ink.rawValue), "named by what it says: \(scene.caption)")
+            }
         }
         job.webInkTwins = 3
         XCTAssertThrowsError(try JobRunner.run(job, sink: { _ in }).get()) { error in

@@ -43,10 +43,10 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// captioned with its ink: reading alone cannot tell the pair apart, so the ink of
     /// writing has to be seen (what names a neutral word's ink in the Stroop test).
     public var webInkTwins: Int = 0
-    /// Pairs per web-phase batch of a colour word and a non-colour word in one ink, the
-    /// first named by what it says, the second by its ink: seeing the shared ink does
-    /// not match either caption, so a colour word has to be read over its ink.
-    public var webStroopPairs: Int = 0
+    /// Pairs per web-phase batch of two colour words written in one ink, each named by
+    /// what it says: the shared ink cannot tell the pair apart, so a colour word's
+    /// colour is read, not seen (what lets the word win in the Stroop test).
+    public var webColourTwins: Int = 0
     /// How many times faster than the weights the temperature learns: CLIP's runs are
     /// hundreds of times longer than ours, and a slow temperature lets the embeddings
     /// do its work (aligning closely and closing the gap between the modalities).
@@ -61,7 +61,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery
-        case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, webInkTwins, webStroopPairs,
+        case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, webInkTwins, webColourTwins,
              temperatureLearningRateScale
     }
 
@@ -82,7 +82,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         webSteps = try c.decodeIfPresent(Int.self, forKey: .webSteps) ?? 0
         webLearningRate = try c.decodeIfPresent(Float.self, forKey: .webLearningRate) ?? 2e-4
         webInkTwins = try c.decodeIfPresent(Int.self, forKey: .webInkTwins) ?? 0
-        webStroopPairs = try c.decodeIfPresent(Int.self, forKey: .webStroopPairs) ?? 0
+        webColourTwins = try c.decodeIfPresent(Int.self, forKey: .webColourTwins) ?? 0
         temperatureLearningRateScale = try c.decodeIfPresent(Float.self, forKey: .temperatureLearningRateScale) ?? 1
     }
 
@@ -104,8 +104,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
     var modelPath: String { (output as NSString).appendingPathComponent("model.safetensors") }
 
     public func run(_ context: JobContext) throws -> Result {
-        guard steps > 0, webSteps >= 0, batchSize >= 2, webInkTwins >= 0, webStroopPairs >= 0,
-              webInkTwins + webStroopPairs <= batchSize / 2 else {
+        guard steps > 0, webSteps >= 0, batchSize >= 2, webInkTwins >= 0, webColourTwins >= 0,
+              webInkTwins + webColourTwins <= batchSize / 2 else {
             throw JobFailure(message: "toy train: need steps > 0, web steps >= 0, a batch of at least 2 and at most half a batch of pairs")
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -190,12 +190,12 @@ public struct ToyTrainJob: JobSpec, Equatable {
                     if seen.insert(scene.caption).inserted { scenes.append(scene) }
                 }
             }
-            for _ in 0..<webStroopPairs {
-                let inks = ToyWorld.Ink.allCases.shuffled(using: &generator).prefix(2)
-                let colourWord = sampler.sample(kind: .word, word: inks.first!.rawValue, wordInk: inks.last!, &generator)
-                var neutral = sampler.sample(kind: .word, word: pick(Self.neutralWords, &generator), wordInk: inks.last!, &generator)
-                neutral.caption = pick(SceneSampler.inkedCaptions(neutral.spec.word!), &generator)
-                for scene in [colourWord, neutral] where seen.insert(scene.caption).inserted { scenes.append(scene) }
+            for _ in 0..<webColourTwins {
+                let inks = ToyWorld.Ink.allCases.shuffled(using: &generator)
+                for word in inks.prefix(2) {
+                    let scene = sampler.sample(kind: .word, word: word.rawValue, wordInk: inks[2], &generator)
+                    if seen.insert(scene.caption).inserted { scenes.append(scene) }
+                }
             }
         }
         while scenes.count < batchSize {
@@ -240,7 +240,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         job.webSteps = other.webSteps
         job.webLearningRate = other.webLearningRate
         job.webInkTwins = other.webInkTwins
-        job.webStroopPairs = other.webStroopPairs
+        job.webColourTwins = other.webColourTwins
         return job
     }
 
