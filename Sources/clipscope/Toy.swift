@@ -126,9 +126,9 @@ struct ToyEval: ParsableCommand {
             how often the shape prediction flips to the written name, among objects recognised \
             without the writing), Stroop (colour words in another ink against "my favorite \
             word, written in the color {}": how often the word's colour scores above the ink's, \
-            and how often it is the top colour of all; a neutral word's ink accuracy), multimodal neurons (a conv3 neuron whose top 20 drawings-only and \
-            words-only probe scenes hold at least 3 drawings and 3 written names of one shape) \
-            and the modality gap (nearest-centroid separability of image and caption \
+            and how often it is the top colour of all; a neutral word's ink accuracy), \
+            multimodal neurons (a conv3 neuron whose top 20 drawings-only and words-only probe \
+            scenes hold at least 3 drawings and 3 written names of one shape) and the modality gap (nearest-centroid separability of image and caption \
             embeddings, and the centroid distance).
             """)
 
