@@ -128,8 +128,9 @@ struct ToyEval: ParsableCommand {
             word, written in the color {}": how often the word's colour scores above the ink's, \
             and how often it is the top colour of all; a neutral word's ink accuracy), \
             multimodal neurons (a conv3 neuron whose top 20 drawings-only and words-only probe \
-            scenes hold at least 3 drawings and 3 written names of one shape) and the modality gap (nearest-centroid separability of image and caption \
-            embeddings, and the centroid distance).
+            scenes hold at least 3 drawings and 3 written names of one shape) and the modality \
+            gap (nearest-centroid separability of image and caption embeddings, and the \
+            centroid distance).
             """)
 
     @OptionGroup var modelOptions: ModelOptions

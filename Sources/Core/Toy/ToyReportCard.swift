@@ -115,7 +115,7 @@ public struct ToyEvaluator {
             let word = Self.inks.firstIndex { $0.rawValue == scene.spec.word!.text }!
             let ink = Self.inks.firstIndex(of: scene.spec.word!.ink)!
             if row[word] > row[ink] { wordWins += 1 }
-            if row.indices.allSatisfy({ $0 == word || row[$0] < row[word] }) { wordTop1 += 1 }
+            if Self.topClass(row) == word { wordTop1 += 1 }
         }
         let neutralInk = accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! })
 
@@ -187,7 +187,12 @@ public struct ToyEvaluator {
     }
 
     func predictions(_ images: Tensor, _ classes: Tensor) -> [Int] {
-        scores(images, classes).map { row in row.indices.max { row[$0] < row[$1] }! }
+        scores(images, classes).map(Self.topClass)
+    }
+
+    /// The class with the highest score.
+    static func topClass(_ row: [Float]) -> Int {
+        row.indices.max { row[$0] < row[$1] }!
     }
 
     func accuracy(_ images: Tensor, _ classes: Tensor, truth: [Int]) -> Double {
