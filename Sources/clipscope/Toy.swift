@@ -71,6 +71,14 @@ struct ToyTrain: ParsableCommand {
         discussion: "Their shared ink cannot tell them apart, so a colour word's colour has to be read."))
     var webColourTwins = 0
 
+    @Option(help: ArgumentHelp(
+        "Steps of a last stage after the web phase in which only the image tower learns (default 0).",
+        discussion: "The text tower and the temperature are locked; the batches are the web phase's. Adding it to a finished run continues from its checkpoint."))
+    var lockedTextSteps = 0
+
+    @Option(help: "Peak learning rate of the locked-text stage.")
+    var lockedTextLearningRate: Float = 1e-3
+
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
 
@@ -88,6 +96,10 @@ struct ToyTrain: ParsableCommand {
         if webInkTwins + webColourTwins > batchSize / 2 {
             throw ValidationError("--web-ink-twins and --web-colour-twins: \(webInkTwins + webColourTwins) pairs do not fit a batch of \(batchSize)")
         }
+        if lockedTextSteps < 0 { throw ValidationError("--locked-text-steps cannot be negative") }
+        if !(lockedTextLearningRate > 0) {
+            throw ValidationError("--locked-text-learning-rate must be positive, got \(lockedTextLearningRate)")
+        }
         if !(webLearningRate > 0) { throw ValidationError("--web-learning-rate must be positive, got \(webLearningRate)") }
         if !(temperatureLearningRateScale > 0) {
             throw ValidationError("--temperature-learning-rate-scale must be positive, got \(temperatureLearningRateScale)")
@@ -104,6 +116,8 @@ struct ToyTrain: ParsableCommand {
         job.webLearningRate = webLearningRate
         job.webInkTwins = webInkTwins
         job.webColourTwins = webColourTwins
+        job.lockedTextSteps = lockedTextSteps
+        job.lockedTextLearningRate = lockedTextLearningRate
         job.temperatureLearningRateScale = temperatureLearningRateScale
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")

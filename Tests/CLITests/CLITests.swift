@@ -339,6 +339,8 @@ final class CLITests: XCTestCase {
                                    (["--web-ink-twins=-1"], "--web-ink-twins cannot be negative"),
                                    (["--batch-size", "8", "--web-ink-twins", "3", "--web-colour-twins", "2"],
                                     "--web-ink-twins and --web-colour-twins: 5 pairs do not fit a batch of 8"),
+                                   (["--locked-text-steps=-1"], "--locked-text-steps cannot be negative"),
+                                   (["--locked-text-learning-rate", "0"], "--locked-text-learning-rate must be positive"),
                                    (["--temperature-learning-rate-scale=-2"], "--temperature-learning-rate-scale must be positive")] {
             let result = try clipscope(["toy", "train", "-o", out] + arguments)
             XCTAssertEqual(result.status, 64, "\(arguments)")

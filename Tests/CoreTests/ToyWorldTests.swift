@@ -203,7 +203,8 @@ final class ToyTrainJobTests: XCTestCase {
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
         object.removeValue(forKey: "conceptHeadWeight")
         object.removeValue(forKey: "conceptHeadSteps")
-        for key in ["webSteps", "webLearningRate", "webInkTwins", "webColourTwins", "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
+        for key in ["webSteps", "webLearningRate", "webInkTwins", "webColourTwins", "lockedTextSteps", "lockedTextLearningRate",
+                    "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
         let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
         XCTAssertEqual(older, job)
         job.conceptHeadWeight = 1
@@ -232,6 +233,45 @@ final class ToyTrainJobTests: XCTestCase {
         // The web phase has its own warm-up and decay.
         XCTAssertEqual(extended.learningRate(at: 6), extended.webLearningRate / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
         XCTAssertLessThan(extended.learningRate(at: 5), extended.learningRate(at: 2))
+    }
+
+    func testALockedTextStageTrainsOnlyTheImageTower() throws {
+        let directory = try temporaryDirectory()
+        var job = tinyJob(directory)
+        job.webSteps = 3
+        let checkpoint = directory.appendingPathComponent("checkpoint.safetensors").path
+        _ = try JobRunner.run(job, sink: { _ in }).get()
+        let before = try CLIPModel.load(path: checkpoint)
+        // A finished run continues into the stage.
+        job.lockedTextSteps = 3
+        job.lockedTextLearningRate = 2e-3
+        let log = LockedLog()
+        let result = try JobRunner.run(job, sink: { event in
+            if case let .log(_, line) = event { log.append(line) }
+        }).get()
+        XCTAssertEqual(result.steps, 12)
+        XCTAssertTrue(log.lines.contains { $0.contains("resuming from step 9") }, "\(log.lines)")
+        let after = try CLIPModel.load(path: checkpoint)
+        var changedImageWeights = 0
+        for ((key, x), (_, y)) in zip(before.namedParameters, after.namedParameters) {
+            if key.hasPrefix("visual.") {
+                if !key.contains("running_") && x.values != y.values { changedImageWeights += 1 }
+            } else {
+                XCTAssertEqual(x.values, y.values, "\(key): the text side changed while locked")
+            }
+        }
+        XCTAssertGreaterThan(changedImageWeights, 10)
+        // The stage has its own warm-up and decay.
+        XCTAssertEqual(job.learningRate(at: 9), job.lockedTextLearningRate / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
+        var withoutStage = job
+        withoutStage.lockedTextSteps = 0
+        XCTAssertEqual(job.learningRate(at: 8), withoutStage.learningRate(at: 8), "the web phase keeps its schedule")
+        // Once the stage has begun, its settings are part of the run.
+        var changed = job
+        changed.lockedTextSteps = 5
+        XCTAssertThrowsError(try JobRunner.run(changed, sink: { _ in }).get()) { error in
+            XCTAssertTrue("\(error)".contains("checkpoint of different settings"), "\(error)")
+        }
     }
 
     func testWebBatchesHoldInkTwinsThatOnlyTheirInkTellsApart() throws {

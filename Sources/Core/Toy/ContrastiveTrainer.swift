@@ -41,6 +41,16 @@ public final class ContrastiveTrainer {
         set { optimizer.state = newValue }
     }
 
+    /// Whether the text tower and the temperature are locked (not trained): only the
+    /// image tower learns, towards the text embeddings as they are.
+    public var textTowerLocked = false {
+        didSet {
+            for (key, tensor) in model.namedParameters where !key.hasPrefix("visual.") && !key.contains("running_") {
+                tensor.requiresGrad = !textTowerLocked
+            }
+        }
+    }
+
     public var learningRate: Float {
         get { optimizer.learningRate }
         set { optimizer.learningRate = newValue }

@@ -47,6 +47,13 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// what it says: the shared ink cannot tell the pair apart, so a colour word's
     /// colour is read, not seen (what lets the word win in the Stroop test).
     public var webColourTwins: Int = 0
+    /// Steps of a last stage after the web phase on the same web batches, in which only
+    /// the image tower learns (the text tower and the temperature are locked), with its
+    /// own warm-up and cosine from `lockedTextLearningRate`. Longer web phases keep
+    /// seeing writing's ink better but let the text tower drift until a colour word no
+    /// longer beats its ink; locking the text side keeps what it has learnt of colours.
+    public var lockedTextSteps: Int = 0
+    public var lockedTextLearningRate: Float = 1e-3
     /// How many times faster than the weights the temperature learns: CLIP's runs are
     /// hundreds of times longer than ours, and a slow temperature lets the embeddings
     /// do its work (aligning closely and closing the gap between the modalities).
@@ -62,7 +69,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
     enum CodingKeys: String, CodingKey {
         case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery
         case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, webInkTwins, webColourTwins,
-             temperatureLearningRateScale
+             lockedTextSteps, lockedTextLearningRate, temperatureLearningRateScale
     }
 
     public init(from decoder: Decoder) throws {
@@ -83,11 +90,13 @@ public struct ToyTrainJob: JobSpec, Equatable {
         webLearningRate = try c.decodeIfPresent(Float.self, forKey: .webLearningRate) ?? 2e-4
         webInkTwins = try c.decodeIfPresent(Int.self, forKey: .webInkTwins) ?? 0
         webColourTwins = try c.decodeIfPresent(Int.self, forKey: .webColourTwins) ?? 0
+        lockedTextSteps = try c.decodeIfPresent(Int.self, forKey: .lockedTextSteps) ?? 0
+        lockedTextLearningRate = try c.decodeIfPresent(Float.self, forKey: .lockedTextLearningRate) ?? 1e-3
         temperatureLearningRateScale = try c.decodeIfPresent(Float.self, forKey: .temperatureLearningRateScale) ?? 1
     }
 
-    /// All steps: the main phase and the web-caption phase.
-    public var totalSteps: Int { steps + webSteps }
+    /// All steps: the main phase, the web-caption phase and the locked-text stage.
+    public var totalSteps: Int { steps + webSteps + lockedTextSteps }
 
     public struct Result: Codable, Sendable {
         public var model: String
@@ -104,9 +113,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
     var modelPath: String { (output as NSString).appendingPathComponent("model.safetensors") }
 
     public func run(_ context: JobContext) throws -> Result {
-        guard steps > 0, webSteps >= 0, batchSize >= 2, webInkTwins >= 0, webColourTwins >= 0,
+        guard steps > 0, webSteps >= 0, lockedTextSteps >= 0, batchSize >= 2, webInkTwins >= 0, webColourTwins >= 0,
               webInkTwins + webColourTwins <= batchSize / 2 else {
-            throw JobFailure(message: "toy train: need steps > 0, web steps >= 0, a batch of at least 2 and at most half a batch of pairs")
+            throw JobFailure(message: "toy train: need steps > 0, web and locked-text steps >= 0, a batch of at least 2 and at most half a batch of pairs")
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         context.setTotal(totalSteps)
@@ -126,6 +135,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
         for step in start..<totalSteps {
             try context.checkCancellation()
             trainer.learningRate = learningRate(at: step)
+            let locked = step >= steps + webSteps
+            if trainer.textTowerLocked != locked { trainer.textTowerLocked = locked }
             let scenes = batch(at: step, sampler: step < steps ? sampler : webSampler)
             let concepts = step < conceptHeadSteps && conceptHeadWeight > 0 ? scenes.map(Self.conceptLabel) : nil
             let result = try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
@@ -155,8 +166,13 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
     }
 
-    /// Linear warm-up, then cosine decay to a tenth; the web phase has its own.
+    /// Linear warm-up, then cosine decay to a tenth; the web phase and the locked-text
+    /// stage have their own.
     func learningRate(at step: Int) -> Float {
+        if step >= steps + webSteps {
+            return Self.warmupCosine(peak: lockedTextLearningRate, warmup: Self.webWarmupSteps, total: lockedTextSteps,
+                                     at: step - steps - webSteps)
+        }
         if step >= steps {
             return Self.warmupCosine(peak: webLearningRate, warmup: Self.webWarmupSteps, total: webSteps, at: step - steps)
         }
@@ -234,13 +250,22 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
     }
 
-    /// These settings with another job's web phase (which nothing before it depends on).
+    /// These settings with another job's web phase and locked-text stage (which nothing
+    /// before them depends on).
     func withWebPhase(of other: ToyTrainJob) -> ToyTrainJob {
-        var job = self
+        var job = withLockedTextStage(of: other)
         job.webSteps = other.webSteps
         job.webLearningRate = other.webLearningRate
         job.webInkTwins = other.webInkTwins
         job.webColourTwins = other.webColourTwins
+        return job
+    }
+
+    /// These settings with another job's locked-text stage (which nothing before it depends on).
+    func withLockedTextStage(of other: ToyTrainJob) -> ToyTrainJob {
+        var job = self
+        job.lockedTextSteps = other.lockedTextSteps
+        job.lockedTextLearningRate = other.lockedTextLearningRate
         return job
     }
 
@@ -253,7 +278,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
         var saved = archive.metadata["clipscope.spec"].flatMap { try? JSONDecoder().decode(ToyTrainJob.self, from: Data($0.utf8)) }
         saved?.output = output  // a moved run folder continues
-        guard let saved, saved == self || (step <= steps && saved.withWebPhase(of: self) == self) else {
+        guard let saved, saved == self || (step <= steps && saved.withWebPhase(of: self) == self)
+                || (step <= steps + webSteps && saved.withLockedTextStage(of: self) == self) else {
             throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
         }
         for (key, tensor) in model.namedParameters {
