@@ -95,7 +95,7 @@ struct Tour: ParsableCommand {
               clipscope toy eval                      the report card (--json for scripts)
               clipscope top --index \(demo.indexPath) --neuron N
               clipscope classify --labels circle,star,moon IMAGE
-              clipscope toy train -o my-toy           train your own (about an hour; --quick: 17 min)
+              clipscope toy train -o my-toy           train your own (about 2 hours; --quick: 17 min)
               clipscope --help                        everything else
             """)
     }

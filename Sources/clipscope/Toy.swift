@@ -5,7 +5,7 @@ import Foundation
 struct Toy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The toy world: a small CLIP trained by clipscope on synthetic scenes.",
-        subcommands: [ToyTrain.self, ToyEval.self, ToyGalleryCommand.self])
+        subcommands: [ToyTrain.self, ToyEval.self, ToyMerge.self, ToyGalleryCommand.self])
 }
 
 struct ToyTrain: ParsableCommand {
@@ -21,7 +21,8 @@ struct ToyTrain: ParsableCommand {
             by what it says, as web alt-text does, which is what makes writing override a \
             drawing. AdamW with warm-up and cosine decay (the web phase has its own), a \
             learnable temperature that learns faster than the weights, batch norm in training \
-            mode. The defaults are the recipe of the embedded toy model. Checkpoints go to \
+            mode. The embedded toy model merges the towers of two runs of these defaults (web \
+            phases of 2000 and 3000 steps; see `toy merge`). Checkpoints go to \
             DIR/checkpoint.safetensors every 100 steps; run the same command again to continue \
             an interrupted run exactly (or a finished one into a web phase). The result is \
             DIR/model.safetensors (float16), usable as --model DIR/model.safetensors.
@@ -190,6 +191,36 @@ extension ToyEval {
             lines.append("  neuron \(neuron.neuron)  \(neuron.concept): \(neuron.drawings) drawings, \(neuron.words) words in its top 20")
         }
         return lines
+    }
+}
+
+struct ToyMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "One toy model from two runs: the image tower of one, the text tower of the other.",
+        discussion: """
+            Every visual weight (batch-norm statistics included) comes from --image-tower; \
+            the text transformer, its embeddings, projection and the temperature from \
+            --text-tower. Both must be of one architecture. The result is float16 \
+            safetensors whose metadata records each tower's training settings. The embedded \
+            toy model is made this way (README, "Toy world").
+            """)
+
+    @Option(help: ArgumentHelp("The model whose image tower is taken.", valueName: "FILE"))
+    var imageTower: String
+
+    @Option(help: ArgumentHelp("The model whose text tower and temperature are taken.", valueName: "FILE"))
+    var textTower: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where the merged model goes.", valueName: "FILE"))
+    var output: String
+
+    func run() throws {
+        for path in [imageTower, textTower] where !FileManager.default.fileExists(atPath: path) {
+            throw CommandFailure("\(path): no such file")
+        }
+        try ToyTowerMerge.merge(imageTower: imageTower, textTower: textTower, output: output)
+        print("merged the image tower of \(imageTower) and the text tower of \(textTower) into \(output)")
     }
 }
 

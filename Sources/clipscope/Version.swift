@@ -9,7 +9,7 @@ struct Version: ParsableCommand {
         abstract: "Print the versions of clipscope and the system libraries it links.")
 
     func run() throws {
-        print("clipscope 0.5.0")
+        print("clipscope 0.6.0")
         print("blas      \(BLAS.description) (core \(BLAS.coreName), \(BLAS.threads) threads)")
         print("ncurses   \(TUILibraries.ncursesVersion)")
         for (name, version) in RenderLibraries.versions {

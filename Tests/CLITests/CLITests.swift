@@ -350,6 +350,14 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing is written for refused settings")
     }
 
+    func testToyMergeNamesAMissingModel() throws {
+        let missing = scratch.appendingPathComponent("missing.safetensors").path
+        let out = scratch.appendingPathComponent("merged.safetensors").path
+        let message = try failure(["toy", "merge", "--image-tower", missing, "--text-tower", missing, "-o", out])
+        XCTAssertTrue(message.contains("\(missing): no such file"), message)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     // MARK: - Bad inputs
 
     func testABadImageIsSkippedWhileTheOthersComplete() throws {

@@ -433,3 +433,60 @@ final class ToyGalleryTests: XCTestCase {
         XCTAssertEqual(image.width, 64)
     }
 }
+
+final class ToyTowerMergeTests: XCTestCase {
+    let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
+                            textWidth: 16, textHeads: 1, textLayers: 1)
+
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-merge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    func testTheMergedModelHasOneRunsImageTowerAndTheOthersTextTower() throws {
+        let directory = try temporaryDirectory()
+        let imagePath = directory.appendingPathComponent("image.safetensors").path
+        let textPath = directory.appendingPathComponent("text.safetensors").path
+        let output = directory.appendingPathComponent("merged.safetensors").path
+        let image = CLIPModel(config: config, randomSeed: 1), text = CLIPModel(config: config, randomSeed: 2)
+        text.logitScale.withUnsafeMutableBufferPointer { $0[0] = 3 }  // the temperature goes with the text tower
+        try image.save(path: imagePath, metadata: ["clipscope.spec": "{\"steps\":1}"])
+        try text.save(path: textPath)
+        try ToyTowerMerge.merge(imageTower: imagePath, textTower: textPath, output: output)
+
+        let merged = try CLIPModel.load(path: output)
+        let imageWeights = Dictionary(uniqueKeysWithValues: image.namedParameters.map { ($0.key, $0.tensor.values) })
+        let textWeights = Dictionary(uniqueKeysWithValues: text.namedParameters.map { ($0.key, $0.tensor.values) })
+        var visualKeys = 0
+        for (key, tensor) in merged.namedParameters {
+            let source = key.hasPrefix("visual.") ? imageWeights[key]! : textWeights[key]!
+            if key.hasPrefix("visual.") { visualKeys += 1 }
+            XCTAssertEqual(tensor.values, source.map { Float(Float16($0)) }, "\(key) is not from its tower's model")
+        }
+        XCTAssertGreaterThan(visualKeys, 10)
+        // Where each tower came from, and no temporary file left behind.
+        let archive = try WeightArchive.open(output)
+        XCTAssertEqual(archive.metadata["clipscope.job"], ToyTowerMerge.kind)
+        XCTAssertEqual(archive.metadata["clipscope.image_tower"], "{\"steps\":1}")
+        XCTAssertEqual(archive.metadata["clipscope.text_tower"], "text.safetensors")
+        XCTAssertTrue(archive.infos.allSatisfy { $0.dtype == .f16 })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".partial"))
+    }
+
+    func testTowersOfTwoArchitecturesAreRefused() throws {
+        let directory = try temporaryDirectory()
+        let imagePath = directory.appendingPathComponent("image.safetensors").path
+        let textPath = directory.appendingPathComponent("wide.safetensors").path
+        var wider = config
+        wider.textWidth = 32
+        try CLIPModel(config: config, randomSeed: 1).save(path: imagePath)
+        try CLIPModel(config: wider, randomSeed: 2).save(path: textPath)
+        let output = directory.appendingPathComponent("merged.safetensors").path
+        XCTAssertThrowsError(try ToyTowerMerge.merge(imageTower: imagePath, textTower: textPath, output: output)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(textPath): its architecture"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+}
