@@ -161,11 +161,13 @@ final class ToyTrainJobTests: XCTestCase {
         return job
     }
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-toy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
+    /// Runs a job to its end; returns its result and the lines it logged.
+    func runLogging(_ job: ToyTrainJob) throws -> (result: ToyTrainJob.Result, log: [String]) {
+        let log = LockedLog()
+        let result = try JobRunner.run(job, sink: { event in
+            if case let .log(_, line) = event { log.append(line) }
+        }).get()
+        return (result, log.lines)
     }
 
     func testAnInterruptedRunResumesToTheSameWeights() throws {
@@ -179,11 +181,8 @@ final class ToyTrainJobTests: XCTestCase {
             if case let .progress(progress) = event, progress.step == 4 { token.cancel() }
         }
         guard case .cancelled = outcome else { return XCTFail("expected a cancelled run, got \(outcome)") }
-        let resumedLog = LockedLog()
-        _ = try JobRunner.run(tinyJob(interrupted), sink: { event in
-            if case let .log(_, line) = event { resumedLog.append(line) }
-        }).get()
-        XCTAssertTrue(resumedLog.lines.contains { $0.contains("resuming from step 3") }, "\(resumedLog.lines)")
+        let resumedLog = try runLogging(tinyJob(interrupted)).log
+        XCTAssertTrue(resumedLog.contains { $0.contains("resuming from step 3") }, "\(resumedLog)")
 
         // A checkpoint loads as a model (its optimizer state is skipped).
         let checkpoint = try CLIPModel.load(path: straight.appendingPathComponent("checkpoint.safetensors").path)
@@ -217,12 +216,9 @@ final class ToyTrainJobTests: XCTestCase {
         XCTAssertEqual(finished.steps, 6)
         var extended = tinyJob(directory)
         extended.webSteps = 3
-        let log = LockedLog()
-        let result = try JobRunner.run(extended, sink: { event in
-            if case let .log(_, line) = event { log.append(line) }
-        }).get()
+        let (result, log) = try runLogging(extended)
         XCTAssertEqual(result.steps, 9)
-        XCTAssertTrue(log.lines.contains { $0.contains("resuming from step 6") }, "\(log.lines)")
+        XCTAssertTrue(log.contains { $0.contains("resuming from step 6") }, "\(log)")
         // Once the web phase has begun, its settings are part of the run.
         var changed = extended
         changed.webSteps = 5
@@ -245,19 +241,16 @@ final class ToyTrainJobTests: XCTestCase {
         // A finished run continues into the stage.
         job.lockedTextSteps = 3
         job.lockedTextLearningRate = 2e-3
-        let log = LockedLog()
-        let result = try JobRunner.run(job, sink: { event in
-            if case let .log(_, line) = event { log.append(line) }
-        }).get()
+        let (result, log) = try runLogging(job)
         XCTAssertEqual(result.steps, 12)
-        XCTAssertTrue(log.lines.contains { $0.contains("resuming from step 9") }, "\(log.lines)")
+        XCTAssertTrue(log.contains { $0.contains("resuming from step 9") }, "\(log)")
         let after = try CLIPModel.load(path: checkpoint)
         var changedImageWeights = 0
         for ((key, x), (_, y)) in zip(before.namedParameters, after.namedParameters) {
             if key.hasPrefix("visual.") {
                 if !key.contains("running_") && x.values != y.values { changedImageWeights += 1 }
             } else {
-                XCTAssertEqual(x.values, y.values, "\(key): the text side changed while locked")
+                XCTAssertTrue(x.values == y.values, "\(key): the text side changed while locked")
             }
         }
         XCTAssertGreaterThan(changedImageWeights, 10)
@@ -438,13 +431,6 @@ final class ToyTowerMergeTests: XCTestCase {
     let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
                             textWidth: 16, textHeads: 1, textLayers: 1)
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-merge-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     func testTheMergedModelHasOneRunsImageTowerAndTheOthersTextTower() throws {
         let directory = try temporaryDirectory()
         let imagePath = directory.appendingPathComponent("image.safetensors").path
@@ -488,5 +474,15 @@ final class ToyTowerMergeTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("\(textPath): its architecture"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+}
+
+extension XCTestCase {
+    /// A fresh folder, removed when the test ends.
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-toy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
     }
 }
