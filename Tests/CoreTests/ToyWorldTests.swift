@@ -459,6 +459,11 @@ final class ToyTowerMergeTests: XCTestCase {
         XCTAssertEqual(archive.metadata["clipscope.text_tower"], "text.safetensors")
         XCTAssertTrue(archive.infos.allSatisfy { $0.dtype == .f16 })
         XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".partial"))
+        // An output it cannot write is an error naming it.
+        let unwritable = directory.appendingPathComponent("no-such-folder/merged.safetensors").path
+        XCTAssertThrowsError(try ToyTowerMerge.merge(imageTower: imagePath, textTower: textPath, output: unwritable)) { error in
+            XCTAssertTrue("\(error)".hasPrefix(unwritable), "\(error)")
+        }
     }
 
     func testTowersOfTwoArchitecturesAreRefused() throws {

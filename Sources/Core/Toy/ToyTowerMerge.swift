@@ -31,10 +31,16 @@ public enum ToyTowerMerge {
             "clipscope.image_tower": try provenance(imagePath),
             "clipscope.text_tower": try provenance(textPath),
         ]
+        // Written aside and renamed into place, so that a failure never leaves half a model at `output`.
         let temporary = output + ".partial"
-        try merged.save(path: temporary, halfPrecision: true, metadata: metadata)
-        guard rename(temporary, output) == 0 else {
-            throw ModelError.unsupported("\(output): cannot write the merged model (\(String(cString: strerror(errno))))")
+        do {
+            try merged.save(path: temporary, halfPrecision: true, metadata: metadata)
+            guard rename(temporary, output) == 0 else {
+                throw WeightsError(path: output, "cannot write the merged model (\(String(cString: strerror(errno))))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
         }
         return merged
     }

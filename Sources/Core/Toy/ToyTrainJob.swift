@@ -49,9 +49,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
     public var webColourTwins: Int = 0
     /// Steps of a last stage after the web phase on the same web batches, in which only
     /// the image tower learns (the text tower and the temperature are locked), with its
-    /// own warm-up and cosine from `lockedTextLearningRate`. Longer web phases keep
-    /// seeing writing's ink better but let the text tower drift until a colour word no
-    /// longer beats its ink; locking the text side keeps what it has learnt of colours.
+    /// own warm-up and cosine from `lockedTextLearningRate`: a way to train the image
+    /// tower on without the text tower's drift (which is what costs a colour word its
+    /// Stroop win in longer web phases); README, "Toy world", says where it lands.
     public var lockedTextSteps: Int = 0
     public var lockedTextLearningRate: Float = 1e-3
     /// How many times faster than the weights the temperature learns: CLIP's runs are
