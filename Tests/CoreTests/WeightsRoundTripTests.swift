@@ -30,6 +30,19 @@ final class WeightsRoundTripTests: XCTestCase {
         // Data starts 8-byte aligned, as the reference writer pads it.
         let headerLength = try Data(contentsOf: URL(fileURLWithPath: path)).prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         XCTAssertEqual(headerLength % 8, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".partial"), "written aside, then renamed into place")
+    }
+
+    func testAFailedWriteLeavesWhatWasThereAndNoTemporary() throws {
+        // A non-empty folder where the file should go: the final rename fails.
+        let path = try WeightsFixtures.scratchDirectory(for: self).appendingPathComponent("taken.safetensors").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path + "/kept", contents: Data("x".utf8)))
+        XCTAssertThrowsError(try SafetensorsWriter.write([.init(key: "a", shape: [1], floats: [1])], to: path)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(path): cannot write"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".partial"))
+        XCTAssertEqual(FileManager.default.contents(atPath: path + "/kept"), Data("x".utf8))
     }
 
     func testWriterRejectsWrongSizesAndDuplicates() throws {

@@ -9,12 +9,14 @@ import Tensor
 public enum ToyTowerMerge {
     public static let kind = "toy-merge"
 
-    /// Writes the merged model to `output` as float16 safetensors, atomically; its
-    /// metadata records where each tower came from (each file's own `clipscope.spec`).
+    /// Writes the merged model to `output` as float16 safetensors (atomically, as every
+    /// safetensors file); its metadata records where each tower came from (each file's
+    /// own `clipscope.spec`).
     @discardableResult
     public static func merge(imageTower imagePath: String, textTower textPath: String, output: String) throws -> CLIPModel {
-        let image = try CLIPModel.load(path: imagePath)
-        let merged = try CLIPModel.load(path: textPath)
+        let imageArchive = try WeightArchive.open(imagePath), textArchive = try WeightArchive.open(textPath)
+        let image = try CLIPModel.load(archive: imageArchive)
+        let merged = try CLIPModel.load(archive: textArchive)
         guard image.config == merged.config else {
             throw ModelError.unsupported("\(textPath): its architecture (\(outline(merged.config))) is not that of \(imagePath) (\(outline(image.config))); towers merge only within one architecture")
         }
@@ -28,20 +30,10 @@ public enum ToyTowerMerge {
         merged.weightsDidChange()
         let metadata = [
             "clipscope.job": kind,
-            "clipscope.image_tower": try provenance(imagePath),
-            "clipscope.text_tower": try provenance(textPath),
+            "clipscope.image_tower": provenance(imageArchive),
+            "clipscope.text_tower": provenance(textArchive),
         ]
-        // Written aside and renamed into place, so that a failure never leaves half a model at `output`.
-        let temporary = output + ".partial"
-        do {
-            try merged.save(path: temporary, halfPrecision: true, metadata: metadata)
-            guard rename(temporary, output) == 0 else {
-                throw WeightsError(path: output, "cannot write the merged model (\(String(cString: strerror(errno))))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
+        try merged.save(path: output, halfPrecision: true, metadata: metadata)
         return merged
     }
 
@@ -50,7 +42,7 @@ public enum ToyTowerMerge {
     }
 
     /// How a file was made: its `toy train` settings, or its file name when it does not say.
-    static func provenance(_ path: String) throws -> String {
-        try WeightArchive.open(path).metadata["clipscope.spec"] ?? (path as NSString).lastPathComponent
+    static func provenance(_ archive: WeightArchive) -> String {
+        archive.metadata["clipscope.spec"] ?? (archive.path as NSString).lastPathComponent
     }
 }

@@ -231,8 +231,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
         return ["clipscope.job": Self.kind, "clipscope.spec": spec]
     }
 
-    /// Weights, optimizer moments and the step, written to a temporary file and
-    /// renamed into place, so that a kill never leaves a half-written checkpoint.
+    /// Weights, optimizer moments and the step (the writer renames a finished file into
+    /// place, so a kill never leaves a half-written checkpoint).
     func saveCheckpoint(model: CLIPModel, trainer: ContrastiveTrainer, step: Int) throws {
         let state = trainer.optimizerState
         var tensors = model.namedParameters.map { SafetensorsWriter.Tensor(key: $0.key, shape: $0.tensor.shape, floats: $0.tensor.values) }
@@ -240,14 +240,10 @@ public struct ToyTrainJob: JobSpec, Equatable {
             tensors.append(SafetensorsWriter.Tensor(key: "optimizer.m.\(index)", shape: [first.count], floats: first))
             tensors.append(SafetensorsWriter.Tensor(key: "optimizer.v.\(index)", shape: [second.count], floats: second))
         }
-        let temporary = checkpointPath + ".partial"
         var metadata = provenance
         metadata["step"] = String(step)
         metadata["optimizer.step"] = String(state.stepCount)
-        try SafetensorsWriter.write(tensors, to: temporary, metadata: metadata)
-        guard rename(temporary, checkpointPath) == 0 else {
-            throw JobFailure(message: "\(checkpointPath): cannot write the checkpoint (\(String(cString: strerror(errno))))")
-        }
+        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: metadata)
     }
 
     /// These settings with another job's web phase and locked-text stage (which nothing

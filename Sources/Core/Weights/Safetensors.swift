@@ -93,6 +93,8 @@ public enum SafetensorsWriter {
     }
 
     /// Writes `tensors` in the given order, with an optional `__metadata__` map; throws naming the path.
+    /// The file is written beside `path` and renamed into place, so that a failure or a kill
+    /// never leaves half a file there (a checkpoint, a model) and nothing beside it.
     public static func write(_ tensors: [Tensor], to path: String, metadata: [String: String] = [:]) throws {
         var seen = Set<String>()
         var header: [(String, String)] = []
@@ -118,8 +120,9 @@ public enum SafetensorsWriter {
         // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
         while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
 
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path)
+        let temporary = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temporary)
         else {
             throw WeightsError(path: path, "cannot create the file")
         }
@@ -130,7 +133,13 @@ public enum SafetensorsWriter {
             try handle.write(contentsOf: Data(headerBytes))
             for tensor in tensors { try handle.write(contentsOf: tensor.data) }
         } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
             throw WeightsError(path: path, "cannot write (\(error.localizedDescription))")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw WeightsError(path: path, "cannot write (\(reason))")
         }
     }
 
