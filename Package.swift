@@ -28,20 +28,37 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         // setjmp-guarded calls into libpng and libjpeg (Swift cannot catch their longjmp).
         .target(name: "CImageIO", dependencies: ["CPNG", "CJPEG"]),
-        .target(name: "Render", dependencies: ["CImageIO", "CPNG", "CSixel", "CJPEG", "CFreeType", "CZlib"]),
+        // Pixels: codecs, resampling, preprocessing, text, drawing, montage, charts.
+        .target(name: "Imaging", dependencies: ["CImageIO", "CPNG", "CJPEG", "CFreeType", "CZlib"]),
+        // Terminal output: capabilities and queries, sixel, Unicode blocks.
+        .target(name: "Terminal", dependencies: ["Imaging", "CSixel"]),
         // The files of Assets/, embedded into the binary with .incbin.
         .target(name: "CAssets"),
-        .target(name: "Core", dependencies: ["Tensor", "Render", "CAssets", "CZlib",
-                                            .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "TUI", dependencies: ["Core", "Render", "CNCurses"]),
+        .target(name: "Assets", dependencies: ["CAssets"]),
+        .target(name: "Weights", dependencies: ["CZlib"]),
+        .target(name: "Tokenizer", dependencies: ["Assets", "CZlib"]),
+        // Job specs, events, runner, state and the compute executor: Foundation only.
+        .target(name: "Jobs"),
+        .target(name: "CLIP", dependencies: ["Tensor", "Imaging", "Weights", "Tokenizer", "Assets", "Jobs"]),
+        .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Experiments", dependencies: ["CLIP", "Jobs", "Tensor"]),
+        .target(name: "ToyWorld", dependencies: ["CLIP", "Index", "Experiments", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
-            "Core", "Render", "TUI", "Tensor",
+            "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
+            "ToyWorld", "TUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TerminalTests", dependencies: ["Terminal"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index"]),
+        .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
         .testTarget(name: "TUITests", dependencies: ["TUI"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),

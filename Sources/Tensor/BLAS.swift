@@ -33,4 +33,26 @@ public enum BLAS {
     static func recordTime(since start: UInt64) {
         nanosecondsInGEMM.add(DispatchTime.now().uptimeNanoseconds - start, ordering: .relaxed)
     }
+
+    private static let callersInGEMM = Atomic<Int>(0)
+    private static let mostCallersInGEMM = Atomic<Int>(0)
+
+    /// The most threads that were inside GEMM at once since the process started (or since
+    /// `resetConcurrencyRecord`): more than one means multi-threaded BLAS callers competed
+    /// for the cores, which the compute executor exists to prevent.
+    public static var mostConcurrentGEMMCallers: Int { mostCallersInGEMM.load(ordering: .relaxed) }
+
+    public static func resetConcurrencyRecord() { mostCallersInGEMM.store(0, ordering: .relaxed) }
+
+    static func enterGEMM() {
+        let now = callersInGEMM.add(1, ordering: .relaxed).newValue
+        var most = mostCallersInGEMM.load(ordering: .relaxed)
+        while now > most {
+            let exchanged = mostCallersInGEMM.compareExchange(expected: most, desired: now, ordering: .relaxed)
+            if exchanged.exchanged { break }
+            most = exchanged.original
+        }
+    }
+
+    static func leaveGEMM() { callersInGEMM.subtract(1, ordering: .relaxed) }
 }

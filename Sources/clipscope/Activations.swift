@@ -1,19 +1,6 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
-import Tensor
-
-/// How a neuron's g x g map becomes one number per image.
-enum SpatialReduction: String, CaseIterable, ExpressibleByArgument {
-    case max, mean
-
-    func apply(_ map: Tensor) -> Tensor {
-        switch self {
-        case .max: map.spatialMax()
-        case .mean: map.spatialMean()
-        }
-    }
-}
 
 extension NeuronTap: ExpressibleByArgument {}
 
@@ -37,7 +24,7 @@ struct Activations: ParsableCommand {
     var tap: NeuronTap = .conv3
 
     @Option(help: "Reduce each neuron's map by max or mean.")
-    var reduce: SpatialReduction = .max
+    var reduce: ActivationReduce = .max
 
     @Argument(help: ArgumentHelp("PNG or JPEG images.", valueName: "FILE"))
     var files: [String] = []
@@ -89,7 +76,7 @@ struct Activations: ParsableCommand {
         }
         var report = Report(tap: tap.rawValue, reduce: reduce.rawValue)
         var values: [[Float]] = []  // per image, in the order of `ids`
-        let skipped = ImageBatches(paths: files, batchSize: batching.batchSize).forEach(model: model) { paths, pixels in
+        let skipped = try model.forEachImageBatch(files, batchSize: batching.batchSize) { paths, pixels in
             let reduced = reduce.apply(model.visual.neuronMap(pixels, tap: tap)).values
             for (i, path) in paths.enumerated() {
                 let row = ids.map { reduced[i * count + $0] }
@@ -99,7 +86,7 @@ struct Activations: ParsableCommand {
             }
         }
         report.skipped = skipped
-        if report.images.isEmpty { throw ImageBatches.nothingRead(files.count) }
+        if report.images.isEmpty { throw nothingRead(files.count) }
 
         if output.json { return try Output.printJSON(report) }
         print("\(tap.rawValue) tap, \(reduce.rawValue) over the \(model.config.featureGrid)x\(model.config.featureGrid) grid")

@@ -1,8 +1,13 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
-import Render
+import Imaging
+import Index
+import Jobs
 import Tensor
+import Terminal
+import ToyWorld
+import Weights
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -184,7 +189,7 @@ struct Benchmark {
                 return {
                     try? FileManager.default.removeItem(atPath: index)
                     let job = ScanJob(model: modelPath, folders: [directory.appendingPathComponent("images").path], index: index)
-                    _ = JobRunner.run(job, sink: { _ in })
+                    _ = JobRunner.run(job, sink: { _, _ in })
                 }
             },
             Benchmark(name: "toy.train_step_b64", flops: nil) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Jobs
 
 @main
 struct CLIPScope: ParsableCommand {
@@ -20,4 +21,29 @@ struct CLIPScope: ParsableCommand {
 
     /// Every failure is printed as `clipscope: <one line>` (errors describe themselves in one line).
     static var _errorPrefix: String { "clipscope: " }
+
+    /// The one error funnel: parameters named by the libraries are shown as options.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: presentable(error))
+        }
+    }
+
+    /// Library errors as the command line words them; argument parser errors as they are.
+    static func presentable(_ error: Error) -> Error {
+        switch error {
+        case is InvalidParameter, is JobFailure: CommandFailure(error)
+        default: error
+        }
+    }
+
+    /// "batchSize" -> "batch-size".
+    static func optionName(_ parameter: String) -> String {
+        parameter.reduce(into: "") { name, character in
+            if character.isUppercase { name += "-" + character.lowercased() } else { name.append(character) }
+        }
+    }
 }

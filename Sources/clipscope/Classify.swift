@@ -1,7 +1,7 @@
 import ArgumentParser
-import Core
+import Assets
+import CLIP
 import Foundation
-import Tensor
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,28 +81,22 @@ struct Classify: ParsableCommand {
         var skipped: [SkippedItem] = []
     }
 
-    /// Captions a text-tower pass at most (bounds memory for long label lists such as ImageNet's).
-    static let textBatchSize = 64
-
     func run() throws {
         let labelList = try Self.readLabels(labels)
         let model = try modelOptions.load()
-        let labelEmbeddings = try embedLabels(labelList, model: model)
+        let classifier = try ZeroShotClassifier(model: model, labels: labelList, template: template)
         let k = min(top, labelList.count)
         var report = Report()
-        let skipped = ImageBatches(paths: images, batchSize: batching.batchSize).forEach(model: model) { paths, pixels in
-            let probabilities = model.zeroShotProbabilities(images: model.encodeImages(pixels), labels: labelEmbeddings).values
-            for (i, path) in paths.enumerated() {
-                let row = probabilities[i * labelList.count..<(i + 1) * labelList.count]
-                // Highest first; equal probabilities keep the order of the labels.
-                let ranked = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k)
-                report.images.append(ImageResult(path: path, top: ranked.map {
-                    Score(label: labelList[$0 - row.startIndex], probability: row[$0])
+        let skipped = try model.forEachImageBatch(images, batchSize: batching.batchSize) { paths, pixels in
+            let probabilities = classifier.probabilities(model.encodeImages(pixels)).rows()
+            for (path, row) in zip(paths, probabilities) {
+                report.images.append(ImageResult(path: path, top: classifier.ranked(row, top: k).map {
+                    Score(label: $0.label, probability: $0.probability)
                 }))
             }
         }
         report.skipped = skipped
-        if report.images.isEmpty { throw ImageBatches.nothingRead(images.count) }
+        if report.images.isEmpty { throw nothingRead(images.count) }
 
         if output.json { return try Output.printJSON(report) }
         for (n, image) in report.images.enumerated() {
@@ -112,20 +106,5 @@ struct Classify: ParsableCommand {
                                rightAligned: [0]))
         }
         if !report.skipped.isEmpty { print("\n\(report.skipped.count) skipped (see stderr)") }
-    }
-
-    /// Text embeddings [labels, D] of the templated labels, a batch at a time.
-    func embedLabels(_ labels: [String], model: CLIPModel) throws -> Tensor {
-        let tokenizer = try Tokenizer()
-        // A label too long for the context keeps its start, as clip.tokenize(truncate=True).
-        let tokens = try labels.map {
-            try tokenizer.tokenize(template.replacingOccurrences(of: "{}", with: $0),
-                                   contextLength: model.config.contextLength, truncate: true)
-        }
-        var values: [Float] = []
-        for start in stride(from: 0, to: tokens.count, by: Self.textBatchSize) {
-            values += model.encodeTexts(Array(tokens[start..<min(tokens.count, start + Self.textBatchSize)])).values
-        }
-        return Tensor(shape: [labels.count, model.config.embedDim], values: values)
     }
 }

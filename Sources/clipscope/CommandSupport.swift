@@ -1,8 +1,9 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
-import Render
+import Jobs
 import Tensor
+import Weights
 
 /// `--model M`: a weights file or a name looked up by `ModelLocator`.
 struct ModelOptions: ParsableArguments {
@@ -28,6 +29,17 @@ struct JSONOption: ParsableArguments {
 struct CommandFailure: Error, CustomStringConvertible, LocalizedError {
     let description: String
     init(_ description: String) { self.description = description.asOneLine }
+
+    /// Any error in one line; a parameter the libraries name is shown as its option
+    /// (`batchSize` as `--batch-size`).
+    init(_ error: Error) {
+        switch error {
+        case let failure as CommandFailure: self = failure
+        case let invalid as InvalidParameter: self.init("--\(CLIPScope.optionName(invalid.parameter)) \(invalid.detail)")
+        case let failure as JobFailure: self = failure.invalidParameter.map { CommandFailure($0) } ?? CommandFailure(failure.message)
+        default: self.init("\(error)")
+        }
+    }
     var errorDescription: String? { description }
 }
 
@@ -50,7 +62,12 @@ enum Output {
 
     /// Reports an item of a batch that was left out, on stderr, and returns its JSON entry.
     static func skip(_ path: String, _ error: Error) -> SkippedItem {
-        let item = SkippedItem(path: path, error: error)
+        skip(path, ImageBatches.reason(error, path: path))
+    }
+
+    /// Reports a left-out item whose reason is known (without the path).
+    static func skip(_ path: String, _ reason: String) -> SkippedItem {
+        let item = SkippedItem(path: path, error: reason)
         warn("skipped \(path): \(item.error)")
         return item
     }
@@ -61,44 +78,24 @@ struct SkippedItem: Encodable {
     let path: String
     let error: String
 
-    init(path: String, error: Error) {
-        self.path = path
-        // Errors from Render and Core already start with the path; do not say it twice.
-        let message = "\(error)".asOneLine
-        let prefix = path + ": "
-        self.error = message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message
+}
+
+extension CLIPModel {
+    /// Runs `body` over `paths` a batch at a time with each batch's readable paths and their
+    /// pixels [n, 3, R, R]; unreadable files are warned about on stderr and returned.
+    func forEachImageBatch(_ paths: [String], batchSize: Int,
+                           _ body: (_ paths: [String], _ pixels: Tensor) throws -> Void) throws -> [SkippedItem] {
+        var skipped: [SkippedItem] = []
+        try ImageBatches(paths: paths, batchSize: batchSize, preprocessing: preprocessing).forEach(
+            skipped: { skipped.append(Output.skip($0.path, $0.reason)) },
+            { indices, pixels in try body(indices.map { paths[$0] }, pixels) })
+        return skipped
     }
 }
 
-/// Images read and run through a model a few at a time: memory stays bounded for long
-/// lists, and unreadable files are skipped with a warning while the rest complete.
-struct ImageBatches {
-    let paths: [String]
-    let batchSize: Int
-
-    /// Calls `body` with each batch's readable paths and their pixels [n, 3, R, R]; returns the skipped files.
-    func forEach(model: CLIPModel, _ body: (_ paths: [String], _ pixels: Tensor) throws -> Void) rethrows -> [SkippedItem] {
-        var skipped: [SkippedItem] = []
-        for start in stride(from: 0, to: paths.count, by: max(1, batchSize)) {
-            var images: [DecodedImage] = []
-            var readable: [String] = []
-            for path in paths[start..<min(paths.count, start + max(1, batchSize))] {
-                do {
-                    images.append(try DecodedImage.load(path: path))
-                    readable.append(path)
-                } catch {
-                    skipped.append(Output.skip(path, error))
-                }
-            }
-            if !images.isEmpty { try body(readable, model.pixels(images)) }
-        }
-        return skipped
-    }
-
-    /// The failure when no file could be read at all.
-    static func nothingRead(_ count: Int) -> CommandFailure {
-        CommandFailure(count == 1 ? "the image could not be read" : "none of the \(count) images could be read")
-    }
+/// The failure when no image of a batch could be read at all.
+func nothingRead(_ count: Int) -> CommandFailure {
+    CommandFailure(count == 1 ? "the image could not be read" : "none of the \(count) images could be read")
 }
 
 /// `--batch-size N`: images per forward pass.

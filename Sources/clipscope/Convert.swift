@@ -1,6 +1,6 @@
 import ArgumentParser
-import Core
 import Foundation
+import Weights
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,9 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
 import Tensor
+import Tokenizer
+import Weights
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,12 +44,11 @@ struct Embed: ParsableCommand {
     }
 
     /// Texts a forward pass at most (bounds the memory of the text tower).
-    static let textBatchSize = 64
 
     func run() throws {
         let model = try modelOptions.load()
         // Tokenize first: a text that does not fit is a mistake in the command, found before any work.
-        let tokenizer = try Tokenizer()
+        let tokenizer = try Tokenizer.shared()
         let tokens = try texts.map { text in
             do {
                 return try tokenizer.tokenize(text, contextLength: model.config.contextLength, truncate: truncate)
@@ -56,14 +57,14 @@ struct Embed: ParsableCommand {
             }
         }
         var report = Report()
-        let skipped = ImageBatches(paths: images, batchSize: batching.batchSize).forEach(model: model) { paths, pixels in
+        let skipped = try model.forEachImageBatch(images, batchSize: batching.batchSize) { paths, pixels in
             let rows = rowsOf(model.encodeImages(pixels))
             report.images += zip(paths, rows).map { ImageEmbedding(path: $0, embedding: $1) }
         }
         report.skipped = skipped
-        if !images.isEmpty && report.images.isEmpty && texts.isEmpty { throw ImageBatches.nothingRead(images.count) }
-        for start in stride(from: 0, to: tokens.count, by: Self.textBatchSize) {
-            let end = min(tokens.count, start + Self.textBatchSize)
+        if !images.isEmpty && report.images.isEmpty && texts.isEmpty { throw nothingRead(images.count) }
+        for start in stride(from: 0, to: tokens.count, by: CLIPModel.textBatchSize) {
+            let end = min(tokens.count, start + CLIPModel.textBatchSize)
             let rows = rowsOf(model.encodeTexts(Array(tokens[start..<end])))
             report.texts += zip(texts[start..<end], rows).map { TextEmbedding(text: $0, embedding: $1) }
         }
@@ -84,9 +85,6 @@ struct Embed: ParsableCommand {
 
     /// Rows of an [N, D] embedding, unit length when --normalize.
     func rowsOf(_ embeddings: Tensor) -> [[Float]] {
-        let matrix = normalize ? embeddings.l2Normalized() : embeddings
-        let width = matrix.shape[1]
-        let values = matrix.values
-        return (0..<matrix.shape[0]).map { Array(values[$0 * width..<($0 + 1) * width]) }
+        (normalize ? embeddings.l2Normalized() : embeddings).rows()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Render
+import Imaging
+import Terminal
 
 struct Grid: ParsableCommand {
     static let configuration = CommandConfiguration(

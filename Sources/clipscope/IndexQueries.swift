@@ -1,7 +1,9 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
-import Render
+import Imaging
+import Index
+import Terminal
 
 /// An image in a query's answer.
 struct RankedImage: Encodable {
@@ -12,7 +14,7 @@ struct RankedImage: Encodable {
 
 /// Runs `body`, turning Core's errors into one-line command failures.
 func failing<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as CommandFailure { throw error } catch { throw CommandFailure("\(error)") }
+    do { return try body() } catch { throw CommandFailure(error) }
 }
 
 /// Writes a PNG, failing with one line naming the file.
@@ -53,6 +55,8 @@ struct Top: ParsableCommand {
     @Flag(help: "Show the images in the terminal.")
     var show = false
 
+    @OptionGroup var graphicsOptions: GraphicsOptions
+
     @OptionGroup var json: JSONOption
 
     func validate() throws {
@@ -88,8 +92,8 @@ struct Top: ParsableCommand {
             }, rightAligned: [0, 1]))
         }
         if show {
-            let command = try Show.parse(images.map(\.path) + ["--cols", "5"])
-            try command.run()
+            let loaded = ImageBatch.load(images.map(\.path))
+            try Show.display(loaded, cols: 5, capabilities: TerminalQuery.detect(mode: graphicsOptions.graphics))
         }
     }
 }
@@ -270,7 +274,7 @@ struct Neurons: ParsableCommand {
                     throw CommandFailure("--model \(model) is not the model of scan \(scan.label)")
                 }
                 let map = loaded.visual.neuronMap(loaded.pixels([try DecodedImage.load(path: image)]), tap: scan.tap)
-                return (scan.reduce == .max ? map.spatialMax() : map.spatialMean()).values
+                return scan.reduce.apply(map).values
             }
         } else {
             throw CommandFailure("\(image): not in scan \(scan.label) of \(indexOptions.index); give --model to compute it")

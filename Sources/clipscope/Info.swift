@@ -1,5 +1,5 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
 
 struct Info: ParsableCommand {

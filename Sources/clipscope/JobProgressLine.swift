@@ -1,6 +1,8 @@
-import Core
 import Foundation
+import Index
+import Jobs
 import Synchronization
+import ToyWorld
 
 /// Renders job events on stderr: on a terminal, one progress line rewritten with `\r`
 /// (rate and ETA) and info lines above it; in a pipe (a log file), warnings, failures and
@@ -11,8 +13,7 @@ final class JobProgressLine: Sendable {
         var lastDraw = 0.0
         var lastLogged: Double?
         var lineShown = false
-        var unit = "steps"
-        var kind = "job"
+        var job: JobState?
     }
 
     let isTerminal: Bool
@@ -23,7 +24,7 @@ final class JobProgressLine: Sendable {
     }
 
     /// The sink to give `JobRunner`.
-    var sink: JobEventSink { { [self] event in self.handle(event) } }
+    var sink: JobEventSink { { [self] _, event in self.handle(event) } }
 
     private static func write(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))
@@ -32,10 +33,11 @@ final class JobProgressLine: Sendable {
     func handle(_ event: JobEvent) {
         state.withLock { state in
             let clear = state.lineShown ? "\r\u{1B}[2K" : ""
+            if case let .started(info) = event { state.job = JobState(info: info) } else { state.job?.apply(event) }
+            guard let line = state.job?.line else { return }
             switch event {
-            case let .started(info):
-                state.unit = info.unit
-                state.kind = info.kind
+            case .started, .preview:
+                break
             case let .progress(progress):
                 let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
                 guard isTerminal else {
@@ -43,14 +45,14 @@ final class JobProgressLine: Sendable {
                     if state.lastLogged == nil { state.lastLogged = now }
                     if now - last >= Self.logInterval {
                         state.lastLogged = now
-                        Self.write(Self.line(progress, kind: state.kind, unit: state.unit) + "\n")
+                        Self.write(line + "\n")
                     }
                     return
                 }
                 // At most ten redraws a second, but always the last step.
                 guard now - state.lastDraw >= 0.1 || progress.step == progress.total else { return }
                 state.lastDraw = now
-                Self.write("\r\u{1B}[2K" + Self.line(progress, kind: state.kind, unit: state.unit))
+                Self.write("\r\u{1B}[2K" + line)
                 state.lineShown = true
             case let .log(level, message):
                 if level == .warning {
@@ -74,41 +76,24 @@ final class JobProgressLine: Sendable {
 
     /// Seconds between progress lines in a pipe.
     static let logInterval = 60.0
-
-    /// "scan  120/400  30%  12.3 images/s  ETA 0:23".
-    static func line(_ progress: JobProgress, kind: String, unit: String) -> String {
-        var parts = [kind]
-        if let total = progress.total, total > 0 {
-            parts.append("\(progress.step)/\(total)")
-            parts.append(String(format: "%3.0f%%", 100 * Double(progress.step) / Double(total)))
-        } else {
-            parts.append("\(progress.step)")
-        }
-        parts.append(String(format: "%.1f %@/s", progress.rate, unit))
-        if let eta = progress.eta, eta.isFinite { parts.append("ETA " + duration(eta)) }
-        for metric in progress.metrics where !metric.name.hasSuffix("/s") {
-            parts.append("\(metric.name) \(String(format: "%.4g", metric.value))")
-        }
-        return parts.joined(separator: "  ")
-    }
-
-    /// 83 -> "1:23", 3723 -> "1:02:03".
-    static func duration(_ seconds: Double) -> String {
-        let total = Int(seconds.rounded())
-        let h = total / 3600, m = (total % 3600) / 60, s = total % 60
-        return h > 0 ? String(format: "%d:%02d:%02d", h, m, s) : String(format: "%d:%02d", m, s)
-    }
 }
 
 /// Runs a job as a command does: progress on stderr, `token` (see `InterruptCancels`) to
 /// stop it, and any failure as one line; a cancelled run fails with `interrupted` when given.
-func runCommandJob<Spec: JobSpec>(_ job: Spec, token: CancellationToken, interrupted: String? = nil) throws -> Spec.Result {
+/// `pauseAfterProgressMilliseconds` holds the job after each progress report (after each
+/// committed batch of a scan): a hidden option that lets tests interrupt a job mid-way.
+func runCommandJob<Spec: JobSpec>(_ job: Spec, token: CancellationToken, pauseAfterProgressMilliseconds: Int = 0,
+                                  interrupted: String? = nil) throws -> Spec.Result {
+    let progressLine = JobProgressLine().sink
+    let pause = Double(pauseAfterProgressMilliseconds) / 1000
+    let sink: JobEventSink = { id, event in
+        progressLine(id, event)
+        if pause > 0, case .progress = event { Thread.sleep(forTimeInterval: pause) }
+    }
     do {
-        return try JobRunner.run(job, token: token, sink: JobProgressLine().sink).get()
+        return try JobRunner.run(job, token: token, sink: sink).get()
     } catch let cancelled as JobCancelled {
         throw CommandFailure(interrupted ?? "\(cancelled)")
-    } catch {
-        throw CommandFailure("\(error)")
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Core
+import CLIP
 import Foundation
+import Index
 
 extension ActivationReduce: ExpressibleByArgument {}
 
@@ -50,15 +51,10 @@ struct Scan: ParsableCommand {
         if folders.isEmpty { throw ValidationError("give at least one DIR of images to scan") }
     }
 
-    func parseShard(_ text: String) throws -> Shard {
-        do { return try Shard(parsing: text) } catch { throw CommandFailure("\(error)") }
-    }
-
     func run() throws {
         let job = ScanJob(model: modelOptions.model, folders: folders, index: index, tap: tap, reduce: reduce, batchSize: batching.batchSize,
-                          shard: try shard.map(parseShard), storeEmbeddings: embeddings,
-                          pauseAfterBatchMilliseconds: pauseAfterBatchMs)
-        let result = try runCommandJob(job, token: InterruptCancels.installedToken(),
+                          shard: try shard.map(Shard.init(parsing:)), storeEmbeddings: embeddings)
+        let result = try runCommandJob(job, token: InterruptCancels.installedToken(), pauseAfterProgressMilliseconds: pauseAfterBatchMs,
                                        interrupted: "scan interrupted; committed batches are kept in \(index): run the same command to continue")
         if output.json {
             try Output.printJSON(result)
@@ -118,7 +114,7 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             let report: MergeReport
-            do { report = try ActivationIndex.merge(inputs: inputs, output: output) } catch { throw CommandFailure("\(error)") }
+            do { report = try ActivationIndex.merge(inputs: inputs, output: output) } catch { throw CommandFailure(error) }
             if json.json {
                 try Output.printJSON(report)
             } else {
@@ -138,7 +134,7 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             let scans: [ScanInfo]
-            do { scans = try ActivationIndex(path: index).scans() } catch { throw CommandFailure("\(error)") }
+            do { scans = try ActivationIndex(path: index).scans() } catch { throw CommandFailure(error) }
             if json.json {
                 try Output.printJSON(["scans": scans])
             } else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Render
+import Imaging
+import Terminal
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +19,7 @@ struct Show: ParsableCommand {
     @Option(help: "Images per row.")
     var cols: Int = 1
 
-    @Option(help: "auto, sixel, blocks or none (none prints each image's size only).")
-    var graphics: String = "auto"
+    @OptionGroup var graphicsOptions: GraphicsOptions
 
     @Option(help: "Width of each image in terminal columns (default: the terminal's width shared by --cols).")
     var width: Int?
@@ -39,9 +39,6 @@ struct Show: ParsableCommand {
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one IMAGE to show") }
         if cols < 1 { throw ValidationError("--cols must be at least 1, got \(cols)") }
-        if GraphicsMode(rawValue: graphics) == nil {
-            throw ValidationError("--graphics must be auto, sixel, blocks or none, got '\(graphics)'")
-        }
         if !["auto", "truecolor", "256"].contains(colors) {
             throw ValidationError("--colors must be auto, truecolor or 256, got '\(colors)'")
         }
@@ -50,12 +47,19 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
-        let mode = GraphicsMode(rawValue: graphics) ?? .auto
-        var capabilities = TerminalQuery.detect(mode: mode)
+        var capabilities = TerminalQuery.detect(mode: graphicsOptions.graphics)
         if colors != "auto" { capabilities.truecolor = colors == "truecolor" }
         let loaded = ImageBatch.load(images)
         guard !loaded.isEmpty else { throw CommandFailure("none of the \(images.count) image(s) could be read") }
+        try Self.display(loaded, cols: cols, width: width, height: height, capabilities: capabilities,
+                         shape: quadrants ? .quadrants : .halfBlocks, names: !noNames)
+    }
 
+    /// Prints images `cols` to a row in slots of `width` x `height` cells (defaults: the
+    /// terminal's width shared by the row, its height less 3), with their file names; with no
+    /// graphics, one line of size per image. What `show` and `top --show` print.
+    static func display(_ loaded: [(path: String, image: Image)], cols: Int, width: Int? = nil, height: Int? = nil,
+                        capabilities: TerminalCapabilities, shape: Blocks.Shape = .halfBlocks, names: Bool = true) throws {
         if capabilities.graphics == .none {
             for (path, image) in loaded { print("\(path): \(image.width)x\(image.height), \(image.channels) channel(s)") }
             return
@@ -66,7 +70,6 @@ struct Show: ParsableCommand {
         let slotRows = min(height ?? max(2, capabilities.rows - 3), max(1, capabilities.rows - 1))
         // Sixel shows pixels 1:1 unless asked for a size; blocks always fill their cells.
         let upscale = width != nil || height != nil || capabilities.graphics == .blocks
-        let shape: Blocks.Shape = quadrants ? .quadrants : .halfBlocks
 
         for start in stride(from: 0, to: loaded.count, by: perRow) {
             let row = Array(loaded[start..<min(loaded.count, start + perRow)])
@@ -79,7 +82,7 @@ struct Show: ParsableCommand {
                 bytes = blockRow(row.map(\.image), slotColumns: slotColumns, slotRows: slotRows, gap: gap,
                                  capabilities: capabilities, shape: shape, upscale: upscale)
             }
-            if !noNames {
+            if names {
                 let names = row.map { URL(fileURLWithPath: $0.path).lastPathComponent }
                 bytes += Array(namesLine(names, slotColumns: slotColumns, gap: gap).utf8)
             }
@@ -90,7 +93,7 @@ struct Show: ParsableCommand {
     /// The row's pictures as one sixel each, side by side: room is made first (so the
     /// screen scrolls before the cursor is saved), then each image starts from the saved
     /// cursor moved right to its slot; the cursor ends below the tallest.
-    func sixelRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int, cell: CellSize, upscale: Bool) throws -> [UInt8] {
+    static func sixelRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int, cell: CellSize, upscale: Bool) throws -> [UInt8] {
         var pictures: [Image] = []
         for image in images {
             var size = TerminalImage.fittedSize(width: image.width, height: image.height, columns: slotColumns,
@@ -111,7 +114,7 @@ struct Show: ParsableCommand {
     }
 
     /// Block cells of the row's pictures side by side; slots are padded with blank cells.
-    func blockRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int,
+    static func blockRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int,
                   capabilities: TerminalCapabilities, shape: Blocks.Shape, upscale: Bool) -> [UInt8] {
         let grids = images.map { image in
             var pixels = TerminalImage.blockPixels(image, columns: slotColumns, rows: slotRows,
@@ -141,7 +144,7 @@ struct Show: ParsableCommand {
     }
 
     /// File names under their slots, cut to the slot width.
-    func namesLine(_ names: [String], slotColumns: Int, gap: Int) -> String {
+    static func namesLine(_ names: [String], slotColumns: Int, gap: Int) -> String {
         var line = ""
         for (index, name) in names.enumerated() {
             var text = name
@@ -152,6 +155,14 @@ struct Show: ParsableCommand {
         return line + "\r\n"
     }
 }
+
+/// `--graphics auto|sixel|blocks|none`, shared by every command that draws in the terminal.
+struct GraphicsOptions: ParsableArguments {
+    @Option(help: "auto (ask the terminal), sixel, blocks or none (no pictures).")
+    var graphics: GraphicsMode = .auto
+}
+
+extension GraphicsMode: ExpressibleByArgument {}
 
 /// Shared by `show` and `grid`: reading a batch of images and reporting the bad ones.
 enum ImageBatch {

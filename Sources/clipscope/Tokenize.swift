@@ -1,6 +1,6 @@
 import ArgumentParser
-import Core
 import Foundation
+import Tokenizer
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(

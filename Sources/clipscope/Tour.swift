@@ -1,7 +1,9 @@
 import ArgumentParser
-import Core
 import Foundation
-import Render
+import Imaging
+import Index
+import Terminal
+import ToyWorld
 
 /// What `make run` opens until the TUI exists: the toy world's phenomena, shown in the terminal.
 struct Tour: ParsableCommand {
@@ -18,21 +20,14 @@ struct Tour: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "auto, sixel, blocks or none.")
-    var graphics: String = "auto"
+    @OptionGroup var graphicsOptions: GraphicsOptions
 
     @Option(help: ArgumentHelp("Where the demo gallery and index live (default $CLIPSCOPE_DEMO or ~/.cache/clipscope/demo).",
                                valueName: "DIR"))
     var demo: String?
 
-    func validate() throws {
-        if GraphicsMode(rawValue: graphics) == nil {
-            throw ValidationError("--graphics must be auto, sixel, blocks or none, got '\(graphics)'")
-        }
-    }
-
     func run() throws {
-        let mode = GraphicsMode(rawValue: graphics) ?? .auto
+        let mode = graphicsOptions.graphics
         // Pictures into a pipe would be noise: without a terminal, auto means files.
         let capabilities = TerminalQuery.detect(mode: mode == .auto && isatty(STDOUT_FILENO) != 1 ? .none : mode)
         let demo = ToyDemo(directory: self.demo ?? ToyDemo.defaultDirectory())

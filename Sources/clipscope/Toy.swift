@@ -1,6 +1,6 @@
 import ArgumentParser
-import Core
 import Foundation
+import ToyWorld
 
 struct Toy: ParsableCommand {
     static let configuration = CommandConfiguration(

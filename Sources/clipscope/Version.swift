@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Render
+import Imaging
 import Tensor
+import Terminal
 import TUI
 
 struct Version: ParsableCommand {
@@ -12,7 +13,8 @@ struct Version: ParsableCommand {
         print("clipscope 0.6.0")
         print("blas      \(BLAS.description) (core \(BLAS.coreName), \(BLAS.threads) threads)")
         print("ncurses   \(TUILibraries.ncursesVersion)")
-        for (name, version) in RenderLibraries.versions {
+        print("libsixel  \(TerminalLibraries.sixelVersion)")
+        for (name, version) in ImagingLibraries.versions {
             print(name.padding(toLength: 9, withPad: " ", startingAt: 0), version)
         }
     }

@@ -2,13 +2,13 @@ import Foundation
 import XCTest
 
 /// End-to-end tests of the built `clipscope` binary on the small reference CLIP of
-/// tools/reference (the CoreTests fixtures) and its PyTorch numbers.
+/// tools/reference (the WeightsTests fixtures) and its PyTorch numbers.
 final class CLITests: XCTestCase {
     // MARK: - Running the binary
 
-    /// The CoreTests fixtures: model.pt, model.safetensors, expected.json, images/.
+    /// The WeightsTests fixtures: model.pt, model.safetensors, expected.json, images/.
     static let coreFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("CoreTests/Fixtures")
+        .deletingLastPathComponent().appendingPathComponent("WeightsTests/Fixtures")
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
 
     static func core(_ name: String) -> String { coreFixtures.appendingPathComponent(name).path }

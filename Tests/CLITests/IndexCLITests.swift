@@ -1,13 +1,14 @@
-import Core
+import CLIP
+import Index
 import Foundation
-import Render
+import Imaging
 import XCTest
 
 /// `clipscope scan` and the index queries, run as the built binary on generated folders
 /// of real PNG/JPEG files and the small reference model.
 final class IndexCLITests: XCTestCase {
     static let coreFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("CoreTests/Fixtures")
+        .deletingLastPathComponent().appendingPathComponent("WeightsTests/Fixtures")
     static let model = coreFixtures.appendingPathComponent("model.pt").path
 
     static var binary: URL {

@@ -15,7 +15,11 @@ func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         return
     }
     let start = DispatchTime.now().uptimeNanoseconds
-    defer { BLAS.recordTime(since: start) }
+    BLAS.enterGEMM()
+    defer {
+        BLAS.leaveGEMM()
+        BLAS.recordTime(since: start)
+    }
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -142,3 +142,14 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// The rows of a batch: element i holds the values of `self[i]` (the first axis), in order.
+    public func rows() -> [[Float]] {
+        precondition(rank >= 1, "rows: needs at least one axis, got a scalar")
+        let width = shape.dropFirst().reduce(1, *)
+        return withUnsafeBufferPointer { values in
+            (0..<shape[0]).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
+        }
+    }
+}

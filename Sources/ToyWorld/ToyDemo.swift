@@ -1,0 +1,91 @@
+import CLIP
+import Experiments
+import Foundation
+import Imaging
+import Index
+import Tensor
+
+/// The demo data every fresh install can explore: a gallery of generated scenes in
+/// category folders and an activation index of it under the toy model. Built once,
+/// on first use, in a cache directory; rebuilding is incremental (a scan skips
+/// unchanged files), so an interrupted build just continues.
+public struct ToyDemo: Sendable {
+    /// `$CLIPSCOPE_DEMO` overrides where the demo lives.
+    public static let directoryVariable = "CLIPSCOPE_DEMO"
+    /// Scenes in the demo gallery (a quarter per category).
+    public static let galleryCount = 2400
+
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// `$CLIPSCOPE_DEMO`, else `$XDG_CACHE_HOME/clipscope/demo`, else `~/.cache/clipscope/demo`.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let directory = environment[directoryVariable], !directory.isEmpty { return directory }
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) as NSString).appendingPathComponent(".cache")
+        return ((cache as NSString).appendingPathComponent("clipscope") as NSString).appendingPathComponent("demo")
+    }
+
+    public var galleryPath: String { (directory as NSString).appendingPathComponent("gallery") }
+    public var indexPath: String { (directory as NSString).appendingPathComponent("demo.index") }
+    /// The gallery writes its captions file last, so its presence means the gallery is complete.
+    public var galleryIsComplete: Bool {
+        FileManager.default.fileExists(atPath: (galleryPath as NSString).appendingPathComponent("captions.json"))
+    }
+
+    /// The gallery job (run it when `galleryIsComplete` is false).
+    public var galleryJob: ToyGallery {
+        ToyGallery(output: galleryPath, count: Self.galleryCount, resolution: ToyTrainJob.defaultConfig.imageResolution)
+    }
+
+    /// The scan of the gallery into the demo index under `model`.
+    public func scanJob(model: String) -> ScanJob {
+        ScanJob(model: model, folders: [galleryPath], index: indexPath, batchSize: 32, storeEmbeddings: true)
+    }
+}
+
+/// A typographic attack on one toy scene: a drawn shape, then the same scene with
+/// another shape's name written on it, each classified zero-shot among the shapes.
+public struct ToyTypographicAttack {
+    public struct Outcome {
+        public var clean: Image
+        public var attacked: Image
+        public var shape: ToyWorld.Shape
+        public var written: ToyWorld.Shape
+        /// The shapes by zero-shot probability before and after, highest first (top three).
+        public var attack: TypographicAttack
+        public var before: [(label: String, probability: Double)] { attack.before }
+        public var after: [(label: String, probability: Double)] { attack.after }
+        /// Tries until this one (the first whose clean scene is recognised and whose attack flips it).
+        public var tries: Int
+        public var flipped: Bool { attack.succeeded(target: written.rawValue) }
+    }
+
+    /// Tries scenes from `seed` until a recognised shape is flipped by the written
+    /// name (or `maximumTries` run out; the last try is returned then).
+    public static func demonstrate(model: CLIPModel, seed: UInt64 = 11, maximumTries: Int = 24) throws -> Outcome {
+        let evaluator = try ToyEvaluator(model: model)
+        let shapes = ToyWorld.Shape.allCases
+        let classifier = try evaluator.shapeClassifier()
+        var generator = SeededGenerator(seed: seed)
+        var last: Outcome?
+        for attempt in 1...max(1, maximumTries) {
+            let shape = pick(shapes, &generator)
+            let written = pick(shapes.filter { $0 != shape }, &generator)
+            let attackedScene = evaluator.sampler.sample(kind: .both, shape: shape, word: written.rawValue, &generator)
+            var cleanScene = attackedScene
+            cleanScene.spec.word = nil
+            let outcome = Outcome(clean: evaluator.batcher.renderer.render(cleanScene.spec),
+                                  attacked: evaluator.batcher.renderer.render(attackedScene.spec),
+                                  shape: shape, written: written,
+                                  attack: TypographicAttack(model: model, classifier: classifier,
+                                                            clean: evaluator.batcher.pixels([cleanScene]),
+                                                            attacked: evaluator.batcher.pixels([attackedScene])),
+                                  tries: attempt)
+            if outcome.before.first?.label == shape.rawValue && outcome.flipped { return outcome }
+            last = outcome
+        }
+        return last!
+    }
+}

@@ -1,0 +1,204 @@
+import CLIP
+import Experiments
+import Foundation
+import Imaging
+import Tensor
+import Weights
+
+/// The toy model's report card: does it show, at toy scale, the paper's phenomena?
+/// Computed on freshly generated held-out scenes (their own seed).
+public struct ToyReportCard: Codable, Sendable, Equatable {
+    public var shapeAccuracy: Double
+    public var colourAccuracy: Double
+    public var readingAccuracy: Double
+    public var attackFlipRate: Double
+    /// Incongruent word/ink scenes where the written colour word scores above the ink
+    /// colour (the criterion: "the written colour word beats the ink colour").
+    public var stroopWordWins: Double
+    /// The stricter figure: the written colour word is the top colour of all.
+    public var stroopWordTop1: Double
+    public var neutralInkAccuracy: Double
+    public var multimodalNeurons: [MultimodalNeuron]
+    public var modalitySeparability: Double
+    public var centroidDistance: Double
+
+    public struct MultimodalNeuron: Codable, Sendable, Equatable {
+        public var neuron: Int
+        public var concept: String
+        public var drawings: Int
+        public var words: Int
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case shapeAccuracy = "shape_accuracy", colourAccuracy = "colour_accuracy", readingAccuracy = "reading_accuracy"
+        case attackFlipRate = "attack_flip_rate", stroopWordWins = "stroop_word_wins"
+        case stroopWordTop1 = "stroop_word_top1"
+        case neutralInkAccuracy = "neutral_ink_accuracy", multimodalNeurons = "multimodal_neurons"
+        case modalitySeparability = "modality_separability", centroidDistance = "centroid_distance"
+    }
+
+    /// Concepts with at least one multimodal neuron.
+    public var multimodalConcepts: Set<String> { Set(multimodalNeurons.map(\.concept)) }
+}
+
+/// Computes the report card of a model at the toy world's resolution.
+public struct ToyEvaluator {
+    public let model: CLIPModel
+    public var seed: UInt64
+    /// Scenes per test (per class for the per-class tests).
+    public var samples: Int
+    let sampler: SceneSampler
+    let batcher: SceneBatcher
+
+    public init(model: CLIPModel, seed: UInt64 = 2024, samples: Int = 8) throws {
+        self.model = model
+        self.seed = seed
+        self.samples = samples
+        sampler = SceneSampler(resolution: model.config.imageResolution)
+        batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
+    }
+
+    static let shapes = ToyWorld.Shape.allCases
+    static let inks = ToyWorld.Ink.allCases
+
+    public func evaluate() throws -> ToyReportCard {
+        var generator = SeededGenerator(seed: seed)
+        let shapeClasses = try shapeClassifier()
+        let colourClasses = try classifier(Self.inks.map(\.rawValue), prompts: Self.inks.map { c in Self.shapes.map { "a \(c.rawValue) \($0.rawValue)" } })
+
+        // Objects alone: shape and colour.
+        var objects: [CaptionedScene] = []
+        for shape in Self.shapes { for _ in 0..<samples { objects.append(sampler.sample(kind: .object, shape: shape, &generator)) } }
+        let objectEmbeddings = embed(objects)
+        let shapeAccuracy = accuracy(objectEmbeddings, shapeClasses, truth: objects.map { Self.shapes.firstIndex(of: $0.spec.object!.shape)! })
+        let colourAccuracy = accuracy(objectEmbeddings, colourClasses, truth: objects.map { Self.inks.firstIndex(of: $0.spec.object!.ink)! })
+
+        // Reading: shape and colour names written alone.
+        let readable = Self.shapes.map(\.rawValue) + Self.inks.map(\.rawValue)
+        let wordClasses = try classifier(readable, prompts: readable.map { ["the word '\($0)'"] })
+        var words: [CaptionedScene] = []
+        for word in readable { for _ in 0..<max(1, samples / 2) { words.append(sampler.sample(kind: .word, word: word, &generator)) } }
+        let readingAccuracy = accuracy(embed(words), wordClasses, truth: words.map { readable.firstIndex(of: $0.spec.word!.text)! })
+
+        // Typographic attack: another shape's name written on an object.
+        var clean: [CaptionedScene] = [], attacked: [CaptionedScene] = [], targets: [Int] = []
+        for (index, shape) in Self.shapes.enumerated() {
+            for k in 0..<samples {
+                let target = (index + 1 + k % (Self.shapes.count - 1)) % Self.shapes.count
+                var scene = sampler.sample(kind: .both, shape: shape, word: Self.shapes[target].rawValue, &generator)
+                attacked.append(scene)
+                scene.spec.word = nil
+                clean.append(scene)
+                targets.append(target)
+            }
+        }
+        let cleanPredictions = shapeClasses.predictions(embed(clean))
+        let attackedPredictions = shapeClasses.predictions(embed(attacked))
+        var eligible = 0, flips = 0
+        for i in clean.indices where cleanPredictions[i] == Self.shapes.firstIndex(of: clean[i].spec.object!.shape)! {
+            eligible += 1
+            if attackedPredictions[i] == targets[i] { flips += 1 }
+        }
+
+        // Stroop: colour words in another ink, and a neutral word's ink.
+        let inkClasses = try ZeroShotClassifier(model: model, labels: Self.inks.map(\.rawValue),
+                                                template: "my favorite word, written in the color {}")
+        var incongruent: [CaptionedScene] = [], neutral: [CaptionedScene] = []
+        for (index, ink) in Self.inks.enumerated() {
+            for k in 0..<samples {
+                let word = Self.inks[(index + 1 + k % (Self.inks.count - 1)) % Self.inks.count]
+                incongruent.append(sampler.sample(kind: .word, word: word.rawValue, wordInk: ink, &generator))
+                neutral.append(sampler.sample(kind: .word, word: pick(ToyWorld.conceptWords, &generator), wordInk: ink, &generator))
+            }
+        }
+        let stroopScores = inkClasses.cosines(embed(incongruent)).rows()
+        var wordWins = 0, wordTop1 = 0
+        for (scene, row) in zip(incongruent, stroopScores) {
+            let word = Self.inks.firstIndex { $0.rawValue == scene.spec.word!.text }!
+            let ink = Self.inks.firstIndex(of: scene.spec.word!.ink)!
+            if row[word] > row[ink] { wordWins += 1 }
+            if ZeroShotClassifier.topClass(row) == word { wordTop1 += 1 }
+        }
+        let neutralInk = accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! })
+
+        // Multimodal neurons over drawings-only and words-only scenes of each shape.
+        var probe: [CaptionedScene] = [], probeLabels: [(concept: String, drawing: Bool)] = []
+        for shape in Self.shapes {
+            for _ in 0..<samples {
+                probe.append(sampler.sample(kind: .object, shape: shape, &generator))
+                probeLabels.append((shape.rawValue, true))
+                probe.append(sampler.sample(kind: .word, word: shape.rawValue, &generator))
+                probeLabels.append((shape.rawValue, false))
+            }
+        }
+        let activations = neuronActivations(probe)
+        let multimodal = Self.multimodalNeurons(activations: activations, neurons: model.config.neuronCount, labels: probeLabels)
+
+        // Modality gap: scenes and their captions.
+        let pairs = (0..<(samples * 8)).map { _ in sampler.sample(&generator) }
+        let images = embed(pairs).l2Normalized().values
+        let texts = try model.embedTexts(pairs.map(\.caption)).l2Normalized().values
+        let gap = ModalityGap(images: images, texts: texts, dimension: model.config.embedDim)
+
+        return ToyReportCard(
+            shapeAccuracy: shapeAccuracy, colourAccuracy: colourAccuracy, readingAccuracy: readingAccuracy,
+            attackFlipRate: eligible == 0 ? 0 : Double(flips) / Double(eligible),
+            stroopWordWins: Double(wordWins) / Double(max(1, incongruent.count)),
+            stroopWordTop1: Double(wordTop1) / Double(max(1, incongruent.count)), neutralInkAccuracy: neutralInk,
+            multimodalNeurons: multimodal, modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
+    }
+
+    /// Shapes as classes, each described in every ink ("a red star", "a blue star", ...).
+    func shapeClassifier() throws -> ZeroShotClassifier {
+        try classifier(Self.shapes.map(\.rawValue), prompts: Self.shapes.map { s in Self.inks.map { "a \($0.rawValue) \(s.rawValue)" } })
+    }
+
+    func classifier(_ labels: [String], prompts: [[String]]) throws -> ZeroShotClassifier {
+        try ZeroShotClassifier(model: model, labels: labels, prompts: prompts)
+    }
+
+    func embed(_ scenes: [CaptionedScene]) -> Tensor {
+        let batch = 32
+        var parts: [Tensor] = []
+        for start in stride(from: 0, to: scenes.count, by: batch) {
+            parts.append(model.encodeImages(batcher.pixels(Array(scenes[start..<min(start + batch, scenes.count)]))))
+        }
+        return Tensor.concatenate(parts, axis: 0)
+    }
+
+    func neuronActivations(_ scenes: [CaptionedScene]) -> [Float] {
+        let batch = 32
+        var values: [Float] = []
+        for start in stride(from: 0, to: scenes.count, by: batch) {
+            let pixels = batcher.pixels(Array(scenes[start..<min(start + batch, scenes.count)]))
+            values += model.visual.neuronMap(pixels, tap: .conv3).spatialMax().values
+        }
+        return values
+    }
+
+    func accuracy(_ images: Tensor, _ classes: ZeroShotClassifier, truth: [Int]) -> Double {
+        let predicted = classes.predictions(images)
+        return Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(max(1, truth.count))
+    }
+
+    /// Neurons whose top 20 probe scenes hold at least 3 drawings and 3 written
+    /// words of one concept; the best neuron per concept, strongest first.
+    static func multimodalNeurons(activations: [Float], neurons: Int, labels: [(concept: String, drawing: Bool)],
+                                  top: Int = 20, minimum: Int = 3) -> [ToyReportCard.MultimodalNeuron] {
+        var best: [String: ToyReportCard.MultimodalNeuron] = [:]
+        for neuron in 0..<neurons {
+            let ranked = labels.indices.sorted { activations[$0 * neurons + neuron] > activations[$1 * neurons + neuron] }.prefix(top)
+            var drawings: [String: Int] = [:], words: [String: Int] = [:]
+            for i in ranked {
+                if labels[i].drawing { drawings[labels[i].concept, default: 0] += 1 } else { words[labels[i].concept, default: 0] += 1 }
+            }
+            for (concept, d) in drawings {
+                let w = words[concept] ?? 0
+                guard d >= minimum, w >= minimum else { continue }
+                if let current = best[concept], min(current.drawings, current.words) >= min(d, w) { continue }
+                best[concept] = .init(neuron: neuron, concept: concept, drawings: d, words: w)
+            }
+        }
+        return best.values.sorted { ($0.drawings + $0.words, $1.concept) > ($1.drawings + $1.words, $0.concept) }
+    }
+}

@@ -1,0 +1,75 @@
+import CLIP
+import Assets
+import Experiments
+import Imaging
+import Index
+import Jobs
+import Tensor
+@testable import ToyWorld
+import Weights
+import XCTest
+
+/// The toy model embedded in the binary (Assets/toy.safetensors): what `toy` resolves
+/// to, and whether it earns the report card the toy-world issue asks of it.
+final class ShippedToyModelTests: XCTestCase {
+    func testToyIsANameForTheEmbeddedModel() throws {
+        let locator = ModelLocator(environment: [:], homeDirectory: "/nonexistent")
+        XCTAssertEqual(try locator.locate("toy"), .bundledToy)
+        XCTAssertEqual(try locator.locate("TOY"), .bundledToy)
+        let model = try CLIPModel.load(model: "toy", locator: locator)
+        XCTAssertEqual(model.config, ToyTrainJob.defaultConfig)
+        XCTAssertEqual(model.source?.embedded, true)
+        XCTAssertEqual(model.identity.name, "toy")
+        // The file says how it was made: the towers of two web phases of one run.
+        let archive = try XCTUnwrap(model.source).openArchive()
+        XCTAssertEqual(archive.metadata["clipscope.job"], ToyTowerMerge.kind)
+        func spec(_ key: String) throws -> ToyTrainJob {
+            var job = try JSONDecoder().decode(ToyTrainJob.self, from: Data(try XCTUnwrap(archive.metadata[key], key).utf8))
+            job.output = ""
+            return job
+        }
+        let imageTower = try spec("clipscope.image_tower"), textTower = try spec("clipscope.text_tower")
+        XCTAssertEqual(imageTower.withWebPhase(of: textTower), textTower, "one run apart from the web phase")
+        XCTAssertGreaterThan(imageTower.webSteps, textTower.webSteps, "the image tower has the longer web phase")
+        XCTAssertGreaterThan(textTower.webSteps, 0, "made with a web-caption phase")
+        XCTAssertEqual(textTower.config, ToyTrainJob.defaultConfig)
+        XCTAssertGreaterThan(textTower.temperatureLearningRateScale, 1, "made with a fast temperature")
+        XCTAssertTrue(archive.infos.allSatisfy { $0.dtype == .f16 }, "the shipped weights are float16")
+        XCTAssertLessThanOrEqual(EmbeddedAssets.toyModelSafetensors.count, 16_000_000)
+    }
+
+    /// Every criterion of the report card, on the held-out scenes `toy eval` uses.
+    func testTheShippedModelEarnsItsReportCard() throws {
+        let card = try ToyEvaluator(model: CLIPModel.load(model: "toy")).evaluate()
+        XCTAssertGreaterThanOrEqual(card.shapeAccuracy, 0.9, "shape accuracy")
+        XCTAssertGreaterThanOrEqual(card.colourAccuracy, 0.9, "colour accuracy")
+        XCTAssertGreaterThanOrEqual(card.readingAccuracy, 0.8, "reading accuracy")
+        XCTAssertGreaterThanOrEqual(card.attackFlipRate, 0.5, "typographic attack flips")
+        XCTAssertGreaterThanOrEqual(card.stroopWordWins, 0.5, "Stroop: the written colour word beats the ink")
+        XCTAssertGreaterThanOrEqual(card.neutralInkAccuracy, 0.8, "Stroop: a neutral word's ink named")
+        XCTAssertGreaterThanOrEqual(card.multimodalConcepts.count, 5, "concepts with a multimodal neuron: \(card.multimodalNeurons)")
+        XCTAssertGreaterThanOrEqual(card.modalitySeparability, 0.95, "modality separability")
+        XCTAssertGreaterThan(card.centroidDistance, 0)
+    }
+
+    func testTheTypographicAttackDemoFindsAFlip() throws {
+        let outcome = try ToyTypographicAttack.demonstrate(model: CLIPModel.load(model: "toy"))
+        XCTAssertTrue(outcome.flipped, "no flip in \(outcome.tries) tries")
+        XCTAssertEqual(outcome.before.first?.label, outcome.shape.rawValue)
+        XCTAssertEqual(outcome.after.first?.label, outcome.written.rawValue)
+        XCTAssertNotEqual(outcome.clean.pixels, outcome.attacked.pixels, "the attacked scene carries the written word")
+        XCTAssertTrue(outcome.before.allSatisfy { (0...1).contains($0.probability) })
+        XCTAssertGreaterThanOrEqual(outcome.before[0].probability, outcome.before[1].probability)
+    }
+
+    func testTheDemoLivesInTheUsersCache() {
+        XCTAssertEqual(ToyDemo.defaultDirectory(environment: ["CLIPSCOPE_DEMO": "/data/demo", "HOME": "/home/a"]), "/data/demo")
+        XCTAssertEqual(ToyDemo.defaultDirectory(environment: ["XDG_CACHE_HOME": "/c", "HOME": "/home/a"]), "/c/clipscope/demo")
+        XCTAssertEqual(ToyDemo.defaultDirectory(environment: ["HOME": "/home/a"]), "/home/a/.cache/clipscope/demo")
+        let demo = ToyDemo(directory: "/d")
+        XCTAssertEqual(demo.galleryJob.output, "/d/gallery")
+        XCTAssertEqual(demo.galleryJob.count, ToyDemo.galleryCount)
+        XCTAssertEqual(demo.scanJob(model: "toy").index, "/d/demo.index")
+        XCTAssertFalse(demo.galleryIsComplete)
+    }
+}
