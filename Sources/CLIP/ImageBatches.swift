@@ -101,7 +101,7 @@ public struct ImageBatches {
     }
 
     /// Planes of 3 x size x size values as one batch [n, 3, size, size].
-    static func stack(_ planes: [[Float]], size: Int) -> Tensor {
+    public static func stack(_ planes: [[Float]], size: Int) -> Tensor {
         let plane = 3 * size * size
         return Tensor(shape: [planes.count, 3, size, size]) { p in
             for (i, values) in planes.enumerated() {

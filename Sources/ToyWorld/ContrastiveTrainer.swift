@@ -138,14 +138,10 @@ public struct SceneBatcher {
     /// [B, 3, R, R] normalised pixels of the scenes.
     public func pixels(_ scenes: [CaptionedScene]) -> Tensor {
         let size = preprocessing.size
-        let plane = 3 * size * size
-        return Tensor(shape: [scenes.count, 3, size, size]) { p in
-            for (i, scene) in scenes.enumerated() {
-                let image = renderer.render(scene.spec)
-                precondition(image.width == size && image.height == size, "scene of \(image.width) px for a \(size) px model")
-                let values = preprocessing.normalize(image)
-                values.withUnsafeBufferPointer { (p.baseAddress! + i * plane).update(from: $0.baseAddress!, count: plane) }
-            }
-        }
+        return ImageBatches.stack(scenes.map { scene in
+            let image = renderer.render(scene.spec)
+            precondition(image.width == size && image.height == size, "scene of \(image.width) px for a \(size) px model")
+            return preprocessing.normalize(image)
+        }, size: size)
     }
 }
