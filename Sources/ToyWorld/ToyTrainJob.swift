@@ -18,16 +18,55 @@ public struct ToyTrainJob: JobSpec, Equatable {
     public static let defaultConfig = CLIPConfig(embedDim: 128, imageResolution: 96, visionLayers: [1, 1, 1, 1],
                                                  visionWidth: 24, textWidth: 64, textHeads: 1, textLayers: 4)
 
+    /// One stretch of training with what it trains on and its own learning-rate curve.
+    public struct Phase: Codable, Sendable, Equatable {
+        public enum Kind: String, Codable, Sendable {
+            /// Word-only batches, one scene per distinct word: learning to read first.
+            case curriculum
+            /// The full mix of objects, words and both, captions describing what is drawn.
+            case mix
+            /// Captions as web alt-text writes them, naming a picture by what it says
+            /// (`SceneSampler.CaptionStyle.web`): what makes writing override a drawing.
+            case web
+            /// The web phase's batches with only the image tower learning (the text tower
+            /// and the temperature locked): the image tower trains on without the text
+            /// tower's drift.
+            case lockedText = "locked-text"
+        }
+
+        public var kind: Kind
+        public var steps: Int
+        /// Peak of this phase's linear warm-up and cosine decay to a tenth; nil continues
+        /// the previous phase's curve (one schedule over both, as the curriculum and the mix share).
+        public var learningRate: Float?
+        public var warmupSteps: Int
+        /// Pairs per batch of one non-colour word written in two inks, each captioned with its
+        /// ink (web and locked-text phases): reading cannot tell them apart, so the ink of
+        /// writing has to be seen (what names a neutral word's ink in the Stroop test).
+        public var inkTwins: Int
+        /// Pairs per batch of two colour words written in one ink, each named by what it says:
+        /// the shared ink cannot tell them apart, so a colour word's colour is read.
+        public var colourTwins: Int
+
+        public init(_ kind: Kind, steps: Int, learningRate: Float?, warmupSteps: Int = 0, inkTwins: Int = 0, colourTwins: Int = 0) {
+            self.kind = kind
+            self.steps = steps
+            self.learningRate = learningRate
+            self.warmupSteps = warmupSteps
+            self.inkTwins = inkTwins
+            self.colourTwins = colourTwins
+        }
+
+        /// Captions in the style of web alt-text.
+        var webCaptions: Bool { kind == .web || kind == .lockedText }
+    }
+
     public var output: String
-    public var steps: Int
     public var seed: UInt64
     public var batchSize: Int = 64
     public var config: CLIPConfig = ToyTrainJob.defaultConfig
-    public var learningRate: Float = 5e-4
-    public var warmupSteps: Int = 100
-    /// Steps of the reading curriculum: word-only batches, one scene per distinct
-    /// word, before the full mix.
-    public var readingSteps: Int
+    /// The phases in order; a finished run continues into phases appended later.
+    public var phases: [Phase]
     public var checkpointEvery: Int = 100
     /// Weight of an auxiliary which-concept loss on the image embedding (0: none):
     /// a drawn star and the written word "star" share one class, so the tower learns
@@ -37,70 +76,62 @@ public struct ToyTrainJob: JobSpec, Equatable {
     public var conceptHeadWeight: Float = 0
     /// Steps (from the start) during which the concept head trains; plain contrastive after.
     public var conceptHeadSteps: Int = 0
-    /// Steps of a final web-caption phase after `steps`: captions in the style of web
-    /// alt-text, which name a picture by what it says (see `SceneSampler.CaptionStyle.web`),
-    /// with its own warm-up and cosine from `webLearningRate`. Nothing before the
-    /// phase depends on its settings, so a finished run can be extended with one.
-    public var webSteps: Int = 0
-    public var webLearningRate: Float = 2e-4
-    /// Pairs per web-phase batch of one non-colour word written in two inks, each
-    /// captioned with its ink: reading alone cannot tell the pair apart, so the ink of
-    /// writing has to be seen (what names a neutral word's ink in the Stroop test).
-    public var webInkTwins: Int = 0
-    /// Pairs per web-phase batch of two colour words written in one ink, each named by
-    /// what it says: the shared ink cannot tell the pair apart, so a colour word's
-    /// colour is read, not seen (what lets the word win in the Stroop test).
-    public var webColourTwins: Int = 0
-    /// Steps of a last stage after the web phase on the same web batches, in which only
-    /// the image tower learns (the text tower and the temperature are locked), with its
-    /// own warm-up and cosine from `lockedTextLearningRate`: a way to train the image
-    /// tower on without the text tower's drift (which is what costs a colour word its
-    /// Stroop win in longer web phases); README, "Toy world", says where it lands.
-    public var lockedTextSteps: Int = 0
-    public var lockedTextLearningRate: Float = 1e-3
     /// How many times faster than the weights the temperature learns: CLIP's runs are
     /// hundreds of times longer than ours, and a slow temperature lets the embeddings
     /// do its work (aligning closely and closing the gap between the modalities).
     public var temperatureLearningRateScale: Float = 1
 
-    public init(output: String, steps: Int, seed: UInt64, readingSteps: Int) {
+    public init(output: String, seed: UInt64, phases: [Phase]) {
         self.output = output
-        self.steps = steps
         self.seed = seed
-        self.readingSteps = readingSteps
+        self.phases = phases
     }
 
-    enum CodingKeys: String, CodingKey {
-        case output, steps, seed, batchSize, config, learningRate, warmupSteps, readingSteps, checkpointEvery
-        case conceptHeadWeight, conceptHeadSteps, webSteps, webLearningRate, webInkTwins, webColourTwins,
-             lockedTextSteps, lockedTextLearningRate, temperatureLearningRateScale
+    /// The recipe `clipscope toy train` runs: a reading curriculum of `readingSteps`, the mix
+    /// up to `steps` on one warm-up and cosine from `learningRate`, then a web phase and a
+    /// locked-text stage, each with its own curve (`webWarmupSteps` of warm-up).
+    public static func recipe(output: String, seed: UInt64, steps: Int, readingSteps: Int, learningRate: Float = 5e-4,
+                              warmupSteps: Int = 100, webSteps: Int = 0, webLearningRate: Float = 2e-4,
+                              inkTwins: Int = 0, colourTwins: Int = 0,
+                              lockedTextSteps: Int = 0, lockedTextLearningRate: Float = 1e-3) -> ToyTrainJob {
+        let reading = min(max(0, readingSteps), steps)
+        return ToyTrainJob(output: output, seed: seed, phases: [
+            Phase(.curriculum, steps: reading, learningRate: learningRate, warmupSteps: warmupSteps),
+            Phase(.mix, steps: steps - reading, learningRate: reading == 0 ? learningRate : nil,
+                  warmupSteps: reading == 0 ? warmupSteps : 0),
+            Phase(.web, steps: webSteps, learningRate: webLearningRate, warmupSteps: webWarmupSteps,
+                  inkTwins: inkTwins, colourTwins: colourTwins),
+            Phase(.lockedText, steps: lockedTextSteps, learningRate: lockedTextLearningRate, warmupSteps: webWarmupSteps,
+                  inkTwins: inkTwins, colourTwins: colourTwins),
+        ])
     }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        output = try c.decode(String.self, forKey: .output)
-        steps = try c.decode(Int.self, forKey: .steps)
-        seed = try c.decode(UInt64.self, forKey: .seed)
-        batchSize = try c.decode(Int.self, forKey: .batchSize)
-        config = try c.decode(CLIPConfig.self, forKey: .config)
-        learningRate = try c.decode(Float.self, forKey: .learningRate)
-        warmupSteps = try c.decode(Int.self, forKey: .warmupSteps)
-        readingSteps = try c.decode(Int.self, forKey: .readingSteps)
-        checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
-        // Settings added later default to what earlier checkpoints were made with.
-        conceptHeadWeight = try c.decodeIfPresent(Float.self, forKey: .conceptHeadWeight) ?? 0
-        conceptHeadSteps = try c.decodeIfPresent(Int.self, forKey: .conceptHeadSteps) ?? 0
-        webSteps = try c.decodeIfPresent(Int.self, forKey: .webSteps) ?? 0
-        webLearningRate = try c.decodeIfPresent(Float.self, forKey: .webLearningRate) ?? 2e-4
-        webInkTwins = try c.decodeIfPresent(Int.self, forKey: .webInkTwins) ?? 0
-        webColourTwins = try c.decodeIfPresent(Int.self, forKey: .webColourTwins) ?? 0
-        lockedTextSteps = try c.decodeIfPresent(Int.self, forKey: .lockedTextSteps) ?? 0
-        lockedTextLearningRate = try c.decodeIfPresent(Float.self, forKey: .lockedTextLearningRate) ?? 1e-3
-        temperatureLearningRateScale = try c.decodeIfPresent(Float.self, forKey: .temperatureLearningRateScale) ?? 1
+    static let webWarmupSteps = 20
+
+    /// All steps of all phases.
+    public var totalSteps: Int { phases.reduce(0) { $0 + $1.steps } }
+
+    /// Steps of the phases of one kind.
+    public func steps(of kind: Phase.Kind) -> Int { phases.filter { $0.kind == kind }.reduce(0) { $0 + $1.steps } }
+
+    /// The phase a step falls in, with the phase's first step.
+    func phase(at step: Int) -> (phase: Phase, start: Int) {
+        var start = 0
+        for phase in phases {
+            if step < start + phase.steps { return (phase, start) }
+            start += phase.steps
+        }
+        return (phases.last!, start - phases.last!.steps)
     }
 
-    /// All steps: the main phase, the web-caption phase and the locked-text stage.
-    public var totalSteps: Int { steps + webSteps + lockedTextSteps }
+    /// Phases grouped by learning-rate curve (a phase without its own rate joins the group before).
+    var scheduleGroups: [[Phase]] {
+        var groups: [[Phase]] = []
+        for phase in phases {
+            if phase.learningRate == nil, !groups.isEmpty { groups[groups.count - 1].append(phase) } else { groups.append([phase]) }
+        }
+        return groups
+    }
 
     public struct Result: Codable, Sendable {
         public var model: String
@@ -117,14 +148,11 @@ public struct ToyTrainJob: JobSpec, Equatable {
     var modelPath: String { (output as NSString).appendingPathComponent("model.safetensors") }
 
     public func run(_ context: JobContext) throws -> Result {
-        guard steps > 0, webSteps >= 0, lockedTextSteps >= 0, batchSize >= 2, webInkTwins >= 0, webColourTwins >= 0,
-              webInkTwins + webColourTwins <= batchSize / 2 else {
-            throw JobFailure(message: "toy train: need steps > 0, web and locked-text steps >= 0, a batch of at least 2 and at most half a batch of pairs")
-        }
+        if let invalid = invalidSettings { throw invalid }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         context.setTotal(totalSteps)
         let model = CLIPModel(config: config, randomSeed: seed)
-        let trainer = try ContrastiveTrainer(model: model, learningRate: learningRate,
+        let trainer = try ContrastiveTrainer(model: model, learningRate: phases[0].learningRate ?? 0,
                                              auxiliaryClasses: conceptHeadWeight > 0 ? ToyWorld.words.count : 0, seed: seed)
         trainer.temperatureLearningRateScale = temperatureLearningRateScale
         var start = 0
@@ -138,10 +166,11 @@ public struct ToyTrainJob: JobSpec, Equatable {
         var loss: Float = .nan
         for step in start..<totalSteps {
             try context.checkCancellation()
+            let phase = phase(at: step).phase
             trainer.learningRate = learningRate(at: step)
-            let locked = step >= steps + webSteps
+            let locked = phase.kind == .lockedText
             if trainer.textTowerLocked != locked { trainer.textTowerLocked = locked }
-            let scenes = batch(at: step, sampler: step < steps ? sampler : webSampler)
+            let scenes = batch(at: step, sampler: phase.webCaptions ? webSampler : sampler)
             let concepts = step < conceptHeadSteps && conceptHeadWeight > 0 ? scenes.map(Self.conceptLabel) : nil
             let result = try context.compute {
                 try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
@@ -162,6 +191,23 @@ public struct ToyTrainJob: JobSpec, Equatable {
         return Result(model: modelPath, steps: totalSteps, loss: loss, seconds: context.elapsed)
     }
 
+    /// The first setting the job cannot run with, if any.
+    var invalidSettings: InvalidParameter? {
+        if totalSteps < 1 || phases.contains(where: { $0.steps < 0 }) {
+            return InvalidParameter("phases", "must have at least one step in all and none negative")
+        }
+        if phases.first?.learningRate == nil { return InvalidParameter("phases", "must start with a phase of its own learning rate") }
+        if phases.contains(where: { !($0.learningRate.map { $0 > 0 } ?? true) }) {
+            return InvalidParameter("phases", "must have positive learning rates")
+        }
+        if batchSize < 2 { return InvalidParameter("batchSize", "must be at least 2, got \(batchSize)") }
+        if let phase = phases.first(where: { $0.inkTwins < 0 || $0.colourTwins < 0 || $0.inkTwins + $0.colourTwins > batchSize / 2 }) {
+            return InvalidParameter("phases", "may hold at most \(batchSize / 2) twin pairs per batch of \(batchSize) (half the batch); the \(phase.kind.rawValue) phase has \(phase.inkTwins + phase.colourTwins)")
+        }
+        if checkpointEvery < 1 { return InvalidParameter("checkpointEvery", "must be at least 1, got \(checkpointEvery)") }
+        return nil
+    }
+
     /// The concept a scene shows, as an index into `ToyWorld.words`: its written word
     /// or its drawn shape; nil when it shows both (or neither).
     static func conceptLabel(_ scene: CaptionedScene) -> Int? {
@@ -172,20 +218,21 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
     }
 
-    /// Linear warm-up, then cosine decay to a tenth; the web phase and the locked-text
-    /// stage have their own.
+    /// The learning rate at a step: linear warm-up, then cosine decay to a tenth, over the
+    /// steps of the step's schedule group (a phase and those continuing its curve).
     func learningRate(at step: Int) -> Float {
-        if step >= steps + webSteps {
-            return Self.warmupCosine(peak: lockedTextLearningRate, warmup: Self.webWarmupSteps, total: lockedTextSteps,
-                                     at: step - steps - webSteps)
+        let groups = scheduleGroups
+        var start = 0
+        for (index, group) in groups.enumerated() {
+            let steps = group.reduce(0) { $0 + $1.steps }
+            if step < start + steps || index == groups.count - 1 {
+                return Self.warmupCosine(peak: group[0].learningRate ?? 0, warmup: group[0].warmupSteps, total: steps,
+                                         at: step - start)
+            }
+            start += steps
         }
-        if step >= steps {
-            return Self.warmupCosine(peak: webLearningRate, warmup: Self.webWarmupSteps, total: webSteps, at: step - steps)
-        }
-        return Self.warmupCosine(peak: learningRate, warmup: warmupSteps, total: steps, at: step)
+        return 0
     }
-
-    static let webWarmupSteps = 20
 
     static func warmupCosine(peak learningRate: Float, warmup warmupSteps: Int, total steps: Int, at step: Int) -> Float {
         if step < warmupSteps { return learningRate * Float(step + 1) / Float(warmupSteps) }
@@ -197,14 +244,15 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// resumed run sees exactly the batches it would have seen).
     func batch(at step: Int, sampler: SceneSampler) -> [CaptionedScene] {
         var generator = SeededGenerator(seed: seed &* 1_000_003 &+ UInt64(step))
-        if step < readingSteps {
+        let phase = phase(at: step).phase
+        if phase.kind == .curriculum {
             // Distinct words: a repeated caption would be a false negative.
             let words = ToyWorld.words.shuffled(using: &generator).prefix(batchSize)
             return words.map { sampler.sample(kind: .word, word: $0, &generator) }
         }
         var seen = Set<String>(), scenes: [CaptionedScene] = []
-        if step >= steps {
-            for _ in 0..<webInkTwins {
+        do {
+            for _ in 0..<phase.inkTwins {
                 let word = pick(Self.neutralWords, &generator)
                 for ink in ToyWorld.Ink.allCases.shuffled(using: &generator).prefix(2) {
                     var scene = sampler.sample(kind: .word, word: word, wordInk: ink, &generator)
@@ -212,7 +260,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
                     if seen.insert(scene.caption).inserted { scenes.append(scene) }
                 }
             }
-            for _ in 0..<webColourTwins {
+            for _ in 0..<phase.colourTwins {
                 let inks = ToyWorld.Ink.allCases.shuffled(using: &generator)
                 for word in inks.prefix(2) {
                     let scene = sampler.sample(kind: .word, word: word.rawValue, wordInk: inks[2], &generator)
@@ -252,23 +300,71 @@ public struct ToyTrainJob: JobSpec, Equatable {
         try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: metadata)
     }
 
-    /// These settings with another job's web phase and locked-text stage (which nothing
-    /// before them depends on).
-    func withWebPhase(of other: ToyTrainJob) -> ToyTrainJob {
-        var job = withLockedTextStage(of: other)
-        job.webSteps = other.webSteps
-        job.webLearningRate = other.webLearningRate
-        job.webInkTwins = other.webInkTwins
-        job.webColourTwins = other.webColourTwins
+    /// What a checkpoint at `step` ties a run to: every setting but the phases whose
+    /// learning-rate curve starts at or after `step`, which nothing before depends on (so a
+    /// finished run continues into phases appended later), and the output folder (a moved
+    /// run folder continues).
+    func settingsFixed(at step: Int) -> ToyTrainJob {
+        var job = self
+        job.output = ""
+        job.phases = []
+        var start = 0
+        for group in scheduleGroups {
+            if start < step { job.phases += group }
+            start += group.reduce(0) { $0 + $1.steps }
+        }
         return job
     }
 
-    /// These settings with another job's locked-text stage (which nothing before it depends on).
-    func withLockedTextStage(of other: ToyTrainJob) -> ToyTrainJob {
-        var job = self
-        job.lockedTextSteps = other.lockedTextSteps
-        job.lockedTextLearningRate = other.lockedTextLearningRate
-        return job
+    /// Whether this job continues a run whose checkpoint at `step` was made with `saved`.
+    public func continues(_ saved: ToyTrainJob, at step: Int) -> Bool {
+        saved.settingsFixed(at: step) == settingsFixed(at: step)
+    }
+
+    /// A run's settings from a checkpoint's or a model's metadata (`clipscope.spec`), in
+    /// the phase format or in the flat one of clipscope 0.6 and earlier.
+    public static func decode(settings json: String) throws -> ToyTrainJob {
+        let data = Data(json.utf8)
+        if let job = try? JSONDecoder().decode(ToyTrainJob.self, from: data) { return job }
+        return try JSONDecoder().decode(FlatSettings.self, from: data).job
+    }
+
+    /// The flat settings `toy train` recorded before phases; settings added over time are
+    /// optional (absent in older files: what those runs were made with).
+    struct FlatSettings: Decodable {
+        var output: String
+        var steps: Int
+        var seed: UInt64
+        var batchSize: Int
+        var config: CLIPConfig
+        var learningRate: Float
+        var warmupSteps: Int
+        var readingSteps: Int
+        var checkpointEvery: Int
+        var conceptHeadWeight: Float?
+        var conceptHeadSteps: Int?
+        var webSteps: Int?
+        var webLearningRate: Float?
+        var webInkTwins: Int?
+        var webColourTwins: Int?
+        var lockedTextSteps: Int?
+        var lockedTextLearningRate: Float?
+        var temperatureLearningRateScale: Float?
+
+        var job: ToyTrainJob {
+            var job = ToyTrainJob.recipe(
+                output: output, seed: seed, steps: steps, readingSteps: readingSteps, learningRate: learningRate,
+                warmupSteps: warmupSteps, webSteps: webSteps ?? 0, webLearningRate: webLearningRate ?? 2e-4,
+                inkTwins: webInkTwins ?? 0, colourTwins: webColourTwins ?? 0,
+                lockedTextSteps: lockedTextSteps ?? 0, lockedTextLearningRate: lockedTextLearningRate ?? 1e-3)
+            job.batchSize = batchSize
+            job.config = config
+            job.checkpointEvery = checkpointEvery
+            job.conceptHeadWeight = conceptHeadWeight ?? 0
+            job.conceptHeadSteps = conceptHeadSteps ?? 0
+            job.temperatureLearningRateScale = temperatureLearningRateScale ?? 1
+            return job
+        }
     }
 
     /// Loads a checkpoint into the model and optimizer; returns its step.
@@ -278,10 +374,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
               let optimizerStep = archive.metadata["optimizer.step"].flatMap(Int.init) else {
             throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
         }
-        var saved = archive.metadata["clipscope.spec"].flatMap { try? JSONDecoder().decode(ToyTrainJob.self, from: Data($0.utf8)) }
-        saved?.output = output  // a moved run folder continues
-        guard let saved, saved == self || (step <= steps && saved.withWebPhase(of: self) == self)
-                || (step <= steps + webSteps && saved.withLockedTextStage(of: self) == self) else {
+        let saved = archive.metadata["clipscope.spec"].flatMap { try? Self.decode(settings: $0) }
+        guard let saved, continues(saved, at: step) else {
             throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
         }
         try model.assignWeights(from: archive)

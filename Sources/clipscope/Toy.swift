@@ -83,6 +83,9 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
 
+    @Flag(help: "Print the run's settings (its phases) as JSON and exit without training.")
+    var dryRun = false
+
     @OptionGroup var json: JSONOption
 
     func validate() throws {
@@ -109,17 +112,16 @@ struct ToyTrain: ParsableCommand {
 
     func run() throws {
         let total = steps ?? (quick ? 1000 : 5000)
-        var job = ToyTrainJob(output: output, steps: total, seed: seed, readingSteps: readingSteps ?? total / 12)
+        var job = ToyTrainJob.recipe(
+            output: output, seed: seed, steps: total, readingSteps: readingSteps ?? total / 12,
+            webSteps: webSteps ?? (quick ? 200 : total * 2 / 5), webLearningRate: webLearningRate,
+            inkTwins: webInkTwins, colourTwins: webColourTwins,
+            lockedTextSteps: lockedTextSteps, lockedTextLearningRate: lockedTextLearningRate)
         job.batchSize = batchSize
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
-        job.webSteps = webSteps ?? (quick ? 200 : total * 2 / 5)
-        job.webLearningRate = webLearningRate
-        job.webInkTwins = webInkTwins
-        job.webColourTwins = webColourTwins
-        job.lockedTextSteps = lockedTextSteps
-        job.lockedTextLearningRate = lockedTextLearningRate
         job.temperatureLearningRateScale = temperatureLearningRateScale
+        if dryRun { return try Output.printJSON(job) }
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
         if json.json {

@@ -1,4 +1,6 @@
 import Foundation
+import CLIP
+import ToyWorld
 import XCTest
 
 /// End-to-end tests of the built `clipscope` binary on the small reference CLIP of
@@ -330,6 +332,26 @@ final class CLITests: XCTestCase {
         let bad = scratch.appendingPathComponent("labels.json")
         try Data("[1, 2]".utf8).write(to: bad)
         XCTAssertTrue(try failure(["classify", "--model", Self.modelPT, "--labels", bad.path, imagePaths[0]]).contains("JSON array of strings"))
+    }
+
+    /// The documented commands behind the embedded model still make exactly the settings
+    /// its towers were trained with (so they reproduce it bit for bit).
+    func testToyTrainsDocumentedCommandsMakeTheEmbeddedTowersSettings() throws {
+        let archive = try XCTUnwrap(try CLIPModel.load(model: "toy").source).openArchive()
+        for (arguments, tower) in [(["--seed", "1"], "clipscope.text_tower"),
+                                   (["--seed", "1", "--web-steps", "3000"], "clipscope.image_tower")] {
+            let result = try clipscope(["toy", "train", "-o", "run"] + arguments + ["--dry-run"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            var planned = try JSONDecoder().decode(ToyTrainJob.self, from: result.stdout)
+            var recorded = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata[tower]))
+            (planned.output, recorded.output) = ("", "")
+            XCTAssertEqual(planned, recorded, tower)
+        }
+        // The first part of the recipe, without a web phase, is the run both towers continue.
+        let first = try clipscope(["toy", "train", "-o", "run", "--seed", "1", "--web-steps", "0", "--dry-run"])
+        let firstJob = try JSONDecoder().decode(ToyTrainJob.self, from: first.stdout)
+        let text = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.text_tower"]))
+        XCTAssertTrue(text.continues(firstJob, at: 5000))
     }
 
     func testToyTrainRefusesBadWebPhaseAndTemperatureSettings() throws {

@@ -157,14 +157,18 @@ final class ToyWorldTests: XCTestCase {
 
 final class ToyTrainJobTests: XCTestCase {
     func tinyJob(_ directory: URL) -> ToyTrainJob {
-        var job = ToyTrainJob(output: directory.path, steps: 6, seed: 9, readingSteps: 2)
+        var job = ToyTrainJob.recipe(output: directory.path, seed: 9, steps: 6, readingSteps: 2, warmupSteps: 2)
         job.config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
                                 textWidth: 16, textHeads: 1, textLayers: 1)
         job.batchSize = 8
-        job.warmupSteps = 2
         job.checkpointEvery = 3
         return job
     }
+
+    /// The tiny job's phases by kind (the recipe's order).
+    let (web, lockedText) = (2, 3)
+    /// Steps of the tiny job before its web phase.
+    let mainSteps = 6
 
     /// Runs a job to its end; returns its result and the lines it logged.
     func runLogging(_ job: ToyTrainJob) throws -> (result: ToyTrainJob.Result, log: [String]) {
@@ -201,18 +205,31 @@ final class ToyTrainJobTests: XCTestCase {
         }
     }
 
-    func testSettingsAddedLaterDecodeToTheirEarlierBehaviour() throws {
+    func testSettingsRoundTripAndFlatSettingsOfEarlierVersionsDecodeToPhases() throws {
         var job = tinyJob(try temporaryDirectory())
-        let encoded = try JSONEncoder().encode(job)
-        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
-        object.removeValue(forKey: "conceptHeadWeight")
-        object.removeValue(forKey: "conceptHeadSteps")
-        for key in ["webSteps", "webLearningRate", "webInkTwins", "webColourTwins", "lockedTextSteps", "lockedTextLearningRate",
-                    "temperatureLearningRateScale"] { object.removeValue(forKey: key) }
-        let older = try JSONDecoder().decode(ToyTrainJob.self, from: JSONSerialization.data(withJSONObject: object))
-        XCTAssertEqual(older, job)
-        job.conceptHeadWeight = 1
-        XCTAssertNotEqual(older, job)
+        job.phases[web].steps = 4
+        (job.phases[web].inkTwins, job.phases[lockedText].inkTwins) = (1, 1)
+        let encoded = String(decoding: try JSONEncoder().encode(job), as: UTF8.self)
+        XCTAssertEqual(try ToyTrainJob.decode(settings: encoded), job)
+        // clipscope 0.6 wrote flat settings; settings added over time may be absent.
+        let flat = """
+            {"batchSize":8,"checkpointEvery":3,"config":{"contextLength":77,"embedDim":16,"imageResolution":32,"textHeads":1,\
+            "textLayers":1,"textWidth":16,"visionLayers":[1,1,1,1],"visionWidth":4,"vocabSize":49408},"learningRate":0.0005,\
+            "output":"\(job.output)","readingSteps":2,"seed":9,"steps":6,"warmupSteps":2,"webSteps":4,"webInkTwins":1}
+            """
+        let decoded = try ToyTrainJob.decode(settings: flat)
+        XCTAssertEqual(decoded, job)
+        XCTAssertEqual(decoded.phases.map(\.kind), [.curriculum, .mix, .web, .lockedText])
+        XCTAssertNil(decoded.phases[1].learningRate, "the mix continues the curriculum's curve")
+        XCTAssertEqual(decoded.phases[lockedText].inkTwins, 1, "the locked-text stage trains on the web batches")
+        // Step by step the same curve as 0.6: one warm-up and cosine over the first 6 steps, then the web phase's own.
+        for step in 0..<6 {
+            XCTAssertEqual(job.learningRate(at: step), ToyTrainJob.warmupCosine(peak: 5e-4, warmup: 2, total: 6, at: step))
+        }
+        for step in 6..<10 {
+            XCTAssertEqual(job.learningRate(at: step), ToyTrainJob.warmupCosine(peak: 2e-4, warmup: 20, total: 4, at: step - 6))
+        }
+        XCTAssertThrowsError(try ToyTrainJob.decode(settings: "{\"steps\":1}"))
     }
 
     func testAFinishedRunContinuesIntoAWebPhase() throws {
@@ -220,32 +237,33 @@ final class ToyTrainJobTests: XCTestCase {
         let finished = try JobRunner.run(tinyJob(directory), sink: { _, _ in }).get()
         XCTAssertEqual(finished.steps, 6)
         var extended = tinyJob(directory)
-        extended.webSteps = 3
+        extended.phases[web].steps = 3
         let (result, log) = try runLogging(extended)
         XCTAssertEqual(result.steps, 9)
         XCTAssertTrue(log.contains { $0.contains("resuming from step 6") }, "\(log)")
         // Once the web phase has begun, its settings are part of the run.
         var changed = extended
-        changed.webSteps = 5
-        changed.webLearningRate = 1e-3
+        changed.phases[web].steps = 5
+        changed.phases[web].learningRate = 1e-3
         XCTAssertThrowsError(try JobRunner.run(changed, sink: { _, _ in }).get()) { error in
             XCTAssertTrue("\(error)".contains("checkpoint of different settings"), "\(error)")
         }
         // The web phase has its own warm-up and decay.
-        XCTAssertEqual(extended.learningRate(at: 6), extended.webLearningRate / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
+        XCTAssertEqual(extended.learningRate(at: 6), extended.phases[web].learningRate! / Float(ToyTrainJob.webWarmupSteps),
+                       accuracy: 1e-9)
         XCTAssertLessThan(extended.learningRate(at: 5), extended.learningRate(at: 2))
     }
 
     func testALockedTextStageTrainsOnlyTheImageTower() throws {
         let directory = try temporaryDirectory()
         var job = tinyJob(directory)
-        job.webSteps = 3
+        job.phases[web].steps = 3
         let checkpoint = directory.appendingPathComponent("checkpoint.safetensors").path
         _ = try JobRunner.run(job, sink: { _, _ in }).get()
         let before = try CLIPModel.load(path: checkpoint)
         // A finished run continues into the stage.
-        job.lockedTextSteps = 3
-        job.lockedTextLearningRate = 2e-3
+        job.phases[lockedText].steps = 3
+        job.phases[lockedText].learningRate = 2e-3
         let (result, log) = try runLogging(job)
         XCTAssertEqual(result.steps, 12)
         XCTAssertTrue(log.contains { $0.contains("resuming from step 9") }, "\(log)")
@@ -260,13 +278,13 @@ final class ToyTrainJobTests: XCTestCase {
         }
         XCTAssertGreaterThan(changedImageWeights, 10)
         // The stage has its own warm-up and decay.
-        XCTAssertEqual(job.learningRate(at: 9), job.lockedTextLearningRate / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
+        XCTAssertEqual(job.learningRate(at: 9), 2e-3 / Float(ToyTrainJob.webWarmupSteps), accuracy: 1e-9)
         var withoutStage = job
-        withoutStage.lockedTextSteps = 0
+        withoutStage.phases[lockedText].steps = 0
         XCTAssertEqual(job.learningRate(at: 8), withoutStage.learningRate(at: 8), "the web phase keeps its schedule")
         // Once the stage has begun, its settings are part of the run.
         var changed = job
-        changed.lockedTextSteps = 5
+        changed.phases[lockedText].steps = 5
         XCTAssertThrowsError(try JobRunner.run(changed, sink: { _, _ in }).get()) { error in
             XCTAssertTrue("\(error)".contains("checkpoint of different settings"), "\(error)")
         }
@@ -274,10 +292,10 @@ final class ToyTrainJobTests: XCTestCase {
 
     func testWebBatchesHoldInkTwinsThatOnlyTheirInkTellsApart() throws {
         var job = tinyJob(try temporaryDirectory())
-        job.webSteps = 4
-        job.webInkTwins = 3
+        job.phases[web].steps = 4
+        job.phases[web].inkTwins = 3
         let webSampler = SceneSampler(resolution: job.config.imageResolution, captionStyle: .web)
-        let scenes = job.batch(at: job.steps + 1, sampler: webSampler)
+        let scenes = job.batch(at: mainSteps + 1, sampler: webSampler)
         XCTAssertEqual(scenes.count, job.batchSize)
         XCTAssertEqual(Set(scenes.map(\.caption)).count, scenes.count, "a repeated caption is a false negative")
         for pair in 0..<3 {
@@ -290,16 +308,16 @@ final class ToyTrainJobTests: XCTestCase {
             XCTAssertTrue(scenes[2 * pair + 1].caption.contains(b.ink.rawValue), scenes[2 * pair + 1].caption)
         }
         // Only the web phase has twins.
-        let main = job.batch(at: job.steps - 1, sampler: SceneSampler(resolution: job.config.imageResolution))
+        let main = job.batch(at: mainSteps - 1, sampler: SceneSampler(resolution: job.config.imageResolution))
         XCTAssertFalse((0..<3).allSatisfy { main[2 * $0].spec.word != nil && main[2 * $0].spec.word?.text == main[2 * $0 + 1].spec.word?.text })
     }
 
     func testWebBatchesHoldColourTwinsOfOneInk() throws {
         var job = tinyJob(try temporaryDirectory())
-        job.webSteps = 4
-        job.webColourTwins = 2
+        job.phases[web].steps = 4
+        job.phases[web].colourTwins = 2
         let webSampler = SceneSampler(resolution: job.config.imageResolution, captionStyle: .web)
-        let scenes = job.batch(at: job.steps, sampler: webSampler)
+        let scenes = job.batch(at: mainSteps, sampler: webSampler)
         XCTAssertEqual(scenes.count, job.batchSize)
         for pair in 0..<2 {
             let (a, b) = (try XCTUnwrap(scenes[2 * pair].spec.word), try XCTUnwrap(scenes[2 * pair + 1].spec.word))
@@ -313,9 +331,10 @@ final class ToyTrainJobTests: XCTestCase {
                 XCTAssertFalse(scene.caption.contains(scene.spec.word!.ink.rawValue), "named by what it says: \(scene.caption)")
             }
         }
-        job.webInkTwins = 3
+        job.phases[web].inkTwins = 3
         XCTAssertThrowsError(try JobRunner.run(job, sink: { _, _ in }).get()) { error in
-            XCTAssertTrue("\(error)".contains("at most half a batch of pairs"), "\(error)")
+            XCTAssertEqual((error as? InvalidParameter)?.parameter, "phases")
+            XCTAssertTrue("\(error)".contains("at most 4 twin pairs per batch of 8"), "\(error)")
         }
     }
 
@@ -349,7 +368,7 @@ final class ToyTrainJobTests: XCTestCase {
         _ = try JobRunner.run(tinyJob(directory), sink: { _, _ in }).get()
         var other = tinyJob(directory)
         other.seed = 10
-        other.steps = 9
+        other.phases[1].steps += 3
         XCTAssertThrowsError(try JobRunner.run(other, sink: { _, _ in }).get()) { error in
             XCTAssertTrue("\(error)".contains("checkpoint of different settings"), "\(error)")
         }
