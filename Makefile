@@ -8,9 +8,9 @@ RELEASE_BIN := .build/release/clipscope
 
 .PHONY: run test build release deps bench clean
 
-# Until the TUI exists, `make run` is the guided tour of the embedded toy world.
+# The app on the embedded toy model (its demo is built on first use, as jobs you can watch).
 run: deps release
-	$(RELEASE_BIN) tour
+	$(RELEASE_BIN)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -40,10 +40,10 @@ let package = Package(
         // Job specs, events, runner, state and the compute executor: Foundation only.
         .target(name: "Jobs"),
         .target(name: "CLIP", dependencies: ["Tensor", "Imaging", "Weights", "Tokenizer", "Assets", "Jobs"]),
-        .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Experiments", dependencies: ["CLIP", "Jobs", "Tensor"]),
         .target(name: "ToyWorld", dependencies: ["CLIP", "Index", "Experiments", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
-        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "CNCurses"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "Imaging", "ToyWorld", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
             "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
             "ToyWorld", "TUI",
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
         .testTarget(name: "IndexTests", dependencies: ["Index"]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),
     ]

@@ -89,7 +89,13 @@ public final class ActivationIndex: Sendable {
         guard version == String(Self.formatVersion) else {
             throw IndexError("\(path): index format version \(version ?? "?") is not supported (this clipscope reads \(Self.formatVersion))")
         }
+        // Stars came after the first indexes were made: added on first writable open.
+        if !(database is DatabaseQueue), try !read({ try $0.tableExists("stars") }) {
+            try write("add the stars table") { db in try db.execute(sql: Self.starsTable) }
+        }
     }
+
+    static let starsTable = "CREATE TABLE IF NOT EXISTS stars (fingerprint TEXT NOT NULL, neuron INTEGER NOT NULL, PRIMARY KEY (fingerprint, neuron))"
 
     static func createSchema(_ db: Database) throws {
         try db.execute(sql: """
@@ -138,6 +144,7 @@ public final class ActivationIndex: Sendable {
                 score REAL NOT NULL,
                 PRIMARY KEY (scan_id, neuron));
             """)
+        try db.execute(sql: starsTable)
         try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('version', ?)",
                        arguments: [formatName, String(formatVersion)])
     }
@@ -400,6 +407,22 @@ public final class ActivationIndex: Sendable {
                 labels[row["neuron"]] = (row["label"], row["note"])
             }
             return labels
+        }
+    }
+
+    /// Stars a model's neuron, or takes the star away.
+    public func setStar(fingerprint: String, neuron: Int, starred: Bool) throws {
+        try write("store the star") { db in
+            try db.execute(sql: starred ? "INSERT OR IGNORE INTO stars (fingerprint, neuron) VALUES (?, ?)"
+                                        : "DELETE FROM stars WHERE fingerprint = ? AND neuron = ?", arguments: [fingerprint, neuron])
+        }
+    }
+
+    /// A model's starred neurons (none in a read-only index made before stars existed).
+    public func stars(fingerprint: String) throws -> Set<Int> {
+        try read { db in
+            guard try db.tableExists("stars") else { return [] }
+            return Set(try Int.fetchAll(db, sql: "SELECT neuron FROM stars WHERE fingerprint = ?", arguments: [fingerprint]))
         }
     }
 

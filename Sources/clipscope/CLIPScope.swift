@@ -6,6 +6,7 @@ struct CLIPScope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clipscope",
         abstract: "A terminal microscope for CLIP's multimodal neurons.",
+        subcommands: [TUICommand.self],
         groupedSubcommands: [
             CommandGroup(name: "Models", subcommands: [
                 Info.self, Embed.self, Activations.self, Classify.self, Tokenize.self, Convert.self,
@@ -16,7 +17,8 @@ struct CLIPScope: ParsableCommand {
             CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
             CommandGroup(name: "Toy world", subcommands: [Tour.self, Toy.self]),
             CommandGroup(name: "Tools", subcommands: [Bench.self, Version.self]),
-        ]
+        ],
+        defaultSubcommand: TUICommand.self
     )
 
     /// Every failure is printed as `clipscope: <one line>` (errors describe themselves in one line).

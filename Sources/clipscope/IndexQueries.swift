@@ -26,11 +26,7 @@ func writeImage(_ image: Image, to path: String) throws {
 func montage(_ images: [(path: String, caption: String)], title: String, columns: Int = 5) throws -> Image {
     let (face, warning) = try Font.load(path: nil)
     if let warning { Output.warn(warning) }
-    let tiles = images.map { item in
-        Montage.Tile((try? Image.load(path: item.path)) ?? Image(width: 8, height: 8, color: Color(128, 128, 128)),
-                     caption: item.caption)
-    }
-    return Montage(columns: columns, title: title).render(tiles, font: face)
+    return NeuronPictures.grid(images, title: title, columns: columns, font: face)
 }
 
 struct Top: ParsableCommand {
@@ -79,8 +75,9 @@ struct Top: ParsableCommand {
         let (index, scan) = try indexOptions.open()
         let images = try failing { try Self.ranking(index: index, scan: scan, neuron: neuron, k: k, bottom: bottom) }
         if let output {
-            let title = "neuron \(neuron): \(bottom ? "bottom" : "top") \(images.count) (\(scan.model.name), \(scan.tap.rawValue), \(scan.reduce.rawValue))"
-            let picture = try montage(images.map { ($0.path, String(format: "%.3f", $0.activation) + "\n" + $0.category) }, title: title)
+            let title = NeuronPictures.title(neuron: neuron, bottom: bottom, count: images.count, scan: scan)
+            let picture = try montage(images.map { ($0.path, NeuronPictures.caption(value: $0.activation, category: $0.category)) },
+                                      title: title)
             try writeImage(picture, to: output)
             if !json.json { print("wrote \(output)") }
         }

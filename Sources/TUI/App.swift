@@ -1,0 +1,88 @@
+import Foundation
+import Jobs
+import Synchronization
+import Terminal
+
+/// The ncurses app: one thread (this one) owns the terminal, applies events to the one
+/// state, draws it and places pictures; everything slow happens in the backend, which
+/// only posts events.
+public enum App {
+    /// Signals that end the app (the terminal is restored and jobs stop at their next step).
+    static let endingSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
+    /// Runs until the user quits or a signal ends it; returns the exit status.
+    public static func run(_ options: AppOptions, graphics: GraphicsMode) -> Int32 {
+        // Ask the terminal before ncurses takes it (the query never waits past its timeout).
+        let capabilities = TerminalQuery.detect(mode: graphics)
+        let received = Atomic<Int32>(0)
+        var sources: [DispatchSourceSignal] = []
+        for number in endingSignals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { received.store(number, ordering: .relaxed) }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        let mailbox = Mailbox()
+        let backend = Backend(options: options, mailbox: mailbox)
+        let screen = CursesScreen()
+        let compositor = ImageCompositor(capabilities: capabilities, mailbox: mailbox)
+        var state = AppState(rows: screen.rows, columns: screen.columns, modelName: options.model,
+                             graphicsName: compositor.graphicsName)
+        compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: nil)
+
+        // The first frame goes out before anything loads.
+        var dirty = true
+        var lastDraw = 0.0
+        backend.start()
+        var status: Int32 = 0
+        while true {
+            let signalNumber = received.load(ordering: .relaxed)
+            if signalNumber != 0 {
+                status = 128 + signalNumber
+                break
+            }
+            if dirty || now() - lastDraw > 0.5 {
+                draw(&state, screen: screen, compositor: compositor)
+                lastDraw = now()
+                dirty = false
+            }
+            var events = mailbox.drain()
+            if let raw = screen.readKey(milliseconds: events.isEmpty ? 30 : 0) {
+                switch raw {
+                case let .key(key): events.append(.key(key))
+                case .resize:
+                    events.append(.resize(rows: screen.rows, columns: screen.columns))
+                    let window = TerminalQuery.windowSize(of: STDOUT_FILENO)
+                    let cell = window.flatMap { $0.pixelWidth > 0 && $0.pixelHeight > 0
+                        ? CellSize(width: max(1, $0.pixelWidth / $0.columns), height: max(1, $0.pixelHeight / $0.rows)) : nil }
+                    compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: cell)
+                    screen.repaintAll()
+                }
+            }
+            for event in events {
+                for effect in state.apply(event) { backend.perform(effect) }
+                dirty = true
+            }
+            if state.quitting { break }
+        }
+        backend.perform(.quit)
+        screen.end()
+        backend.waitForJobs(seconds: 10)
+        return status
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// One frame: text through ncurses, then the pictures.
+    static func draw(_ state: inout AppState, screen: CursesScreen, compositor: ImageCompositor) {
+        let placements = Panes.draw(state, on: screen)
+        for rows in compositor.rowsToErase(for: placements) { screen.repaint(top: rows.top, count: rows.count) }
+        screen.refresh()
+        var previews: [UUID: JobPreview] = [:]
+        for job in state.jobs.all { if let preview = job.preview { previews[job.id] = preview } }
+        compositor.place(placements, previews: previews)
+    }
+}

@@ -1,0 +1,100 @@
+import CLIP
+import Foundation
+import Index
+import Jobs
+
+/// A key press, as the app understands it (the terminal layer translates ncurses codes).
+public enum Key: Sendable, Equatable {
+    case up, down, left, right, pageUp, pageDown, home, end
+    case enter, escape, tab, backTab, backspace, delete
+    case character(Character)
+    case control(Character)
+}
+
+/// One neuron as the list shows it.
+public struct NeuronRow: Sendable, Equatable {
+    public var neuron: Int
+    public var label: String?
+    /// "user" or "proposed".
+    public var labelSource: String?
+    public var note: String?
+    public var starred: Bool
+    /// The highest activation over the scan.
+    public var top: Float
+    /// The top activations, highest first (for the sparkline).
+    public var topValues: [Float]
+}
+
+/// What the app knows of the open index: its scan and every neuron's row.
+public struct NeuronCatalog: Sendable {
+    public var indexPath: String
+    public var scan: ScanInfo
+    public var rows: [NeuronRow]
+}
+
+/// An image of the index with its activation.
+public struct RankedImage: Sendable, Equatable {
+    public var path: String
+    public var category: String
+    public var value: Float
+}
+
+/// Everything a neuron card shows.
+public struct CardData: Sendable {
+    public var neuron: Int
+    public var top: [RankedImage]
+    public var bottom: [RankedImage]
+    public var stats: ActivationStats
+    public var categories: [CategorySummary]
+    public var bins: [HistogramBin]
+}
+
+/// What one image excites, and how the model classifies it.
+public struct ImageDetails: Sendable {
+    public var path: String
+    public var neurons: [(neuron: Int, value: Float)]
+    public var zeroShot: [(label: String, probability: Float)]
+}
+
+/// Everything that changes the app's state, from the terminal or from background work.
+/// Background threads only ever post these; the UI thread applies them.
+public enum AppEvent: Sendable {
+    case key(Key)
+    case resize(rows: Int, columns: Int)
+    case modelLoaded(name: String, neurons: Int)
+    case modelFailed(String)
+    case catalogLoaded(NeuronCatalog)
+    case catalogFailed(String)
+    case cardLoaded(CardData)
+    case imageDetails(ImageDetails)
+    case job(UUID, JobEvent)
+    /// An encoded picture is ready for its slot.
+    case imageReady(ImageKey)
+    case searchResults(query: String, neurons: [(neuron: Int, score: Float)])
+    case message(String, isError: Bool)
+}
+
+/// A thread-safe queue of events: background work posts, the UI thread drains each frame.
+public final class Mailbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [AppEvent] = []
+    /// Wakes a UI thread blocked on input (the write end of a pipe it polls), if any.
+    private let wake: @Sendable () -> Void
+
+    public init(wake: @escaping @Sendable () -> Void = {}) { self.wake = wake }
+
+    public func post(_ event: AppEvent) {
+        lock.lock()
+        events.append(event)
+        lock.unlock()
+        wake()
+    }
+
+    public func drain() -> [AppEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        let drained = events
+        events.removeAll(keepingCapacity: true)
+        return drained
+    }
+}

@@ -1,0 +1,583 @@
+import Foundation
+import Index
+import Jobs
+
+/// The app's screens, one shown at a time (Tab cycles the main ones).
+public enum Screen: String, Sendable, Equatable, CaseIterable {
+    case neurons, card, image, jobs, log
+
+    var title: String {
+        switch self {
+        case .neurons: "Neurons"
+        case .card: "Card"
+        case .image: "Image"
+        case .jobs: "Jobs"
+        case .log: "Log"
+        }
+    }
+}
+
+/// What the app must do in the world after a state change: the UI thread hands these to
+/// the backend, which works off the UI thread and answers with events.
+public enum Effect: Sendable, Equatable {
+    case loadCard(Int)
+    case openImage(String)
+    case saveLabel(neuron: Int, label: String?, note: String?)
+    case setStar(neuron: Int, starred: Bool)
+    case searchByMeaning(String)
+    case startScan(folder: String)
+    case cancelJob(UUID)
+    case resumeJob(UUID)
+    case exportCard(Int)
+    case quit
+}
+
+/// How the neuron list is ordered.
+public enum SortOrder: String, Sendable, CaseIterable { case id, top, label }
+
+/// Which neurons the list shows.
+public enum Filter: String, Sendable, CaseIterable { case all, labelled, starred }
+
+/// A line typed at the bottom: a search, a command, or a field being edited.
+public enum Input: Sendable, Equatable {
+    case search(String)
+    case command(String)
+    case label(neuron: Int, text: String)
+    case note(neuron: Int, text: String)
+    case confirmQuit
+
+    var text: String {
+        switch self {
+        case let .search(t), let .command(t), let .label(_, t), let .note(_, t): t
+        case .confirmQuit: ""
+        }
+    }
+
+    func with(text: String) -> Input {
+        switch self {
+        case .search: .search(text)
+        case .command: .command(text)
+        case let .label(n, _): .label(neuron: n, text: text)
+        case let .note(n, _): .note(neuron: n, text: text)
+        case .confirmQuit: .confirmQuit
+        }
+    }
+}
+
+/// The one state of the app. Events change it (`apply`); panes only draw it.
+public struct AppState {
+    public var rows: Int
+    public var columns: Int
+    public var screen: Screen = .neurons
+    var back: [Screen] = []
+
+    public var modelName: String
+    public var modelStatus = "loading"
+    public var modelReady = false
+    public var graphicsName: String
+    public var indexStatus = "opening"
+
+    public var catalog: NeuronCatalog?
+    public var sort: SortOrder = .id
+    public var filter: Filter = .all
+    /// The text filter of the last search (`/`), and its ranking by meaning when the model answered.
+    public var query = ""
+    public var meaning: (query: String, scores: [Int: Float])?
+    public var selection = 0
+    var listOffset = 0
+
+    public var card: CardData?
+    public var cardNeuron: Int?
+    public var cardShowsBottom = false
+    public var cardSelection = 0
+
+    public var image: ImageDetails?
+    public var imageSelection = 0
+
+    public var jobs = JobBoard()
+    public var jobSelection = 0
+    /// Jobs whose cancellation was asked for (shown as stopping).
+    public var stopping: Set<UUID> = []
+
+    public var log: [(message: String, isError: Bool)] = []
+    public var logFollow = true
+    public var logOffset = 0
+    public static let logLimit = 500
+
+    public var input: Input?
+    public var help = false
+    public var message: (text: String, isError: Bool)?
+    public var quitting = false
+
+    public init(rows: Int, columns: Int, modelName: String, graphicsName: String) {
+        self.rows = rows
+        self.columns = columns
+        self.modelName = modelName
+        self.graphicsName = graphicsName
+    }
+
+    /// The smallest window the app lays out in; below it, it says so.
+    public static let minimumSize = (rows: 12, columns: 50)
+    public var isTooSmall: Bool { rows < Self.minimumSize.rows || columns < Self.minimumSize.columns }
+
+    // MARK: The neuron list
+
+    /// The rows the list shows, in its order.
+    public var visibleRows: [NeuronRow] {
+        guard let catalog else { return [] }
+        var rows = catalog.rows.filter { row in
+            switch filter {
+            case .all: true
+            case .labelled: row.label != nil
+            case .starred: row.starred
+            }
+        }
+        if let meaning, meaning.query == query {
+            return rows.sorted { (meaning.scores[$0.neuron] ?? -1, -$0.neuron) > (meaning.scores[$1.neuron] ?? -1, -$1.neuron) }
+        }
+        if !query.isEmpty { rows = rows.filter { Self.matches($0, query) } }
+        switch sort {
+        case .id: break
+        case .top: rows.sort { ($0.top, -$0.neuron) > ($1.top, -$1.neuron) }
+        case .label: rows.sort { ($0.label ?? "\u{10FFFF}", $0.neuron) < ($1.label ?? "\u{10FFFF}", $1.neuron) }
+        }
+        return rows
+    }
+
+    /// Whether a row matches a typed search: its id (digits), or words of its label or note.
+    static func matches(_ row: NeuronRow, _ query: String) -> Bool {
+        let q = query.trimmingCharacters(in: .whitespaces).lowercased()
+        if q.isEmpty { return true }
+        if q.allSatisfy(\.isNumber) { return String(row.neuron).hasPrefix(q) }
+        return (row.label?.lowercased().contains(q) ?? false) || (row.note?.lowercased().contains(q) ?? false)
+    }
+
+    public var selectedRow: NeuronRow? {
+        let rows = visibleRows
+        return rows.indices.contains(selection) ? rows[selection] : nil
+    }
+
+    func row(of neuron: Int) -> NeuronRow? { catalog?.rows.first { $0.neuron == neuron } }
+
+    // MARK: Events
+
+    /// Applies an event; returns what the app must do about it.
+    public mutating func apply(_ event: AppEvent) -> [Effect] {
+        switch event {
+        case let .key(key):
+            return handle(key)
+        case let .resize(rows, columns):
+            self.rows = rows
+            self.columns = columns
+        case let .modelLoaded(name, neurons):
+            modelReady = true
+            modelStatus = "\(neurons) neurons"
+            modelName = name
+        case let .modelFailed(message):
+            modelStatus = "failed"
+            report(message, isError: true)
+        case let .catalogLoaded(catalog):
+            let selected = selectedRow?.neuron
+            self.catalog = catalog
+            indexStatus = "\(catalog.scan.imageCount) images"
+            if let selected, let index = visibleRows.firstIndex(where: { $0.neuron == selected }) { selection = index }
+            clampSelection()
+        case let .catalogFailed(message):
+            indexStatus = "none"
+            report(message, isError: true)
+        case let .cardLoaded(data):
+            if data.neuron == cardNeuron { card = data }
+        case let .imageDetails(details):
+            image = details
+            imageSelection = 0
+        case let .job(id, jobEvent):
+            jobs.apply(id, jobEvent)
+            if let state = jobs.states[id] {
+                switch jobEvent {
+                case .started: log("\(state.kind) started")
+                case let .log(level, text): log("\(state.kind): \(text)", isError: level == .warning)
+                case let .finished(summary, _): log("\(state.kind): \(summary)"); stopping.remove(id)
+                case let .failed(text): report("\(state.kind) failed: \(text)", isError: true); stopping.remove(id)
+                case .cancelled: log("\(state.kind) cancelled"); stopping.remove(id)
+                default: break
+                }
+            }
+        case .imageReady:
+            break
+        case let .searchResults(query, neurons):
+            meaning = (query, Dictionary(neurons.map { ($0.neuron, $0.score) }, uniquingKeysWith: { a, _ in a }))
+            if query == self.query { selection = 0; listOffset = 0 }
+            message = ("\"\(query)\" ranked by meaning (Esc clears)", false)
+        case let .message(text, isError):
+            report(text, isError: isError)
+        }
+        return []
+    }
+
+    mutating func report(_ text: String, isError: Bool = false) {
+        message = (text, isError)
+        log(text, isError: isError)
+    }
+
+    mutating func log(_ text: String, isError: Bool = false) {
+        log.append((text, isError))
+        if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
+    }
+
+    mutating func clampSelection() {
+        let count = visibleRows.count
+        selection = count == 0 ? 0 : min(max(0, selection), count - 1)
+    }
+
+    /// Rows of the list body at the current size (title, header and status bars aside).
+    var listHeight: Int { max(1, rows - 4) }
+
+    mutating func show(_ next: Screen) {
+        guard next != screen else { return }
+        back.append(screen)
+        if back.count > 20 { back.removeFirst() }
+        screen = next
+    }
+
+    mutating func goBack() -> [Effect] {
+        if let previous = back.popLast() {
+            screen = previous
+            return []
+        }
+        if screen != .neurons {
+            screen = .neurons
+            return []
+        }
+        return requestQuit()
+    }
+
+    mutating func requestQuit() -> [Effect] {
+        if jobs.running.isEmpty {
+            quitting = true
+            return [.quit]
+        }
+        input = .confirmQuit
+        return []
+    }
+
+    mutating func openCard(_ neuron: Int) -> [Effect] {
+        guard let catalog, neuron >= 0, neuron < catalog.scan.model.neurons else {
+            report("no neuron \(neuron)" + (catalog.map { " (this scan has 0-\($0.scan.model.neurons - 1))" } ?? ""), isError: true)
+            return []
+        }
+        if cardNeuron != neuron { card = nil; cardSelection = 0 }
+        cardNeuron = neuron
+        if let index = visibleRows.firstIndex(where: { $0.neuron == neuron }) { selection = index }
+        show(.card)
+        return [.loadCard(neuron)]
+    }
+
+    // MARK: Keys
+
+    mutating func handle(_ key: Key) -> [Effect] {
+        if let input { return handleInput(key, input) }
+        if help {
+            if key == .escape || key == .character("?") || key == .character("q") { help = false }
+            return []
+        }
+        message = nil
+        switch key {
+        case .character("?"): help = true; return []
+        case .character(":"): input = .command(""); return []
+        case .tab: cycle(forward: true); return []
+        case .backTab: cycle(forward: false); return []
+        case .escape:
+            if screen == .neurons, !query.isEmpty || meaning != nil {
+                query = ""
+                meaning = nil
+                clampSelection()
+                return []
+            }
+            return goBack()
+        case .character("q"): return screen == .neurons ? requestQuit() : goBack()
+        default: break
+        }
+        switch screen {
+        case .neurons: return neuronKeys(key)
+        case .card: return cardKeys(key)
+        case .image: return imageKeys(key)
+        case .jobs: return jobKeys(key)
+        case .log: logKeys(key); return []
+        }
+    }
+
+    mutating func cycle(forward: Bool) {
+        var order: [Screen] = [.neurons]
+        if cardNeuron != nil { order.append(.card) }
+        if image != nil { order.append(.image) }
+        order += [.jobs, .log]
+        let index = order.firstIndex(of: screen) ?? 0
+        let next = order[(index + (forward ? 1 : order.count - 1)) % order.count]
+        back.removeAll()
+        screen = next
+    }
+
+    /// Moves a selection by a key: arrows, j/k, page keys, g/G.
+    static func moved(_ selection: Int, count: Int, page: Int, by key: Key) -> Int? {
+        guard count > 0 else { return nil }
+        let target: Int
+        switch key {
+        case .down, .character("j"): target = selection + 1
+        case .up, .character("k"): target = selection - 1
+        case .pageDown, .control("f"), .control("d"): target = selection + page
+        case .pageUp, .control("u"): target = selection - page
+        case .home, .character("g"): target = 0
+        case .end, .character("G"): target = count - 1
+        default: return nil
+        }
+        return min(max(0, target), count - 1)
+    }
+
+    mutating func neuronKeys(_ key: Key) -> [Effect] {
+        let rows = visibleRows
+        if let moved = Self.moved(selection, count: rows.count, page: listHeight, by: key) {
+            selection = moved
+            return []
+        }
+        switch key {
+        case .enter, .character("l"), .right:
+            if let row = selectedRow { return openCard(row.neuron) }
+        case .character("/"):
+            input = .search(query)
+        case .character("o"):
+            let all = SortOrder.allCases
+            sort = all[(all.firstIndex(of: sort)! + 1) % all.count]
+            meaning = nil
+            message = ("sorted by \(sort.rawValue)", false)
+        case .character("f"):
+            let all = Filter.allCases
+            filter = all[(all.firstIndex(of: filter)! + 1) % all.count]
+            clampSelection()
+            message = ("showing \(filter.rawValue) neurons", false)
+        case .character("s"):
+            if let row = selectedRow { return toggleStar(row.neuron) }
+        case .character("r"):
+            if let row = selectedRow { input = .label(neuron: row.neuron, text: row.label ?? "") }
+        case .character("n"):
+            if let row = selectedRow { input = .note(neuron: row.neuron, text: row.note ?? "") }
+        case .character("e"):
+            if let row = selectedRow { return [.exportCard(row.neuron)] }
+        default: break
+        }
+        return []
+    }
+
+    mutating func toggleStar(_ neuron: Int) -> [Effect] {
+        guard let index = catalog?.rows.firstIndex(where: { $0.neuron == neuron }) else { return [] }
+        catalog!.rows[index].starred.toggle()
+        let starred = catalog!.rows[index].starred
+        message = (starred ? "starred \(neuron)" : "unstarred \(neuron)", false)
+        clampSelection()
+        return [.setStar(neuron: neuron, starred: starred)]
+    }
+
+    /// Columns of the card's image grid at the current size.
+    public var cardGridColumns: Int { rows >= 30 ? 5 : 5 }
+    /// Rows of the card's image grid: 5x5, or 3x5 when the window is small.
+    public var cardGridRows: Int { rows >= 30 ? 5 : 3 }
+
+    var cardImages: [RankedImage] {
+        guard let card else { return [] }
+        return Array((cardShowsBottom ? card.bottom : card.top).prefix(cardGridColumns * cardGridRows))
+    }
+
+    mutating func cardKeys(_ key: Key) -> [Effect] {
+        guard let neuron = cardNeuron else { return [] }
+        let count = cardImages.count, columns = cardGridColumns
+        switch key {
+        case .right, .character("l"): if count > 0 { cardSelection = min(count - 1, cardSelection + 1) }
+        case .left, .character("h"): cardSelection = max(0, cardSelection - 1)
+        case .down, .character("j"): if count > 0 { cardSelection = min(count - 1, cardSelection + columns) }
+        case .up, .character("k"): cardSelection = max(0, cardSelection - columns)
+        case .home, .character("g"): cardSelection = 0
+        case .end, .character("G"): cardSelection = max(0, count - 1)
+        case .enter:
+            if cardImages.indices.contains(cardSelection) {
+                show(.image)
+                image = nil
+                return [.openImage(cardImages[cardSelection].path)]
+            }
+        case .character("b"):
+            cardShowsBottom.toggle()
+            cardSelection = 0
+        case .character("]"), .pageDown:
+            return stepCard(by: 1)
+        case .character("["), .pageUp:
+            return stepCard(by: -1)
+        case .character("s"): return toggleStar(neuron)
+        case .character("r"): input = .label(neuron: neuron, text: row(of: neuron)?.label ?? "")
+        case .character("n"): input = .note(neuron: neuron, text: row(of: neuron)?.note ?? "")
+        case .character("e"): return [.exportCard(neuron)]
+        case .character("/"): screen = .neurons; input = .search(query)
+        default: break
+        }
+        return []
+    }
+
+    /// The card of the next or previous neuron of the list.
+    mutating func stepCard(by delta: Int) -> [Effect] {
+        let rows = visibleRows
+        guard !rows.isEmpty else { return [] }
+        let current = rows.firstIndex { $0.neuron == cardNeuron } ?? selection
+        let next = min(max(0, current + delta), rows.count - 1)
+        selection = next
+        let neuron = rows[next].neuron
+        guard neuron != cardNeuron else { return [] }
+        card = nil
+        cardSelection = 0
+        cardNeuron = neuron
+        return [.loadCard(neuron)]
+    }
+
+    mutating func imageKeys(_ key: Key) -> [Effect] {
+        guard let image else { return [] }
+        if let moved = Self.moved(imageSelection, count: image.neurons.count, page: 5, by: key) {
+            imageSelection = moved
+            return []
+        }
+        if key == .enter, image.neurons.indices.contains(imageSelection) {
+            return openCard(image.neurons[imageSelection].neuron)
+        }
+        return []
+    }
+
+    mutating func jobKeys(_ key: Key) -> [Effect] {
+        let all = jobs.all
+        if let moved = Self.moved(jobSelection, count: all.count, page: 5, by: key) {
+            jobSelection = moved
+            return []
+        }
+        guard all.indices.contains(jobSelection) else { return [] }
+        let job = all[jobSelection]
+        switch key {
+        case .character("c"), .character("x"):
+            guard job.status == .running else { message = ("\(job.kind) is not running", false); return [] }
+            stopping.insert(job.id)
+            return [.cancelJob(job.id)]
+        case .character("R"):
+            guard job.status != .running else { message = ("\(job.kind) is still running", false); return [] }
+            return [.resumeJob(job.id)]
+        default: return []
+        }
+    }
+
+    mutating func logKeys(_ key: Key) {
+        let page = max(1, rows - 4)
+        switch key {
+        case .character("f"): logFollow.toggle(); message = (logFollow ? "following the log" : "log paused", false)
+        case .up, .character("k"): logFollow = false; logOffset = max(0, logOffset - 1)
+        case .down, .character("j"): logOffset = min(max(0, log.count - page), logOffset + 1)
+        case .pageUp: logFollow = false; logOffset = max(0, logOffset - page)
+        case .pageDown: logOffset = min(max(0, log.count - page), logOffset + page)
+        case .home, .character("g"): logFollow = false; logOffset = 0
+        case .end, .character("G"): logFollow = true
+        default: break
+        }
+    }
+
+    // MARK: The input line
+
+    mutating func handleInput(_ key: Key, _ input: Input) -> [Effect] {
+        if case .confirmQuit = input {
+            self.input = nil
+            if key == .character("y") || key == .character("Y") {
+                quitting = true
+                return [.quit]
+            }
+            message = ("still running", false)
+            return []
+        }
+        var text = input.text
+        switch key {
+        case .escape:
+            self.input = nil
+            return []
+        case .enter:
+            self.input = nil
+            return submit(input)
+        case .backspace, .delete:
+            if !text.isEmpty { text.removeLast() } else if key == .backspace, case .search = input { self.input = nil }
+        case .control("u"):
+            text = ""
+        case let .character(character):
+            text.append(character)
+        default:
+            return []
+        }
+        self.input = input.with(text: text)
+        if case .search = input {
+            query = text
+            selection = 0
+            listOffset = 0
+        }
+        return []
+    }
+
+    mutating func submit(_ input: Input) -> [Effect] {
+        switch input {
+        case let .search(text):
+            query = text.trimmingCharacters(in: .whitespaces)
+            clampSelection()
+            if !query.isEmpty, !query.allSatisfy(\.isNumber), modelReady { return [.searchByMeaning(query)] }
+            if !query.isEmpty, !modelReady { message = ("searching labels and notes (the model is still loading)", false) }
+            return []
+        case let .command(text):
+            return command(text.trimmingCharacters(in: .whitespaces))
+        case let .label(neuron, text):
+            return setLabel(neuron, label: text, note: row(of: neuron)?.note)
+        case let .note(neuron, text):
+            return setLabel(neuron, label: row(of: neuron)?.labelSource == "user" ? row(of: neuron)?.label : nil, note: text)
+        case .confirmQuit:
+            return []
+        }
+    }
+
+    mutating func setLabel(_ neuron: Int, label: String?, note: String?) -> [Effect] {
+        let label = label.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) }
+        let note = note.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        if let index = catalog?.rows.firstIndex(where: { $0.neuron == neuron }) {
+            if let label {
+                catalog!.rows[index].label = label
+                catalog!.rows[index].labelSource = "user"
+            }
+            catalog!.rows[index].note = note
+        }
+        message = ("saved neuron \(neuron)'s label and note", false)
+        return [.saveLabel(neuron: neuron, label: label, note: note)]
+    }
+
+    /// `:89`, `:scan DIR`, `:sort top`, `:filter starred`, `:q`, `:help`.
+    mutating func command(_ text: String) -> [Effect] {
+        let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
+        guard let name = parts.first else { return [] }
+        let argument = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+        if let neuron = Int(name) { return openCard(neuron) }
+        switch name {
+        case "q", "quit": return requestQuit()
+        case "q!", "quit!": quitting = true; return [.quit]
+        case "help", "h": help = true
+        case "scan":
+            guard !argument.isEmpty else { report("usage: :scan DIR", isError: true); return [] }
+            show(.jobs)
+            return [.startScan(folder: (argument as NSString).expandingTildeInPath)]
+        case "sort":
+            guard let order = SortOrder(rawValue: argument) else { report("usage: :sort id|top|label", isError: true); return [] }
+            sort = order
+            meaning = nil
+        case "filter":
+            guard let value = Filter(rawValue: argument) else { report("usage: :filter all|labelled|starred", isError: true); return [] }
+            filter = value
+            clampSelection()
+        case "jobs": show(.jobs)
+        case "log": show(.log)
+        default:
+            report("unknown command :\(name) (try :89, :scan DIR, :sort top, :filter starred, :q)", isError: true)
+        }
+        return []
+    }
+}

@@ -1,0 +1,366 @@
+import Assets
+import CLIP
+import Foundation
+import Imaging
+import Index
+import Jobs
+import Synchronization
+import ToyWorld
+
+/// Where the app's data comes from, and what it opens with.
+public struct AppOptions: Sendable {
+    public var model: String
+    /// The index to open; nil: the toy model's demo index, or none for other models.
+    public var index: String?
+    /// A folder to scan on start (into `index`, or a new index in the folder).
+    public var scan: String?
+    public var graphics: String
+    /// Where the toy demo lives (default `ToyDemo.defaultDirectory()`).
+    public var demoDirectory: String?
+    /// Scenes in a demo gallery the app builds (tests make small ones).
+    public var demoScenes: Int
+
+    public init(model: String, index: String?, scan: String?, graphics: String, demoDirectory: String? = nil,
+                demoScenes: Int = ToyDemo.galleryCount) {
+        self.model = model
+        self.index = index
+        self.scan = scan
+        self.graphics = graphics
+        self.demoDirectory = demoDirectory
+        self.demoScenes = demoScenes
+    }
+}
+
+/// The app's background work: loading the model and the index, cards, searches and
+/// jobs. Nothing here touches the terminal; every answer is an event in the mailbox.
+/// Index reads run on one serial queue, model calls on their own threads through the
+/// compute executor (interactive, so they go before queued job steps).
+public final class Backend: @unchecked Sendable {
+    let options: AppOptions
+    let mailbox: Mailbox
+    let executor: ComputeExecutor
+    private let indexQueue = DispatchQueue(label: "clipscope.tui.index")
+
+    private struct Shared {
+        var index: ActivationIndex?
+        var scan: ScanInfo?
+        var model: CLIPModel?
+        var centroids: [Int: [Float]]?
+        var classifier: ZeroShotClassifier?
+        var cancels: [UUID: CancellationToken] = [:]
+        var waits: [UUID: @Sendable () -> Void] = [:]
+        var restarts: [UUID: @Sendable () -> Void] = [:]
+    }
+    // Guarded by `lock`; the model inside is used only under `executor.run`.
+    private let lock = NSLock()
+    private var shared = Shared()
+
+    public init(options: AppOptions, mailbox: Mailbox, executor: ComputeExecutor = .shared) {
+        self.options = options
+        self.mailbox = mailbox
+        self.executor = executor
+    }
+
+    private func withShared<T>(_ body: (inout Shared) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&shared)
+    }
+
+    var isToy: Bool { options.model.lowercased() == ModelLocator.toyName }
+
+    var demo: ToyDemo { ToyDemo(directory: options.demoDirectory ?? ToyDemo.defaultDirectory()) }
+
+    // MARK: Start
+
+    /// Loads the model and opens (or builds) the index, all in the background.
+    public func start() {
+        thread("clipscope.tui.model") { [self] in
+            do {
+                let model = try CLIPModel.shared(model: options.model, executor: executor)
+                let neurons = executor.run(.interactive) { model.config.neuronCount }
+                withShared { $0.model = model }
+                mailbox.post(.modelLoaded(name: options.model, neurons: neurons))
+            } catch {
+                mailbox.post(.modelFailed("model \(options.model): \(error)"))
+            }
+        }
+        if let folder = options.scan {
+            startScan(folder: folder)
+        } else if let index = options.index {
+            openIndex(index)
+        } else if isToy {
+            buildDemo()
+        } else {
+            mailbox.post(.catalogFailed("no index: give --index, or scan a folder of images with :scan DIR"))
+        }
+    }
+
+    /// The demo of the toy model: gallery, scan and labels from the toy vocabulary, each a
+    /// visible job, then the index opens. An existing demo opens at once.
+    func buildDemo() {
+        let demo = self.demo
+        if demo.galleryIsComplete, FileManager.default.fileExists(atPath: demo.indexPath),
+           let index = try? ActivationIndex(path: demo.indexPath), let scan = try? index.scan(), !scan.stale, scan.imageCount > 0 {
+            openIndex(demo.indexPath)
+            return
+        }
+        thread("clipscope.tui.demo") { [self] in
+            let gallery = ToyGallery(output: demo.galleryPath, count: options.demoScenes,
+                                     resolution: ToyTrainJob.defaultConfig.imageResolution)
+            guard demo.galleryIsComplete || run(gallery) else { return }
+            guard run(demo.scanJob(model: options.model)) else { return }
+            guard run(LabelJob(model: options.model, index: demo.indexPath, scan: nil, neurons: nil,
+                               words: ToyWorld.words, template: "a photo of {}.", topK: 10)) else { return }
+            openIndex(demo.indexPath)
+        }
+    }
+
+    /// Runs a job to its end on its own thread (this one waits); true when it finished.
+    @discardableResult
+    func run<Spec: JobSpec>(_ spec: Spec) -> Bool {
+        if case .finished = start(spec).wait() { return true }
+        return false
+    }
+
+    /// Starts a job whose events go to the mailbox; it can be cancelled from the jobs pane.
+    func start<Spec: JobSpec>(_ spec: Spec, restart: (@Sendable () -> Void)? = nil) -> JobHandle<Spec> {
+        let mailbox = self.mailbox
+        let token = CancellationToken()
+        let handle = JobRunner.start(spec, token: token, executor: executor) { id, event in mailbox.post(.job(id, event)) }
+        withShared {
+            $0.cancels[handle.info.id] = token
+            $0.waits[handle.info.id] = { _ = handle.wait() }
+            if let restart { $0.restarts[handle.info.id] = restart }
+        }
+        return handle
+    }
+
+    /// Scans a folder into the open index (or a new one in the folder), then reopens it.
+    func startScan(folder: String) {
+        let indexPath = withShared { $0.index?.path } ?? options.index
+            ?? (folder as NSString).appendingPathComponent("clipscope.index")
+        let job = ScanJob(model: options.model, folders: [folder], index: indexPath, batchSize: 16, storeEmbeddings: true)
+        thread("clipscope.tui.scan") { [self] in
+            let handle = start(job, restart: { [self] in startScan(folder: folder) })
+            if case .finished = handle.wait() { openIndex(indexPath) }
+        }
+    }
+
+    // MARK: The index
+
+    /// Opens an index and loads every neuron's row.
+    func openIndex(_ path: String) {
+        indexQueue.async { [self] in
+            do {
+                let index = try ActivationIndex(path: path)
+                let scan = try index.scan()
+                guard !scan.stale else {
+                    throw IndexError("\(path): its last scan did not finish; run :scan on its folder to complete it")
+                }
+                withShared {
+                    $0.index = index
+                    $0.scan = scan
+                    $0.centroids = nil
+                }
+                mailbox.post(.catalogLoaded(try catalog(index: index, scan: scan)))
+            } catch {
+                mailbox.post(.catalogFailed("\(error)"))
+            }
+        }
+    }
+
+    func catalog(index: ActivationIndex, scan: ScanInfo) throws -> NeuronCatalog {
+        var labels: [Int: NeuronLabel] = [:]
+        for label in try index.labels(scan: scan) { labels[label.neuron] = label }
+        let notes = try index.userLabels(fingerprint: scan.model.fingerprint)
+        let stars = try index.stars(fingerprint: scan.model.fingerprint)
+        var rows: [NeuronRow] = []
+        rows.reserveCapacity(scan.model.neurons)
+        for neuron in 0..<scan.model.neurons {
+            let summary = try index.summary(scan: scan, neuron: neuron)
+            let label = labels[neuron]
+            rows.append(NeuronRow(neuron: neuron, label: label?.label, labelSource: label?.source,
+                                  note: notes[neuron]?.note ?? nil, starred: stars.contains(neuron),
+                                  top: Float(summary.stats.max), topValues: summary.top.prefix(25).map(\.value)))
+        }
+        return NeuronCatalog(indexPath: index.path, scan: scan, rows: rows)
+    }
+
+    var opened: (index: ActivationIndex, scan: ScanInfo)? {
+        withShared { shared in shared.index.flatMap { index in shared.scan.map { (index, $0) } } }
+    }
+
+    // MARK: Effects
+
+    /// Does what a state change asked for, off the UI thread.
+    public func perform(_ effect: Effect) {
+        switch effect {
+        case let .loadCard(neuron): loadCard(neuron)
+        case let .openImage(path): openImage(path)
+        case let .saveLabel(neuron, label, note):
+            indexQueue.async { [self] in
+                guard let (index, scan) = opened else { return }
+                do {
+                    try index.setUserLabel(fingerprint: scan.model.fingerprint, neuron: neuron, label: label, note: note)
+                } catch {
+                    mailbox.post(.message("could not save the label: \(error)", isError: true))
+                }
+            }
+        case let .setStar(neuron, starred):
+            indexQueue.async { [self] in
+                guard let (index, scan) = opened else { return }
+                do { try index.setStar(fingerprint: scan.model.fingerprint, neuron: neuron, starred: starred) } catch {
+                    mailbox.post(.message("could not save the star: \(error)", isError: true))
+                }
+            }
+        case let .searchByMeaning(query): search(query)
+        case let .startScan(folder):
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                mailbox.post(.message("\(folder): no such folder", isError: true))
+                return
+            }
+            startScan(folder: folder)
+        case let .cancelJob(id):
+            withShared { $0.cancels[id] }?.cancel()
+        case let .resumeJob(id):
+            if let restart = withShared({ $0.restarts[id] }) {
+                restart()
+            } else {
+                mailbox.post(.message("this kind of job cannot run again from here", isError: false))
+            }
+        case let .exportCard(neuron): export(neuron)
+        case .quit:
+            for token in withShared({ Array($0.cancels.values) }) { token.cancel() }
+        }
+    }
+
+    func loadCard(_ neuron: Int) {
+        indexQueue.async { [self] in
+            guard let (index, scan) = opened else { return }
+            do {
+                let summary = try index.summary(scan: scan, neuron: neuron)
+                let ids = (summary.top.prefix(25) + summary.bottom.prefix(25)).map(\.entry)
+                let entries = try index.entries(ids: ids)
+                func images(_ ranked: ArraySlice<RankedEntry>) -> [RankedImage] {
+                    ranked.compactMap { item in
+                        entries[item.entry].map { RankedImage(path: $0.path, category: $0.category, value: item.value) }
+                    }
+                }
+                mailbox.post(.cardLoaded(CardData(
+                    neuron: neuron, top: images(summary.top.prefix(25)), bottom: images(summary.bottom.prefix(25)),
+                    stats: summary.stats, categories: try index.categories(scan: scan, neuron: neuron), bins: summary.bins)))
+            } catch {
+                mailbox.post(.message("neuron \(neuron): \(error)", isError: true))
+            }
+        }
+    }
+
+    func openImage(_ path: String) {
+        indexQueue.async { [self] in
+            guard let (index, scan) = opened else { return }
+            var neurons: [(neuron: Int, value: Float)] = []
+            if let activations = try? index.activations(scan: scan.id, path: path)?.activations {
+                let ranked = activations.indices.sorted { activations[$0] > activations[$1] }.prefix(40)
+                neurons = ranked.map { (neuron: $0, value: activations[$0]) }
+            }
+            mailbox.post(.imageDetails(ImageDetails(path: path, neurons: neurons, zeroShot: [])))
+            classify(path, neurons: neurons)
+        }
+    }
+
+    /// Zero-shot top-5 of an image: the toy vocabulary for the toy model, ImageNet's classes otherwise.
+    func classify(_ path: String, neurons: [(neuron: Int, value: Float)]) {
+        thread("clipscope.tui.classify") { [self] in
+            guard let model = withShared({ $0.model }) else { return }
+            do {
+                let top = try executor.run(.interactive) { () -> [(label: String, probability: Float)] in
+                    let classifier = try withShared({ $0.classifier }) ?? ZeroShotClassifier(
+                        model: model, labels: isToy ? ToyWorld.words : EmbeddedAssets.imageNetLabels,
+                        template: isToy ? "a {}" : "a photo of a {}.")
+                    withShared { $0.classifier = classifier }
+                    let pixels = model.pixels([try DecodedImage.load(path: path)])
+                    return classifier.ranked(classifier.probabilities(model.encodeImages(pixels)).rows()[0], top: 5)
+                }
+                mailbox.post(.imageDetails(ImageDetails(path: path, neurons: neurons, zeroShot: top)))
+            } catch {
+                mailbox.post(.message("\(path): \(error)", isError: true))
+            }
+        }
+    }
+
+    /// Ranks neurons by the cosine between the query's text embedding and each neuron's
+    /// centroid of its top images' embeddings (stored by the scan, or computed once).
+    func search(_ query: String) {
+        thread("clipscope.tui.search") { [self] in
+            guard let model = withShared({ $0.model }), let (index, scan) = opened else { return }
+            do {
+                let centroids = try withShared({ $0.centroids }) ?? computeCentroids(model: model, index: index, scan: scan)
+                withShared { $0.centroids = centroids }
+                let text = try executor.run(.interactive) { try model.embedTexts([query]).l2Normalized().values }
+                let scores = centroids.map { neuron, centroid in
+                    (neuron: neuron, score: zip(text, centroid).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+                }.sorted { $0.score > $1.score }
+                mailbox.post(.searchResults(query: query, neurons: scores))
+            } catch {
+                mailbox.post(.message("search by meaning: \(error)", isError: true))
+            }
+        }
+    }
+
+    func computeCentroids(model: CLIPModel, index: ActivationIndex, scan: ScanInfo) throws -> [Int: [Float]] {
+        if scan.embeddingCount < scan.imageCount {
+            mailbox.post(.message("embedding the top images of every neuron once (the scan stored no embeddings) ...", isError: false))
+        }
+        let labeler = try NeuronLabeler(model: model, index: index, scan: scan)
+        var centroids: [Int: [Float]] = [:]
+        for neuron in 0..<scan.model.neurons {
+            let top = try index.summary(scan: scan, neuron: neuron).top.prefix(10)
+            let entries = try index.entries(ids: top.map(\.entry))
+            let embeddings = try executor.run(.interactive) { try labeler.imageEmbeddings(top.compactMap { entries[$0.entry] }) }
+            guard !embeddings.isEmpty else { continue }
+            var centroid = [Float](repeating: 0, count: model.config.embedDim)
+            for vector in embeddings.values { for i in centroid.indices { centroid[i] += vector[i] } }
+            let norm = max(1e-12, centroid.reduce(0) { $0 + $1 * $1 }.squareRoot())
+            centroids[neuron] = centroid.map { $0 / norm }
+        }
+        return centroids
+    }
+
+    /// Writes the neuron's top images as the PNG `clipscope top -o` draws, beside the index.
+    func export(_ neuron: Int) {
+        indexQueue.async { [self] in
+            guard let (index, scan) = opened else { return }
+            let folder = ((index.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("exports")
+            let path = (folder as NSString).appendingPathComponent("neuron-\(neuron).png")
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let picture = try NeuronPictures.ranked(index: index, scan: scan, neuron: neuron, font: try Font.standard())
+                try picture.writePNG(path: path)
+                mailbox.post(.message("wrote \(path)", isError: false))
+            } catch {
+                mailbox.post(.message("could not export neuron \(neuron): \(error)", isError: true))
+            }
+        }
+    }
+
+    /// Waits until every job this app started has stopped (they stop at their next step
+    /// once cancelled, their work committed), `seconds` at most.
+    public func waitForJobs(seconds: Double) {
+        let waits = withShared { Array($0.waits.values) }
+        let done = DispatchSemaphore(value: 0)
+        thread("clipscope.tui.wait") {
+            for wait in waits { wait() }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + seconds)
+    }
+
+    func thread(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.stackSize = JobRunner.stackSize
+        thread.start()
+    }
+}

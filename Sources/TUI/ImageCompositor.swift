@@ -1,0 +1,131 @@
+import Foundation
+import Imaging
+import Jobs
+import Terminal
+
+/// Puts pictures on the screen after ncurses' refresh: each placement is encoded once
+/// for its size and place (off the UI thread; `imageReady` says when), sent only when it
+/// was not on screen already, and erased by having ncurses repaint its rows when it goes.
+final class ImageCompositor {
+    private(set) var capabilities: TerminalCapabilities
+    private let encoder = DispatchQueue(label: "clipscope.tui.images")
+    private let mailbox: Mailbox
+    private let store = EncodedImages()
+    /// What is on the screen now.
+    private(set) var shown: Set<ImagePlacement> = []
+    /// Bytes sent for pictures since the start (for the latency and bandwidth report).
+    private(set) var bytesSent = 0
+
+    init(capabilities: TerminalCapabilities, mailbox: Mailbox) {
+        self.capabilities = capabilities
+        self.mailbox = mailbox
+    }
+
+    var graphicsName: String {
+        switch capabilities.graphics {
+        case .sixel: "sixel"
+        case .blocks: "blocks"
+        case .none: "no graphics"
+        }
+    }
+
+    func resized(rows: Int, columns: Int, cellSize: CellSize?) {
+        capabilities.rows = rows
+        capabilities.columns = columns
+        if let cellSize { capabilities.cellSize = cellSize }
+        shown.removeAll()
+    }
+
+    /// The rows to repaint before the refresh: those of pictures that go away.
+    func rowsToErase(for placements: [ImagePlacement]) -> [(top: Int, count: Int)] {
+        guard capabilities.graphics != .none else { return [] }
+        let next = Set(placements)
+        return shown.subtracting(next).map { ($0.rect.top, $0.rect.height) }
+    }
+
+    /// After a full repaint nothing is on screen any more.
+    func forgetShown() { shown.removeAll() }
+
+    /// Sends the pictures of the frame that are ready and not on screen; asks for the rest.
+    func place(_ placements: [ImagePlacement], previews: [UUID: JobPreview]) {
+        guard capabilities.graphics != .none else { return }
+        let next = Set(placements)
+        shown = shown.intersection(next)
+        var bytes: [UInt8] = []
+        for placement in placements where !shown.contains(placement) {
+            let key = ImageKey(source: placement.source, rect: placement.rect, graphics: graphicsName)
+            if let encoded = store.bytes(for: key) {
+                bytes += encoded
+                shown.insert(placement)
+            } else if store.claim(key) {
+                encode(key, preview: previewImage(placement.source, previews))
+            }
+        }
+        guard !bytes.isEmpty else { return }
+        // Save and restore the cursor around the pictures so that ncurses' idea of it holds.
+        let out = Array("\u{1B}7".utf8) + bytes + Array("\u{1B}8".utf8)
+        bytesSent += out.count
+        try? TerminalOutput.write(out)
+    }
+
+    func previewImage(_ source: ImageSource, _ previews: [UUID: JobPreview]) -> Image? {
+        guard case let .preview(id, _) = source, let preview = previews[id] else { return nil }
+        return Image(width: preview.width, height: preview.height, channels: 3, pixels: preview.rgb)
+    }
+
+    private func encode(_ key: ImageKey, preview: Image?) {
+        let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
+        encoder.async {
+            let bytes = Self.encode(key, preview: preview, capabilities: capabilities)
+            store.set(bytes, for: key)
+            mailbox.post(.imageReady(key))
+        }
+    }
+
+    /// The bytes that draw a picture in its rectangle (1-based origin); a grey box when the
+    /// file cannot be read.
+    static func encode(_ key: ImageKey, preview: Image?, capabilities: TerminalCapabilities) -> [UInt8] {
+        let image: Image
+        if let preview {
+            image = preview
+        } else if case let .file(path) = key.source, let loaded = try? Image.load(path: path) {
+            image = loaded
+        } else {
+            image = Image(width: 16, height: 16, color: Color(90, 90, 90))
+        }
+        let rect = key.rect
+        return (try? TerminalImage.render(image, columns: rect.width, rows: rect.height, capabilities: capabilities,
+                                          origin: (rect.top + 1, rect.left + 1))) ?? []
+    }
+}
+
+/// Encoded pictures by key, shared by the UI thread and the encoder; bounded.
+final class EncodedImages: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [ImageKey: [UInt8]] = [:]
+    private var order: [ImageKey] = []
+    private var pending: Set<ImageKey> = []
+    static let limit = 400
+
+    func bytes(for key: ImageKey) -> [UInt8]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes[key]
+    }
+
+    /// True when nobody encodes `key` yet (the caller then does).
+    func claim(_ key: ImageKey) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return pending.insert(key).inserted
+    }
+
+    func set(_ value: [UInt8], for key: ImageKey) {
+        lock.lock()
+        defer { lock.unlock() }
+        pending.remove(key)
+        if bytes[key] == nil { order.append(key) }
+        bytes[key] = value
+        while order.count > Self.limit { bytes[order.removeFirst()] = nil }
+    }
+}

@@ -1,0 +1,403 @@
+import Foundation
+import Index
+import Jobs
+
+/// Where a picture comes from.
+public enum ImageSource: Sendable, Hashable {
+    case file(String)
+    /// A job's latest preview, by job id and step.
+    case preview(UUID, step: Int)
+}
+
+/// A picture to show in a rectangle of cells, after the text of the frame is out.
+public struct ImagePlacement: Sendable, Hashable {
+    public var source: ImageSource
+    public var rect: Rect
+}
+
+/// The identity of one encoded picture: what, how big, where and in which graphics.
+public struct ImageKey: Sendable, Hashable {
+    public var source: ImageSource
+    public var rect: Rect
+    public var graphics: String
+}
+
+/// Draws the state into a canvas: pure views of the one state. Returns the pictures the
+/// frame wants placed (the compositor sends them after the text).
+public enum Panes {
+    public static func draw(_ state: AppState, on canvas: Canvas) -> [ImagePlacement] {
+        canvas.clear()
+        guard !state.isTooSmall else {
+            let message = ["window too small:", "\(state.columns)x\(state.rows),", "need at least",
+                           "\(AppState.minimumSize.columns)x\(AppState.minimumSize.rows)"]
+            for (i, line) in message.enumerated() where i < state.rows { canvas.put(i, 0, line, width: state.columns, .warning) }
+            return []
+        }
+        let body = Rect(top: 1, left: 0, height: state.rows - 2, width: state.columns)
+        tabs(state, canvas)
+        var placements: [ImagePlacement] = []
+        switch state.screen {
+        case .neurons: neuronList(state, canvas, body)
+        case .card: placements = card(state, canvas, body)
+        case .image: placements = imageView(state, canvas, body)
+        case .jobs: placements = jobsPane(state, canvas, body)
+        case .log: logPane(state, canvas, body)
+        }
+        statusBar(state, canvas, row: state.rows - 1)
+        if state.help {
+            helpOverlay(state, canvas, body)
+            return []
+        }
+        return placements
+    }
+
+    // MARK: Bars
+
+    static func tabs(_ state: AppState, _ canvas: Canvas) {
+        var column = 0
+        canvas.put(0, 0, String(repeating: " ", count: state.columns), .inverse)
+        canvas.put(0, column, " clipscope ", .title)
+        column += 12
+        var screens: [Screen] = [.neurons]
+        if state.cardNeuron != nil { screens.append(.card) }
+        if state.image != nil || state.screen == .image { screens.append(.image) }
+        screens += [.jobs, .log]
+        for screen in screens {
+            var title = screen.title
+            if screen == .card, let neuron = state.cardNeuron { title += " \(neuron)" }
+            if screen == .jobs, !state.jobs.running.isEmpty { title += " (\(state.jobs.running.count))" }
+            let text = " \(title) "
+            canvas.put(0, column, text, screen == state.screen ? .selected : .inverse)
+            column += text.count + 1
+        }
+        let hint = " ?:help "
+        if column + hint.count <= state.columns { canvas.put(0, state.columns - hint.count, hint, .inverse) }
+    }
+
+    static func statusBar(_ state: AppState, _ canvas: Canvas, row: Int) {
+        let width = state.columns
+        if let input = state.input {
+            let prompt: String
+            switch input {
+            case let .search(text): prompt = "/" + text
+            case let .command(text): prompt = ":" + text
+            case let .label(neuron, text): prompt = "label of \(neuron): " + text
+            case let .note(neuron, text): prompt = "note of \(neuron): " + text
+            case .confirmQuit: prompt = "\(state.jobs.running.count) job(s) running: quit and stop them? (y/n)"
+            }
+            canvas.put(row, 0, prompt + "█", width: width, .bold)
+            return
+        }
+        if let message = state.message {
+            canvas.put(row, 0, message.text, width: width, message.isError ? .bad : .accent)
+            return
+        }
+        let jobs = state.jobs.running.map { job in
+            job.fraction.map { "\(job.kind) \(Int(($0 * 100).rounded()))%" } ?? job.kind
+        }
+        let parts = ["model \(state.modelName) (\(state.modelStatus))",
+                     "index \(state.catalog.map { ($0.indexPath as NSString).lastPathComponent } ?? "-") (\(state.indexStatus))",
+                     state.graphicsName] + (jobs.isEmpty ? [] : ["running: " + jobs.joined(separator: ", ")])
+        canvas.put(row, 0, parts.joined(separator: " │ "), width: width, .dim)
+    }
+
+    // MARK: Neuron list
+
+    static let sparks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    /// A sparkline of values (scaled to their own range).
+    public static func sparkline(_ values: [Float], width: Int) -> String {
+        let shown = Array(values.prefix(width))
+        guard let low = shown.min(), let high = shown.max() else { return "" }
+        let span = max(1e-9, high - low)
+        return String(shown.map { sparks[min(7, Int(((($0 - low) / span) * 7).rounded()))] })
+    }
+
+    /// A bar of `fraction` of `width` cells in eighths.
+    public static func bar(_ fraction: Double, width: Int) -> String {
+        let eighths = Int((max(0, min(1, fraction)) * Double(width * 8)).rounded())
+        let partial: [Character] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"].map { $0.first ?? " " }
+        var text = String(repeating: "█", count: eighths / 8)
+        if eighths % 8 > 0 { text.append(partial[eighths % 8]) }
+        return text
+    }
+
+    static func neuronList(_ state: AppState, _ canvas: Canvas, _ area: Rect) {
+        guard let catalog = state.catalog else {
+            canvas.put(area.top + 1, 2, "Opening the index (\(state.indexStatus)) ...", .dim)
+            canvas.put(area.top + 2, 2, "Building the demo runs as jobs (Tab shows them).", .dim)
+            return
+        }
+        let rows = state.visibleRows
+        let meaning = state.meaning.flatMap { $0.query == state.query ? $0.scores : nil }
+        var header = "  neuron  top      top-k           label"
+        if meaning != nil { header = "  neuron  top      top-k   match   label" }
+        let summary = "\(rows.count) of \(catalog.rows.count) · sort \(state.sort.rawValue) · \(state.filter.rawValue)"
+            + (state.query.isEmpty ? "" : " · /\(state.query)")
+        canvas.put(area.top, 0, header, width: max(0, area.width - summary.count - 1), .bold)
+        canvas.put(area.top, max(0, area.width - summary.count), summary, .dim)
+        let height = area.height - 1
+        let offset = listOffset(state, count: rows.count, height: height)
+        for (line, index) in (offset..<min(rows.count, offset + height)).enumerated() {
+            let row = rows[index]
+            let star = row.starred ? "★" : " "
+            var text = "\(star) " + String(format: "%6d  %-7.3f  ", row.neuron, row.top)
+            text += padded(sparkline(row.topValues, width: 8), 8) + "  "
+            if let score = meaning?[row.neuron] { text += String(format: "%5.3f   ", score) }
+            text += (row.label.map { $0 + (row.labelSource == "proposed" ? " ?" : "") } ?? "-")
+            if let note = row.note, !note.isEmpty { text += "  · " + note }
+            canvas.put(area.top + 1 + line, 0, text, width: area.width, index == state.selection ? .selected : (row.label == nil ? .dim : .plain))
+        }
+        if rows.isEmpty {
+            canvas.put(area.top + 2, 2, state.query.isEmpty ? "No neurons to show (filter: \(state.filter.rawValue))."
+                                                            : "No neuron matches /\(state.query).", .dim)
+        }
+    }
+
+    /// The first row shown so that the selection stays in view (kept near the middle when paging).
+    static func listOffset(_ state: AppState, count: Int, height: Int) -> Int {
+        guard count > height else { return 0 }
+        return min(max(0, state.selection - height / 2), count - height)
+    }
+
+    // MARK: Card
+
+    /// The card's layout: the grid of pictures, one cell rect per picture, and the side panel.
+    public struct CardLayout: Equatable {
+        public var header: Rect
+        public var grid: Rect
+        public var cells: [Rect]
+        public var side: Rect
+    }
+
+    public static func cardLayout(_ state: AppState, _ area: Rect) -> CardLayout {
+        let (header, rest) = area.splitTop(2)
+        let sideWidth = area.width >= 100 ? min(44, area.width / 3) : 0
+        var (gridArea, side) = rest.splitLeft(rest.width - sideWidth)
+        let columns = state.cardGridColumns, gridRows = state.cardGridRows
+        let cellWidth = max(4, gridArea.width / columns)
+        // Keep the grid within the rows it has; a caption line under each picture.
+        var cellHeight = max(2, (gridArea.height) / gridRows)
+        if sideWidth == 0, gridArea.height - cellHeight * gridRows < 6, gridArea.height >= gridRows * 5 + 6 {
+            cellHeight = (gridArea.height - 6) / gridRows
+        }
+        if sideWidth == 0 {
+            let used = cellHeight * gridRows
+            side = Rect(top: gridArea.top + used, left: area.left, height: gridArea.height - used, width: area.width)
+            gridArea = Rect(top: gridArea.top, left: gridArea.left, height: used, width: gridArea.width)
+        }
+        var cells: [Rect] = []
+        for r in 0..<gridRows {
+            for c in 0..<columns {
+                cells.append(Rect(top: gridArea.top + r * cellHeight, left: gridArea.left + c * cellWidth,
+                                  height: cellHeight, width: cellWidth))
+            }
+        }
+        return CardLayout(header: header, grid: gridArea, cells: cells, side: side)
+    }
+
+    static func card(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
+        guard let neuron = state.cardNeuron else { return [] }
+        let row = state.row(of: neuron)
+        let layout = cardLayout(state, area)
+        var title = "neuron \(neuron)" + (row?.starred == true ? " ★" : "")
+        if let label = row?.label { title += "  \(label)" + (row?.labelSource == "proposed" ? " (proposed)" : "") }
+        canvas.put(area.top, 0, title, width: area.width, .title)
+        guard let card = state.card else {
+            canvas.put(area.top + 2, 2, "loading neuron \(neuron) ...", .dim)
+            return []
+        }
+        var details = String(format: "mean %.3f  sd %.3f  min %.3f  max %.3f", card.stats.mean, card.stats.std, card.stats.min, card.stats.max)
+        details += state.cardShowsBottom ? "  · bottom \(state.cardImages.count) (b: top)" : "  · top \(state.cardImages.count) (b: bottom)"
+        if let note = row?.note, !note.isEmpty { details += "  · note: \(note)" }
+        canvas.put(area.top + 1, 0, details, width: area.width, .dim)
+
+        var placements: [ImagePlacement] = []
+        let images = state.cardImages
+        for (index, cell) in layout.cells.enumerated() where index < images.count {
+            let image = images[index]
+            let picture = Rect(top: cell.top, left: cell.left, height: max(1, cell.height - 1), width: max(1, cell.width - 1))
+            placements.append(ImagePlacement(source: .file(image.path), rect: picture))
+            let caption = String(format: "%.2f ", image.value) + image.category
+            canvas.put(cell.bottom - 1, cell.left, caption, width: max(1, cell.width - 1),
+                       index == state.cardSelection ? .selected : .dim)
+        }
+        if images.isEmpty { canvas.put(layout.grid.top + 1, 2, "no images in this scan", .dim) }
+        sidePanel(card, canvas, layout.side)
+        return placements
+    }
+
+    /// Category bars sorted by mean (full names), then the histogram, as text bars.
+    static func sidePanel(_ card: CardData, _ canvas: Canvas, _ area: Rect) {
+        guard area.height >= 3, area.width >= 20 else { return }
+        var row = area.top
+        let categories = card.categories.sorted { ($0.stats.mean, $1.name) > ($1.stats.mean, $0.name) }
+        let nameWidth = min(max(8, categories.map(\.name.count).max() ?? 8), area.width / 2)
+        let barWidth = max(4, area.width - nameWidth - 10)
+        let low = min(0, categories.map(\.stats.mean).min() ?? 0), high = max(1e-9, categories.map(\.stats.mean).max() ?? 1)
+        let histogramRows = min(card.bins.count, max(0, (area.height - 2) / 2))
+        let categoryRows = max(0, area.height - 1 - (histogramRows > 0 ? histogramRows + 1 : 0))
+        canvas.put(row, area.left + 1, "categories by mean activation", width: area.width - 1, .bold)
+        row += 1
+        for category in categories.prefix(categoryRows) {
+            let fraction = (category.stats.mean - low) / (high - low)
+            let line = padded(category.name, nameWidth) + " " + String(format: "%6.3f ", category.stats.mean)
+            canvas.put(row, area.left + 1, line, .plain)
+            canvas.put(row, area.left + 1 + line.count, bar(fraction, width: barWidth), .accent)
+            row += 1
+        }
+        guard histogramRows > 0, row < area.bottom else { return }
+        canvas.put(row, area.left + 1, "histogram", width: area.width - 1, .bold)
+        row += 1
+        // Merge bins to the rows there are.
+        let group = Int((Double(card.bins.count) / Double(histogramRows)).rounded(.up))
+        var merged: [(low: Double, high: Double, count: Int)] = []
+        for start in stride(from: 0, to: card.bins.count, by: max(1, group)) {
+            let part = card.bins[start..<min(card.bins.count, start + group)]
+            merged.append((part.first!.low, part.last!.high, part.map(\.count).reduce(0, +)))
+        }
+        let most = max(1, merged.map(\.count).max() ?? 1)
+        for bin in merged where row < area.bottom {
+            let label = String(format: "%7.2f %6d ", bin.low, bin.count)
+            canvas.put(row, area.left + 1, label, .dim)
+            canvas.put(row, area.left + 1 + label.count, bar(Double(bin.count) / Double(most), width: max(4, area.width - label.count - 2)), .good)
+            row += 1
+        }
+    }
+
+    // MARK: Image view
+
+    static func imageView(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
+        guard let image = state.image else {
+            canvas.put(area.top + 1, 2, "loading the image ...", .dim)
+            return []
+        }
+        canvas.put(area.top, 0, image.path, width: area.width, .title)
+        let (pictureArea, side) = Rect(top: area.top + 1, left: 0, height: area.height - 1, width: area.width)
+            .splitLeft(max(20, area.width - 36))
+        var row = side.top
+        canvas.put(row, side.left + 1, "most excited neurons (Enter opens)", width: side.width - 1, .bold)
+        row += 1
+        let shown = min(image.neurons.count, max(0, side.height - 8))
+        for (index, item) in image.neurons.prefix(shown).enumerated() {
+            let label = state.row(of: item.neuron)?.label ?? ""
+            canvas.put(row, side.left + 1, String(format: "%6d %7.3f ", item.neuron, item.value) + label, width: side.width - 1,
+                       index == state.imageSelection ? .selected : .plain)
+            row += 1
+        }
+        row += 1
+        if row < side.bottom { canvas.put(row, side.left + 1, "zero-shot", width: side.width - 1, .bold); row += 1 }
+        if image.zeroShot.isEmpty, row < side.bottom { canvas.put(row, side.left + 1, state.modelReady ? "-" : "(model loading)", .dim) }
+        for item in image.zeroShot where row < side.bottom {
+            canvas.put(row, side.left + 1, String(format: "%5.1f%% ", item.probability * 100) + item.label, width: side.width - 1)
+            row += 1
+        }
+        return [ImagePlacement(source: .file(image.path), rect: pictureArea.inset(0))]
+    }
+
+    // MARK: Jobs
+
+    static func jobsPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
+        let jobs = state.jobs.all
+        canvas.put(area.top, 0, "jobs of this session (c: cancel, R: run again, Tab: next pane)", width: area.width, .bold)
+        if jobs.isEmpty {
+            canvas.put(area.top + 2, 2, "No jobs yet. :scan DIR starts a scan.", .dim)
+            return []
+        }
+        var placements: [ImagePlacement] = []
+        let previewWidth = area.width >= 120 ? 32 : 0
+        let listWidth = area.width - previewWidth
+        let perJob = 3
+        let visible = max(1, (area.height - 1) / perJob)
+        let offset = min(max(0, state.jobSelection - visible + 1), max(0, jobs.count - visible))
+        for (line, index) in (offset..<min(jobs.count, offset + visible)).enumerated() {
+            let job = jobs[index]
+            let top = area.top + 1 + line * perJob
+            let selected = index == state.jobSelection
+            var status = job.status.rawValue
+            if job.status == .running, state.stopping.contains(job.id) { status = "stopping" }
+            let progress = job.fraction.map { String(format: "%3.0f%% ", $0 * 100) + "[" + padded(bar($0, width: 12), 12) + "]  " } ?? ""
+            let counts = job.total.map { "\(job.step)/\($0)" } ?? "\(job.step)"
+            let first = "\(selected ? "▶" : " ") \(job.kind)  \(status)  \(progress)\(counts) \(job.unit)"
+            let style: Style = job.status == .failed ? .bad : job.status == .running ? (selected ? .selected : .plain) : (selected ? .selected : .dim)
+            canvas.put(top, 0, first, width: listWidth, style)
+            var rate = ""
+            if let value = job.rate, job.status == .running { rate = String(format: "%.1f %@/s  ", value, job.unit) }
+            if let eta = job.eta, eta.isFinite, job.status == .running { rate += "ETA " + JobState.duration(eta) + "  " }
+            let metrics = job.metrics.filter { !$0.name.hasSuffix("/s") }.map { "\($0.name) \(String(format: "%.4g", $0.value))" }
+            var second = "    " + rate + (metrics.isEmpty ? (job.outcome ?? job.logs.last?.message ?? "") : metrics.joined(separator: "  "))
+            if !job.history.isEmpty { second += "  " + sparkline(job.history.suffix(30).map(Float.init), width: 30) }
+            canvas.put(top + 1, 0, second, width: listWidth, .dim)
+            if selected, previewWidth > 0 {
+                if let preview = job.preview {
+                    placements.append(ImagePlacement(source: .preview(job.id, step: preview.step),
+                                                     rect: Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)))
+                } else if let artefact = job.artefacts.last(where: { $0.path.map(isPicture) ?? false }), let path = artefact.path {
+                    placements.append(ImagePlacement(source: .file(path),
+                                                     rect: Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)))
+                }
+            }
+        }
+        return placements
+    }
+
+    static func isPicture(_ path: String) -> Bool {
+        ["png", "jpg", "jpeg"].contains((path as NSString).pathExtension.lowercased())
+    }
+
+    // MARK: Log
+
+    static func logPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) {
+        let height = area.height - 1
+        canvas.put(area.top, 0, "log (\(state.log.count) lines; f: \(state.logFollow ? "following" : "paused"))", width: area.width, .bold)
+        let start = state.logFollow ? max(0, state.log.count - height) : min(state.logOffset, max(0, state.log.count - height))
+        for (line, entry) in state.log[start..<min(state.log.count, start + height)].enumerated() {
+            canvas.put(area.top + 1 + line, 0, entry.message, width: area.width, entry.isError ? .bad : .plain)
+        }
+    }
+
+    // MARK: Help
+
+    /// Every key of a screen, as the help overlay lists it.
+    public static func keys(for screen: Screen) -> [(String, String)] {
+        let common: [(String, String)] = [
+            ("Tab / S-Tab", "next / previous pane"), (":", "command: :89 (open neuron), :scan DIR, :sort top, :filter starred, :q"),
+            ("?", "this help"), ("Esc / q", "back (q on the neuron list quits)"),
+        ]
+        let specific: [(String, String)]
+        switch screen {
+        case .neurons:
+            specific = [("↑↓ j k", "move"), ("PgUp PgDn g G", "page, first, last"), ("Enter / l", "open the neuron's card"),
+                        ("/", "search ids, labels and notes; Enter also ranks by meaning"), ("Esc", "clear the search"),
+                        ("o", "sort: id, top activation, label"), ("f", "filter: all, labelled, starred"),
+                        ("r", "edit the label"), ("n", "edit the note"), ("s", "star"), ("e", "export the card as PNG")]
+        case .card:
+            specific = [("←→↑↓ h j k l", "move over the pictures"), ("Enter", "open the picture"), ("b", "top / bottom images"),
+                        ("[ ] PgUp PgDn", "previous / next neuron"), ("r", "edit the label"), ("n", "edit the note"),
+                        ("s", "star"), ("e", "export the card as PNG")]
+        case .image:
+            specific = [("↑↓ j k", "move over the neurons"), ("Enter", "open that neuron's card")]
+        case .jobs:
+            specific = [("↑↓ j k", "select a job"), ("c", "cancel it (work so far is kept)"), ("R", "run it again (a scan resumes)")]
+        case .log:
+            specific = [("↑↓ PgUp PgDn", "scroll"), ("g G", "top, end (follow)"), ("f", "follow on/off")]
+        }
+        return specific + common
+    }
+
+    static func helpOverlay(_ state: AppState, _ canvas: Canvas, _ area: Rect) {
+        let keys = keys(for: state.screen)
+        let width = min(area.width - 2, 90), height = min(area.height - 1, keys.count + 3)
+        let box = Rect(top: area.top + max(0, (area.height - height) / 2), left: max(0, (area.width - width) / 2), height: height, width: width)
+        canvas.fill(box)
+        canvas.box(box, title: "keys: \(state.screen.title) (Esc closes)", focused: true)
+        let keyWidth = min(16, (keys.map(\.0.count).max() ?? 8) + 2)
+        for (i, (key, action)) in keys.prefix(box.height - 2).enumerated() {
+            canvas.put(box.top + 1 + i, box.left + 2, key, width: keyWidth, .accent)
+            canvas.put(box.top + 1 + i, box.left + 2 + keyWidth, action, width: box.width - keyWidth - 4)
+        }
+    }
+}
+
+/// `text` padded or cut to `width` cells.
+func padded(_ text: String, _ width: Int) -> String { TextCanvas.fitted(text, width: width) }

@@ -1,0 +1,308 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import XCTest
+
+/// The real app driven in tmux (fixed size, send-keys, capture-pane), on a small toy demo
+/// that the first test run builds (the same jobs a first `make run` runs, with fewer scenes).
+final class TUIAppTests: XCTestCase {
+    /// One tmux server per test (its own socket), one window running the app.
+    final class Tmux {
+        let socket = "clipscope-test-\(UUID().uuidString.prefix(8))"
+        let session = "app"
+
+        /// Runs a tmux client and returns what it printed. Spawned and reaped directly: tmux
+        /// forks its server from the first client, which Foundation's Process would wait on.
+        @discardableResult
+        func run(_ arguments: [String]) throws -> String {
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            let argv = ["tmux", "-L", socket] + arguments
+            var cArguments = argv.map { strdup($0) } + [nil]
+            defer { for pointer in cArguments { free(pointer) } }
+            var pid: pid_t = 0
+            let spawned = posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ)
+            guard spawned == 0 else { throw CLITests.SetupError(description: "cannot run tmux: \(spawned)") }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self)
+        }
+
+        /// Starts `command` in a window of `columns` x `rows`; the shell prints EXIT=status when it ends.
+        func start(_ command: String, columns: Int = 100, rows: Int = 30, environment: [String: String] = [:]) throws {
+            let exports = environment.map { "export \($0.key)='\($0.value)';" }.joined(separator: " ")
+            try run(["new-session", "-d", "-s", session, "-x", "\(columns)", "-y", "\(rows)",
+                     "\(exports) \(command); echo EXIT=$?; sleep 60"])
+        }
+
+        func keys(_ keys: String...) throws { try run(["send-keys", "-t", session] + keys) }
+        func type(_ text: String) throws { try run(["send-keys", "-t", session, "-l", text]) }
+        func screen() throws -> String { try run(["capture-pane", "-p", "-t", session]) }
+        func resize(columns: Int, rows: Int) throws {
+            try run(["resize-window", "-t", session, "-x", "\(columns)", "-y", "\(rows)"])
+        }
+        /// Raw output of the program from now on, into `path`.
+        func pipeOutput(to path: String) throws { try run(["pipe-pane", "-o", "-t", session, "cat >> \(path)"]) }
+        func pid() throws -> Int32? { Int32(try run(["display-message", "-p", "-t", session, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        func kill() { _ = try? run(["kill-server"]) }
+
+        /// Waits until the screen contains `text` (the screen is returned), failing after `timeout` seconds.
+        @discardableResult
+        func wait(for text: String, timeout: Double = 20, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+            let deadline = Date().addingTimeInterval(timeout)
+            var last = ""
+            while Date() < deadline {
+                last = try screen()
+                if last.contains(text) { return last }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            XCTFail("timed out waiting for \"\(text)\"; the screen was:\n\(last)", file: file, line: line)
+            return last
+        }
+    }
+
+    static var binary: String { CLITests.binary.path }
+
+    /// A demo folder built once per test process (gallery, scan, labels: the app's own first-run jobs).
+    nonisolated(unsafe) static var sharedDemo: URL?
+
+    var tmux: Tmux!
+    var scratch: URL!
+
+    override class func tearDown() {
+        if let demo = sharedDemo { try? FileManager.default.removeItem(at: demo) }
+        sharedDemo = nil
+    }
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else { throw XCTSkip("tmux is not installed") }
+        tmux = Tmux()
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-tui-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        tmux?.kill()
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
+    }
+
+    /// The app on a demo of 200 scenes in `demo` (built by the app on first use).
+    func openApp(demo: URL, extra: String = "", columns: Int = 100, rows: Int = 30) throws {
+        try tmux.start("\(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics blocks \(extra)", columns: columns, rows: rows)
+    }
+
+    func demo() throws -> URL {
+        if let demo = Self.sharedDemo { return demo }
+        let demo = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-tui-demo-\(UUID().uuidString)")
+        Self.sharedDemo = demo
+        return demo
+    }
+
+    func testFirstRunBuildsTheDemoThenBrowsesSearchesJumpsAndQuits() throws {
+        // A demo of its own: this test watches the first run build it.
+        let demo = scratch.appendingPathComponent("demo")
+        try openApp(demo: demo)
+        // The first frame is there at once; the demo is built by jobs, then the list opens.
+        try tmux.wait(for: "clipscope", timeout: 5)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys("Tab")
+        let jobs = try tmux.wait(for: "label  finished")
+        XCTAssertTrue(jobs.contains("scan  finished"), jobs)
+        try tmux.keys("Tab", "Tab")
+        try tmux.wait(for: "768 of 768")
+        // Move and open a card: 5x5 pictures in blocks, captions under them, category bars.
+        try tmux.keys("j", "j", "Enter")
+        var screen = try tmux.wait(for: "neuron 2")
+        screen = try tmux.wait(for: "categories by mean activation")
+        XCTAssertTrue(screen.contains("▀") || screen.contains("▄"), "pictures drawn in half blocks:\n\(screen)")
+        XCTAssertTrue(screen.contains("histogram"), screen)
+        try tmux.keys("Escape")
+        try tmux.wait(for: "768 of 768")
+        // Search by id.
+        try tmux.keys("/")
+        try tmux.type("42")
+        screen = try tmux.wait(for: "/42")
+        XCTAssertTrue(screen.contains("    42  "), screen)
+        try tmux.keys("Escape", "Escape")
+        // Search by meaning: the match column appears, best first.
+        try tmux.keys("/")
+        try tmux.type("star")
+        try tmux.keys("Enter")
+        screen = try tmux.wait(for: "match")
+        let firstRow = screen.split(separator: "\n").dropFirst(2).first.map(String.init) ?? ""
+        XCTAssertTrue(firstRow.contains("star"), "the best match of 'star' is a star neuron:\n\(screen)")
+        try tmux.keys("Escape")
+        // Jump with :N.
+        try tmux.keys(":")
+        try tmux.type("89")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "neuron 89")
+        // Help lists the keys of the pane.
+        try tmux.keys("?")
+        screen = try tmux.wait(for: "keys: Card")
+        XCTAssertTrue(screen.contains("top / bottom images"), screen)
+        try tmux.keys("Escape")
+        // Resizing re-lays out; a tiny window says so and comes back.
+        try tmux.resize(columns: 80, rows: 24)
+        try tmux.wait(for: "neuron 89")
+        try tmux.resize(columns: 20, rows: 10)
+        try tmux.wait(for: "too small")
+        try tmux.resize(columns: 100, rows: 30)
+        try tmux.wait(for: "neuron 89")
+        try tmux.keys("q")
+        try tmux.wait(for: "768 of 768")
+        try tmux.keys("q")
+        try tmux.wait(for: "EXIT=0")
+    }
+
+    func testALabelAndANoteEditedInTheCardPersistAfterRestart() throws {
+        let demo = try demo()
+        try openApp(demo: demo)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys(":")
+        try tmux.type("7")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "neuron 7")
+        try tmux.keys("r", "C-u")
+        try tmux.type("striped things")
+        try tmux.keys("Enter")
+        try tmux.keys("n")
+        try tmux.type("seen on zebras")
+        try tmux.keys("Enter")
+        try tmux.keys("s")
+        try tmux.wait(for: "neuron 7 ★  striped things")
+        try tmux.keys("q", "q")
+        try tmux.wait(for: "EXIT=0")
+        tmux.kill()
+
+        tmux = Tmux()
+        try openApp(demo: demo)
+        try tmux.wait(for: "768 of 768", timeout: 30)
+        try tmux.keys("f", "f")  // starred only
+        let screen = try tmux.wait(for: "striped things")
+        XCTAssertTrue(screen.contains("★      7"), screen)
+        XCTAssertTrue(screen.contains("seen on zebras"), screen)
+        XCTAssertTrue(screen.contains("1 of 768"), screen)
+    }
+
+    func testAScanJobShowsProgressAndCancels() throws {
+        let shared = try demo()
+        try openApp(demo: shared)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys("q")
+        try tmux.wait(for: "EXIT=0")
+        tmux.kill()
+        // The scan goes into the open index: a copy of the demo, so that the others stay as they are.
+        let demo = scratch.appendingPathComponent("demo")
+        try FileManager.default.copyItem(at: shared, to: demo)
+        tmux = Tmux()
+        try openApp(demo: demo)
+        try tmux.wait(for: "768 of 768", timeout: 30)
+        // A folder of many pictures: links to the demo's gallery, so the scan takes a while.
+        let folder = scratch.appendingPathComponent("many")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let gallery = demo.appendingPathComponent("gallery")
+        let pictures = try FileManager.default.subpathsOfDirectory(atPath: gallery.path).filter { $0.hasSuffix(".png") }
+        for copy in 0..<24 {
+            for (i, picture) in pictures.enumerated() {
+                try FileManager.default.linkItem(atPath: gallery.appendingPathComponent(picture).path,
+                                                 toPath: folder.appendingPathComponent("\(copy)-\(i).png").path)
+            }
+        }
+        try tmux.keys(":")
+        try tmux.type("scan \(folder.path)")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "scan  running")
+        let first = try tmux.wait(for: "images/s")
+        XCTAssertTrue(first.contains("ETA"), first)
+        // Progress advances.
+        let deadline = Date().addingTimeInterval(20)
+        var advanced = false
+        let firstCount = Self.scanCount(first)
+        while Date() < deadline, !advanced {
+            Thread.sleep(forTimeInterval: 0.3)
+            if let count = Self.scanCount(try tmux.screen()), let firstCount, count > firstCount { advanced = true }
+        }
+        XCTAssertTrue(advanced, "the scan's count should advance")
+        // Select the running scan (the newest job) and cancel it.
+        try tmux.keys("G", "c")
+        try tmux.wait(for: "scan  cancelled")
+        try tmux.keys("q", "q")
+        try tmux.wait(for: "EXIT=0")
+    }
+
+    /// "123/2400" of the scan's line.
+    static func scanCount(_ screen: String) -> Int? {
+        guard let line = screen.split(separator: "\n").first(where: { $0.contains("scan  running") }) else { return nil }
+        let parts = line.split(separator: " ")
+        guard let counts = parts.first(where: { $0.contains("/") }) else { return nil }
+        return Int(counts.split(separator: "/").first ?? "")
+    }
+
+    func testSixelOnlyWhenAskedNeverInTheLastRowAndTheTerminalIsRestoredAfterSIGTERM() throws {
+        let demo = try demo()
+        for graphics in ["sixel", "blocks"] {
+            tmux.kill()
+            tmux = Tmux()
+            let output = scratch.appendingPathComponent("\(graphics).out").path
+            try tmux.start("sleep 0.5; \(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics \(graphics)", rows: 30)
+            try tmux.pipeOutput(to: output)
+            try tmux.wait(for: "768 of 768", timeout: 120)
+            try tmux.keys(":")
+            try tmux.type("3")
+            try tmux.keys("Enter")
+            try tmux.wait(for: "categories by mean activation")
+            Thread.sleep(forTimeInterval: 1.5)  // the pictures go out once encoded
+            // SIGTERM ends the app; the shell then reports its status.
+            let pids = try Self.pids(of: "clipscope")
+            XCTAssertFalse(pids.isEmpty)
+            for pid in pids { kill(pid, SIGTERM) }
+            try tmux.wait(for: "EXIT=143")
+            Thread.sleep(forTimeInterval: 0.3)
+            let bytes = try String(decoding: Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
+            let sixels = Self.sixelRows(bytes)
+            if graphics == "sixel" {
+                XCTAssertGreaterThan(sixels.count, 10, "the card's pictures went out as sixel")
+                XCTAssertTrue(sixels.allSatisfy { $0 < 30 }, "no picture starts in the last row: \(sixels)")
+            } else {
+                XCTAssertTrue(sixels.isEmpty, "no sixel in blocks mode")
+            }
+            XCTAssertTrue(bytes.hasSuffix(Self.restore) || bytes.contains(Self.restore), "the cursor and modes are restored")
+            if let last = bytes.range(of: Self.restore, options: .backwards) {
+                XCTAssertFalse(bytes[last.upperBound...].contains("\u{1B}P"), "nothing drawn after the restore")
+            }
+        }
+    }
+
+    static let restore = "\u{1B}[?25h\u{1B}[0m\u{1B}[?80l"
+
+    /// The 1-based row each sixel image was placed at (from the cursor move before its DCS).
+    static func sixelRows(_ bytes: String) -> [Int] {
+        var rows: [Int] = []
+        let pattern = try! NSRegularExpression(pattern: "\u{1B}\\[(\\d+);(\\d+)H\u{1B}P")
+        let range = NSRange(bytes.startIndex..., in: bytes)
+        for match in pattern.matches(in: bytes, range: range) {
+            if let row = Range(match.range(at: 1), in: bytes).flatMap({ Int(bytes[$0]) }) { rows.append(row) }
+        }
+        return rows
+    }
+
+    static func pids(of name: String) throws -> [Int32] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["pgrep", "-x", name]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+    }
+}

@@ -1,0 +1,107 @@
+import CLIP
+import Foundation
+import Index
+import Jobs
+@testable import TUI
+import XCTest
+
+/// The state and the panes without a terminal: keys in, effects and frames out.
+final class AppStateTests: XCTestCase {
+    func catalog(neurons: Int = 40) -> NeuronCatalog {
+        let identity = ModelIdentity(name: "toy", fingerprint: "f", neurons: neurons, embedDim: 8, resolution: 32)
+        let scan = try! JSONDecoder().decode(ScanInfo.self, from: JSONSerialization.data(withJSONObject: [
+            "id": 1, "model": ["name": "toy", "fingerprint": "f", "neurons": neurons, "embedDim": 8, "resolution": 32],
+            "tap": "conv3", "reduce": "max", "imageCount": 100, "skippedCount": 0, "stale": false, "embeddingCount": 100,
+            "updated": 0,
+        ] as [String: Any]))
+        XCTAssertEqual(scan.model, identity)
+        let rows = (0..<neurons).map { n in
+            NeuronRow(neuron: n, label: n % 3 == 0 ? "word \(n)" : nil, labelSource: n % 3 == 0 ? "proposed" : nil, note: nil,
+                      starred: false, top: Float(n % 7), topValues: [3, 2, 1])
+        }
+        return NeuronCatalog(indexPath: "/tmp/demo.index", scan: scan, rows: rows)
+    }
+
+    func state(rows: Int = 30, columns: Int = 100) -> AppState {
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
+        _ = state.apply(.catalogLoaded(catalog()))
+        return state
+    }
+
+    func testMovingOpeningAndJumpingAskForCards() {
+        var state = state()
+        _ = state.apply(.key(.down))
+        _ = state.apply(.key(.character("j")))
+        XCTAssertEqual(state.selectedRow?.neuron, 2)
+        XCTAssertEqual(state.apply(.key(.enter)), [.loadCard(2)])
+        XCTAssertEqual(state.screen, .card)
+        _ = state.apply(.key(.character(":")))
+        for c in "17" { _ = state.apply(.key(.character(c))) }
+        XCTAssertEqual(state.apply(.key(.enter)), [.loadCard(17)])
+        XCTAssertEqual(state.cardNeuron, 17)
+        _ = state.apply(.key(.character(":")))
+        for c in "400" { _ = state.apply(.key(.character(c))) }
+        XCTAssertEqual(state.apply(.key(.enter)), [], "no such neuron")
+        XCTAssertEqual(state.message?.isError, true)
+    }
+
+    func testSearchFiltersLiveAndRanksByMeaningOnceTheModelAnswers() {
+        var state = state()
+        _ = state.apply(.key(.character("/")))
+        for c in "word 1" { _ = state.apply(.key(.character(c))) }
+        XCTAssertEqual(state.visibleRows.map(\.neuron), [12, 15, 18], "labels containing the text")
+        XCTAssertEqual(state.apply(.key(.enter)), [], "no ranking while the model loads")
+        _ = state.apply(.modelLoaded(name: "toy", neurons: 40))
+        _ = state.apply(.key(.character("/")))
+        XCTAssertEqual(state.apply(.key(.enter)), [.searchByMeaning("word 1")])
+        _ = state.apply(.searchResults(query: "word 1", neurons: [(5, 0.9), (30, 0.8)]))
+        XCTAssertEqual(state.visibleRows.prefix(2).map(\.neuron), [5, 30])
+        _ = state.apply(.key(.escape))
+        XCTAssertEqual(state.visibleRows.count, 40, "Esc clears the search")
+    }
+
+    func testEditingALabelSavesItAndQuittingWithJobsAsksFirst() {
+        var state = state()
+        _ = state.apply(.key(.character("r")))
+        _ = state.apply(.key(.control("u")))
+        for c in "stripes" { _ = state.apply(.key(.character(c))) }
+        XCTAssertEqual(state.apply(.key(.enter)), [.saveLabel(neuron: 0, label: "stripes", note: nil)])
+        XCTAssertEqual(state.selectedRow?.label, "stripes")
+        XCTAssertEqual(state.apply(.key(.character("s"))), [.setStar(neuron: 0, starred: true)])
+
+        let info = JobInfo(id: UUID(), kind: "scan", parameters: Data("{}".utf8), unit: "images")
+        _ = state.apply(.job(info.id, .started(info)))
+        XCTAssertEqual(state.apply(.key(.character("q"))), [])
+        XCTAssertEqual(state.input, .confirmQuit)
+        XCTAssertEqual(state.apply(.key(.character("n"))), [])
+        XCTAssertFalse(state.quitting)
+        _ = state.apply(.key(.character("q")))
+        XCTAssertEqual(state.apply(.key(.character("y"))), [.quit])
+    }
+
+    func testFramesDrawTheListTheCardAndATooSmallWindow() {
+        var state = state(rows: 40, columns: 120)
+        let canvas = TextCanvas(rows: 40, columns: 120)
+        XCTAssertEqual(Panes.draw(state, on: canvas), [])
+        XCTAssertTrue(canvas.line(1).contains("40 of 40"), canvas.text)
+        XCTAssertEqual(canvas.style(2, 5), .selected)
+        XCTAssertTrue(canvas.line(39).contains("model toy"), canvas.line(39))
+
+        _ = state.apply(.key(.enter))
+        let images = (0..<25).map { RankedImage(path: "/img/\($0).png", category: "c\($0 % 3)", value: Float(25 - $0)) }
+        let stats = ActivationStats(values: images.map(\.value))
+        _ = state.apply(.cardLoaded(CardData(neuron: 0, top: images, bottom: images.reversed(), stats: stats,
+                                             categories: [], bins: [])))
+        let placements = Panes.draw(state, on: canvas)
+        XCTAssertEqual(placements.count, 25, "a 5x5 grid")
+        XCTAssertTrue(placements.allSatisfy { $0.rect.bottom <= 39 }, "never the last row")
+        XCTAssertEqual(Set(placements.map(\.rect)).count, 25, "no two pictures share a place")
+        XCTAssertTrue(canvas.text.contains("25.00 c0"), canvas.text)
+
+        var small = state
+        _ = small.apply(.resize(rows: 10, columns: 20))
+        let tiny = TextCanvas(rows: 10, columns: 20)
+        XCTAssertEqual(Panes.draw(small, on: tiny), [])
+        XCTAssertTrue(tiny.text.contains("too small"))
+    }
+}
