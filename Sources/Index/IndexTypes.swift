@@ -26,6 +26,19 @@ public struct ScanInfo: Codable, Sendable, Equatable {
     /// Seconds since 1970 of the last change.
     public let updated: Double
 
+    public init(id: Int64, model: ModelIdentity, tap: NeuronTap, reduce: ActivationReduce, imageCount: Int,
+                skippedCount: Int = 0, stale: Bool = false, embeddingCount: Int = 0, updated: Double = 0) {
+        self.id = id
+        self.model = model
+        self.tap = tap
+        self.reduce = reduce
+        self.imageCount = imageCount
+        self.skippedCount = skippedCount
+        self.stale = stale
+        self.embeddingCount = embeddingCount
+        self.updated = updated
+    }
+
     /// "RN50x4 conv3 max (#1)".
     public var label: String { "\(model.name) \(tap.rawValue) \(reduce.rawValue) (#\(id))" }
 }
@@ -132,6 +145,13 @@ public struct HistogramBin: Codable, Sendable, Equatable {
     public let count: Int
     /// The entry whose activation is closest to the bin's centre; nil for an empty bin.
     public let example: Int64?
+
+    public init(low: Double, high: Double, count: Int, example: Int64?) {
+        self.low = low
+        self.high = high
+        self.count = count
+        self.example = example
+    }
 }
 
 /// Everything precomputed for one neuron of one scan, so that queries read one row.
@@ -156,6 +176,12 @@ public struct CategorySummary: Codable, Sendable, Equatable {
     public let stats: ActivationStats
     /// Counts per bin, for density curves.
     public let density: [Int]
+
+    public init(name: String, stats: ActivationStats, density: [Int]) {
+        self.name = name
+        self.stats = stats
+        self.density = density
+    }
 }
 
 /// A per-neuron label, proposed from text embeddings or set by a person.

@@ -130,8 +130,9 @@ public enum Panes {
         }
         let rows = state.visibleRows
         let meaning = state.meaning.flatMap { $0.query == state.query ? $0.scores : nil }
-        var header = "  neuron  top      top-k           label"
-        if meaning != nil { header = "  neuron  top      top-k   match   label" }
+        // The same columns as the rows below: star, id, top, sparkline, (match), label.
+        let header = "  neuron  " + padded("top", 7) + "  " + padded("top-k", 8) + "  "
+            + (meaning != nil ? padded("match", 5) + "   " : "") + "label"
         let summary = "\(rows.count) of \(catalog.rows.count) · sort \(state.sort.rawValue) · \(state.filter.rawValue)"
             + (state.query.isEmpty ? "" : " · /\(state.query)")
         canvas.put(area.top, 0, header, width: max(0, area.width - summary.count - 1), .bold)

@@ -7,6 +7,7 @@ import Jobs
 import Tensor
 import Terminal
 import ToyWorld
+import TUI
 import Weights
 
 struct Bench: ParsableCommand {
@@ -216,6 +217,26 @@ struct Benchmark {
                     let scenes = (0..<64).map { _ in sampler.sample(&sceneGenerator) }
                     _ = batcher.pixels(scenes)
                 }
+            },
+            Benchmark(name: "tui.frame", flops: nil) {
+                // The neuron-card frame at 120x40 composed off-screen (pictures are placed, not drawn).
+                let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: (0..<25).map { "/bench/\($0).png" })
+                let canvas = TextCanvas(rows: 40, columns: 120)
+                return { _ = TUIBenchmarks.frame(state, canvas: canvas) }
+            },
+            Benchmark(name: "tui.open_card", flops: nil) {
+                // A card's 25 pictures (400x300 PNG files) decoded, fitted to their cells and sixel-encoded.
+                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-bench-card")
+                try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                let paths = (0..<25).map { folder.appendingPathComponent("\($0).png").path }
+                for (i, path) in paths.enumerated() where !FileManager.default.fileExists(atPath: path) {
+                    try? Image.testCard(width: 400, height: 300, seed: UInt64(i + 1)).writePNG(path: path)
+                }
+                let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: paths)
+                let capabilities = TerminalCapabilities(graphics: .sixel, cellSize: CellSize(width: 10, height: 20),
+                                                        columns: 120, rows: 40)
+                FileHandle.standardError.write(Data("tui.open_card: \(TUIBenchmarks.encodePictures(state, capabilities: capabilities)) bytes of sixel for the 5x5 card at 120x40 (10x20 px cells)\n".utf8))
+                return { _ = TUIBenchmarks.encodePictures(state, capabilities: capabilities) }
             },
             Benchmark(name: "sixel.encode_288", flops: nil) {
                 let photo = Image.testCard(width: 288, height: 288)
