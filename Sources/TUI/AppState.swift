@@ -84,7 +84,6 @@ public struct AppState {
     public var query = ""
     public var meaning: (query: String, scores: [Int: Float])?
     public var selection = 0
-    var listOffset = 0
 
     public var card: CardData?
     public var cardNeuron: Int?
@@ -206,7 +205,7 @@ public struct AppState {
             break
         case let .searchResults(query, neurons):
             meaning = (query, Dictionary(neurons.map { ($0.neuron, $0.score) }, uniquingKeysWith: { a, _ in a }))
-            if query == self.query { selection = 0; listOffset = 0 }
+            if query == self.query { selection = 0 }
             message = ("\"\(query)\" ranked by meaning (Esc clears)", false)
         case let .message(text, isError):
             report(text, isError: isError)
@@ -376,8 +375,8 @@ public struct AppState {
         return [.setStar(neuron: neuron, starred: starred)]
     }
 
-    /// Columns of the card's image grid at the current size.
-    public var cardGridColumns: Int { rows >= 30 ? 5 : 5 }
+    /// Columns of the card's image grid.
+    public let cardGridColumns = 5
     /// Rows of the card's image grid: 5x5, or 3x5 when the window is small.
     public var cardGridRows: Int { rows >= 30 ? 5 : 3 }
 
@@ -513,7 +512,6 @@ public struct AppState {
         if case .search = input {
             query = text
             selection = 0
-            listOffset = 0
         }
         return []
     }

@@ -186,7 +186,7 @@ final class TUIAppTests: XCTestCase {
         try openApp(demo: demo)
         try tmux.wait(for: "768 of 768", timeout: 30)
         try tmux.keys("f", "f")  // starred only
-        let screen = try tmux.wait(for: "striped things")
+        let screen = try tmux.wait(for: "1 of 768 · sort id · starred")
         XCTAssertTrue(screen.contains("★      7"), screen)
         XCTAssertTrue(screen.contains("seen on zebras"), screen)
         XCTAssertTrue(screen.contains("1 of 768"), screen)
@@ -259,7 +259,13 @@ final class TUIAppTests: XCTestCase {
             try tmux.type("3")
             try tmux.keys("Enter")
             try tmux.wait(for: "categories by mean activation")
-            Thread.sleep(forTimeInterval: 1.5)  // the pictures go out once encoded
+            // The pictures go out once encoded: wait for them (sixel), or a moment (blocks).
+            let deadline = Date().addingTimeInterval(graphics == "sixel" ? 30 : 2)
+            while Date() < deadline {
+                let sent = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)) ?? ""
+                if graphics == "sixel", Self.sixelRows(sent).count >= 15 { break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
             // SIGTERM ends the app; the shell then reports its status.
             let pids = try Self.pids(of: "clipscope")
             XCTAssertFalse(pids.isEmpty)
