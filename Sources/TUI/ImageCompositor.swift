@@ -8,7 +8,9 @@ import Terminal
 /// was not on screen already, and erased by having ncurses repaint its rows when it goes.
 final class ImageCompositor {
     private(set) var capabilities: TerminalCapabilities
-    private let encoder = DispatchQueue(label: "clipscope.tui.images")
+    /// Pictures encode two at a time (decoding, fitting and sixel encoding use no BLAS).
+    private let encoder = DispatchQueue(label: "clipscope.tui.images", attributes: .concurrent)
+    private let encoderSlots = DispatchSemaphore(value: 2)
     private let mailbox: Mailbox
     private let store = EncodedImages()
     /// What is on the screen now.
@@ -74,8 +76,10 @@ final class ImageCompositor {
     }
 
     private func encode(_ key: ImageKey, preview: Image?) {
-        let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
+        let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox, slots = encoderSlots
         encoder.async {
+            slots.wait()
+            defer { slots.signal() }
             let bytes = Self.encode(key, preview: preview, capabilities: capabilities)
             store.set(bytes, for: key)
             mailbox.post(.imageReady(key))
