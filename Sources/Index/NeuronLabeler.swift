@@ -78,6 +78,18 @@ public struct NeuronLabeler {
         Tensor(shape: [1, vector.count], values: vector).l2Normalized().values
     }
 
+    /// The unit centroid of the unit embeddings of a neuron's `topK` images (summed in entry
+    /// order, so it is the same every time); nil when none of them can be read.
+    public func centroid(neuron: Int, topK: Int, isCancelled: @escaping @Sendable () -> Bool = { false }) throws -> [Float]? {
+        let top = try index.summary(scan: scan, neuron: neuron).top.prefix(topK)
+        let entries = try index.entries(ids: top.map(\.entry))
+        let embeddings = try imageEmbeddings(top.compactMap { entries[$0.entry] }, isCancelled: isCancelled)
+        guard !embeddings.isEmpty else { return nil }
+        var centroid = [Float](repeating: 0, count: model.config.embedDim)
+        for id in embeddings.keys.sorted() { for (i, value) in embeddings[id]!.enumerated() { centroid[i] += value } }
+        return Self.normalized(centroid)
+    }
+
     /// For each neuron, the word nearest the centroid of its `topK` images.
     public func propose(neurons: [Int], words: [String], template: String = "a photo of {}.", topK: Int = 25,
                         progress: (Int) -> Void = { _ in }, isCancelled: @escaping @Sendable () -> Bool = { false }) throws -> [ProposedLabel] {
@@ -86,13 +98,7 @@ public struct NeuronLabeler {
         var proposals: [ProposedLabel] = []
         for (done, neuron) in neurons.enumerated() {
             if isCancelled() { throw JobCancelled() }
-            let top = try index.summary(scan: scan, neuron: neuron).top.prefix(topK)
-            let entries = try index.entries(ids: top.map(\.entry))
-            let embeddings = try imageEmbeddings(top.compactMap { entries[$0.entry] }, isCancelled: isCancelled)
-            guard !embeddings.isEmpty else { continue }
-            var centroid = [Float](repeating: 0, count: model.config.embedDim)
-            for id in embeddings.keys.sorted() { for (i, value) in embeddings[id]!.enumerated() { centroid[i] += value } }
-            centroid = Self.normalized(centroid)
+            guard let centroid = try centroid(neuron: neuron, topK: topK, isCancelled: isCancelled) else { continue }
             var best = (index: 0, score: -Float.infinity)
             for (w, text) in texts.enumerated() {
                 var dot: Float = 0

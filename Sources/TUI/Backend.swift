@@ -316,14 +316,7 @@ public final class Backend: @unchecked Sendable {
         let labeler = try NeuronLabeler(model: model, index: index, scan: scan)
         var centroids: [Int: [Float]] = [:]
         for neuron in 0..<scan.model.neurons {
-            let top = try index.summary(scan: scan, neuron: neuron).top.prefix(10)
-            let entries = try index.entries(ids: top.map(\.entry))
-            let embeddings = try executor.run(.interactive) { try labeler.imageEmbeddings(top.compactMap { entries[$0.entry] }) }
-            guard !embeddings.isEmpty else { continue }
-            var centroid = [Float](repeating: 0, count: model.config.embedDim)
-            for vector in embeddings.values { for i in centroid.indices { centroid[i] += vector[i] } }
-            let norm = max(1e-12, centroid.reduce(0) { $0 + $1 * $1 }.squareRoot())
-            centroids[neuron] = centroid.map { $0 / norm }
+            centroids[neuron] = try executor.run(.interactive) { try labeler.centroid(neuron: neuron, topK: 10) }
         }
         return centroids
     }

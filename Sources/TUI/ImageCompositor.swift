@@ -8,9 +8,10 @@ import Terminal
 /// was not on screen already, and erased by having ncurses repaint its rows when it goes.
 final class ImageCompositor {
     private(set) var capabilities: TerminalCapabilities
-    /// Pictures encode two at a time (decoding, fitting and sixel encoding use no BLAS).
-    private let encoder = DispatchQueue(label: "clipscope.tui.images", attributes: .concurrent)
-    private let encoderSlots = DispatchSemaphore(value: 2)
+    /// Pictures encode two at a time, on two queues taken in turn (decoding, fitting and
+    /// sixel encoding use no BLAS).
+    private let encoders = [DispatchQueue(label: "clipscope.tui.images.0"), DispatchQueue(label: "clipscope.tui.images.1")]
+    private var nextEncoder = 0
     private let mailbox: Mailbox
     private let store = EncodedImages()
     /// What is on the screen now.
@@ -76,10 +77,9 @@ final class ImageCompositor {
     }
 
     private func encode(_ key: ImageKey, preview: Image?) {
-        let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox, slots = encoderSlots
-        encoder.async {
-            slots.wait()
-            defer { slots.signal() }
+        let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
+        nextEncoder = (nextEncoder + 1) % encoders.count
+        encoders[nextEncoder].async {
             let bytes = Self.encode(key, preview: preview, capabilities: capabilities)
             store.set(bytes, for: key)
             mailbox.post(.imageReady(key))
