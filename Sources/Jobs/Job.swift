@@ -15,11 +15,15 @@ public protocol JobSpec: Codable, Sendable {
     func run(_ context: JobContext) throws -> Result
     /// A one-line human summary of a result.
     static func summary(of result: Result) -> String
+    /// The folder the job writes its results to, if it has one: the runner keeps a
+    /// `run.json` there (see `RunRecorder`), which is how later sessions find the run.
+    var runFolder: String? { get }
 }
 
 extension JobSpec {
     public static var unit: String { "steps" }
     public static func summary(of result: Result) -> String { "done" }
+    public var runFolder: String? { nil }
 }
 
 /// Thrown by `JobContext.checkCancellation()` once the job has been cancelled.
@@ -100,7 +104,7 @@ public struct JobPreview: Sendable, Equatable {
 }
 
 /// Something a job produced along the way: a file it wrote.
-public struct JobArtefact: Sendable, Equatable {
+public struct JobArtefact: Sendable, Equatable, Codable {
     public let name: String
     public let path: String?
     public let step: Int?
@@ -312,6 +316,7 @@ public enum JobRunner {
         let parameters = (try? encoder.encode(spec)) ?? Data("{}".utf8)
         let info = JobInfo(id: UUID(), kind: Spec.kind, parameters: parameters, unit: Spec.unit)
         let handle = JobHandle<Spec>(info: info, token: token)
+        let sink = spec.runFolder.map { RunRecorder(folder: RunFolder(path: $0)).recording(sink) } ?? sink
         let thread = Thread {
             let context = JobContext(id: info.id, token: token, executor: executor, previewInterval: previewInterval,
                                      sink: sink, total: total)

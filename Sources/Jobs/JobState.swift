@@ -5,6 +5,8 @@ import Foundation
 public struct JobState: Sendable, Equatable {
     public enum Status: String, Sendable, Equatable {
         case running, finished, failed, cancelled
+        /// A run folder's job whose process ended without a word (killed, crashed, a dropped SSH session).
+        case interrupted
 
         public var isTerminal: Bool { self != .running }
     }

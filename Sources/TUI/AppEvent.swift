@@ -56,6 +56,20 @@ public struct ImageDetails: Sendable {
     public var zeroShot: [(label: String, probability: Float)]
 }
 
+/// A run folder found under the runs directory (a job of an earlier session, or of a command).
+public struct PastRun: Sendable, Equatable {
+    public var folder: String
+    public var state: JobState
+    /// Whether the app can start it again where it stopped (R).
+    public var resumable: Bool
+
+    public init(folder: String, state: JobState, resumable: Bool) {
+        self.folder = folder
+        self.state = state
+        self.resumable = resumable
+    }
+}
+
 /// Everything that changes the app's state, from the terminal or from background work.
 /// Background threads only ever post these; the UI thread applies them.
 public enum AppEvent: Sendable {
@@ -68,6 +82,8 @@ public enum AppEvent: Sendable {
     case cardLoaded(CardData)
     case imageDetails(ImageDetails)
     case job(UUID, JobEvent)
+    /// The run folders under the runs directory, newest first.
+    case runsFound([PastRun])
     /// An encoded picture is ready for its slot.
     case imageReady(ImageKey)
     case searchResults(query: String, neurons: [(neuron: Int, score: Float)])

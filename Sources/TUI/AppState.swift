@@ -28,6 +28,8 @@ public enum Effect: Sendable, Equatable {
     case startScan(folder: String)
     case cancelJob(UUID)
     case resumeJob(UUID)
+    /// Starts a run folder's job again (it continues from its last checkpoint).
+    case resumeRun(folder: String)
     case exportCard(Int)
     case quit
 }
@@ -94,6 +96,8 @@ public struct AppState {
     public var imageSelection = 0
 
     public var jobs = JobBoard()
+    /// Run folders of earlier sessions and of commands, found under the runs directory.
+    public var runs: [PastRun] = []
     public var jobSelection = 0
     /// Jobs whose cancellation was asked for (shown as stopping).
     public var stopping: Set<UUID> = []
@@ -201,6 +205,11 @@ public struct AppState {
                 default: break
                 }
             }
+        case let .runsFound(found):
+            let selected = jobRows.indices.contains(jobSelection) ? jobRows[jobSelection].state.id : nil
+            runs = found
+            if let selected, let index = jobRows.firstIndex(where: { $0.state.id == selected }) { jobSelection = index }
+            jobSelection = min(jobSelection, max(0, jobRows.count - 1))
         case .imageReady:
             break
         case let .searchResults(query, neurons):
@@ -445,22 +454,63 @@ public struct AppState {
         return []
     }
 
+    /// One line of the jobs pane: a job of this session, or a run folder found on disk.
+    public struct JobRow: Sendable, Equatable {
+        public var state: JobState
+        /// The run folder it writes to, when known.
+        public var folder: String?
+        /// A job of this session (cancel works on it).
+        public var live: Bool
+        public var resumable: Bool
+    }
+
+    /// This session's jobs, then the run folders that are not among them (newest first).
+    public var jobRows: [JobRow] {
+        let live = jobs.all.map { job in
+            JobRow(state: job, folder: runs.first { $0.state.id == job.id }?.folder, live: true, resumable: false)
+        }
+        let ids = Set(jobs.order)
+        return live + runs.filter { !ids.contains($0.state.id) }.map {
+            JobRow(state: $0.state, folder: $0.folder, live: false, resumable: $0.resumable)
+        }
+    }
+
     mutating func jobKeys(_ key: Key) -> [Effect] {
-        let all = jobs.all
+        let all = jobRows
         if let moved = Self.moved(jobSelection, count: all.count, page: 5, by: key) {
             jobSelection = moved
             return []
         }
         guard all.indices.contains(jobSelection) else { return [] }
-        let job = all[jobSelection]
+        let row = all[jobSelection], job = row.state
         switch key {
         case .character("c"), .character("x"):
-            guard job.status == .running else { message = ("\(job.kind) is not running", false); return [] }
+            guard row.live, job.status == .running else {
+                message = (row.live ? "\(job.kind) is not running" : "\(job.kind) runs in another process", false)
+                return []
+            }
             stopping.insert(job.id)
             return [.cancelJob(job.id)]
         case .character("R"):
             guard job.status != .running else { message = ("\(job.kind) is still running", false); return [] }
-            return [.resumeJob(job.id)]
+            if row.live { return [.resumeJob(job.id)] }
+            guard row.resumable, let folder = row.folder else {
+                message = ("\(job.kind) runs cannot be started again from here", false)
+                return []
+            }
+            return [.resumeRun(folder: folder)]
+        case .enter:
+            guard let artefact = job.artefacts.last(where: { $0.path != nil }), let path = artefact.path else {
+                message = (job.outcome ?? "\(job.kind) has no result yet", false)
+                return []
+            }
+            guard Panes.isPicture(path) else {
+                report("\(job.kind) result: \(path)" + (artefact.name == "model" ? " (open it with clipscope --model \(path))" : ""))
+                return []
+            }
+            show(.image)
+            image = nil
+            return [.openImage(path)]
         default: return []
         }
     }

@@ -19,9 +19,12 @@ public struct AppOptions: Sendable {
     public var demoDirectory: String?
     /// Scenes in a demo gallery the app builds (tests make small ones).
     public var demoScenes: Int
+    /// Where run folders are listed from (the jobs pane).
+    public var runs: String
 
     public init(model: String, index: String?, scan: String?, graphics: String, demoDirectory: String? = nil,
-                demoScenes: Int = ToyDemo.galleryCount) {
+                demoScenes: Int = ToyDemo.galleryCount, runs: String = RunFolder.defaultRunsDirectory()) {
+        self.runs = runs
         self.model = model
         self.index = index
         self.scan = scan
@@ -50,6 +53,9 @@ public final class Backend: @unchecked Sendable {
         var cancels: [UUID: CancellationToken] = [:]
         var waits: [UUID: @Sendable () -> Void] = [:]
         var restarts: [UUID: @Sendable () -> Void] = [:]
+        var runs: [PastRun]?
+        var quitting = false
+        var reportedUnreadable: Set<String> = []
     }
     // Guarded by `lock`; the model inside is used only under `executor.run`.
     private let lock = NSLock()
@@ -73,8 +79,15 @@ public final class Backend: @unchecked Sendable {
 
     // MARK: Start
 
-    /// Loads the model and opens (or builds) the index, all in the background.
+    /// Loads the model and opens (or builds) the index, all in the background; keeps the
+    /// list of run folders fresh.
     public func start() {
+        thread("clipscope.tui.runs") { [self] in
+            while !withShared({ $0.quitting }) {
+                listRuns()
+                Thread.sleep(forTimeInterval: 2)
+            }
+        }
         thread("clipscope.tui.model") { [self] in
             do {
                 let model = try CLIPModel.shared(model: options.model, executor: executor)
@@ -144,6 +157,54 @@ public final class Backend: @unchecked Sendable {
         thread("clipscope.tui.scan") { [self] in
             let handle = start(job, restart: { [self] in startScan(folder: folder) })
             if case .finished = handle.wait() { openIndex(indexPath) }
+        }
+    }
+
+    // MARK: Run folders
+
+    /// Kinds of run the app can start again from their folder's record (they continue from
+    /// their last checkpoint); nil for kinds it cannot.
+    func restart(kind: String, parameters: Data, folder: String) throws -> (@Sendable () -> Void)? {
+        switch kind {
+        case ToyTrainJob.kind:
+            var job = try JSONDecoder().decode(ToyTrainJob.self, from: parameters)
+            job.output = folder  // the folder may have moved since
+            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
+        default:
+            return nil
+        }
+    }
+
+    /// Reads the run folders under the runs directory; posts them when they changed.
+    func listRuns() {
+        let (found, unreadable) = RunFolder.list(in: options.runs)
+        let runs = found.map { folder, record in
+            PastRun(folder: folder.path, state: record.jobState(folder: folder.path),
+                    resumable: (try? restart(kind: record.kind, parameters: record.parameters.data, folder: folder.path)) != nil)
+        }
+        let (changed, newlyUnreadable) = withShared { shared -> (Bool, [(path: String, error: String)]) in
+            let changed = shared.runs != runs
+            shared.runs = runs
+            let fresh = unreadable.filter { !shared.reportedUnreadable.contains($0.path) }
+            shared.reportedUnreadable.formUnion(fresh.map(\.path))
+            return (changed, fresh)
+        }
+        if changed { mailbox.post(.runsFound(runs)) }
+        for item in newlyUnreadable { mailbox.post(.message("skipped run folder \(item.error)", isError: true)) }
+    }
+
+    /// Starts a run folder's job again from its record.
+    func resumeRun(_ folder: String) {
+        do {
+            let record = try RunFolder(path: folder).read()
+            guard let start = try restart(kind: record.kind, parameters: record.parameters.data, folder: folder) else {
+                mailbox.post(.message("\(record.kind) runs cannot be started again from here", isError: false))
+                return
+            }
+            start()
+            mailbox.post(.message("\(record.kind) continues in \(folder)", isError: false))
+        } catch {
+            mailbox.post(.message("\(folder): cannot resume it: \(error)", isError: true))
         }
     }
 
@@ -231,8 +292,9 @@ public final class Backend: @unchecked Sendable {
                 mailbox.post(.message("this kind of job cannot run again from here", isError: false))
             }
         case let .exportCard(neuron): export(neuron)
+        case let .resumeRun(folder): resumeRun(folder)
         case .quit:
-            for token in withShared({ Array($0.cancels.values) }) { token.cancel() }
+            for token in withShared({ $0.quitting = true; return Array($0.cancels.values) }) { token.cancel() }
         }
     }
 

@@ -299,9 +299,10 @@ public enum Panes {
     // MARK: Jobs
 
     static func jobsPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
-        let jobs = state.jobs.all
-        canvas.put(area.top, 0, "jobs of this session (c: cancel, R: run again, Tab: next pane)", width: area.width, .bold)
-        if jobs.isEmpty {
+        let rows = state.jobRows
+        canvas.put(area.top, 0, "jobs of this session and run folders (c: cancel, R: run again / resume, Enter: result)",
+                   width: area.width, .bold)
+        if rows.isEmpty {
             canvas.put(area.top + 2, 2, "No jobs yet. :scan DIR starts a scan.", .dim)
             return []
         }
@@ -310,17 +311,20 @@ public enum Panes {
         let listWidth = area.width - previewWidth
         let perJob = 3
         let visible = max(1, (area.height - 1) / perJob)
-        let offset = min(max(0, state.jobSelection - visible + 1), max(0, jobs.count - visible))
-        for (line, index) in (offset..<min(jobs.count, offset + visible)).enumerated() {
-            let job = jobs[index]
+        let offset = min(max(0, state.jobSelection - visible + 1), max(0, rows.count - visible))
+        for (line, index) in (offset..<min(rows.count, offset + visible)).enumerated() {
+            let row = rows[index], job = row.state
             let top = area.top + 1 + line * perJob
             let selected = index == state.jobSelection
             var status = job.status.rawValue
             if job.status == .running, state.stopping.contains(job.id) { status = "stopping" }
+            if job.status == .running, !row.live { status = "running elsewhere" }
             let progress = job.fraction.map { String(format: "%3.0f%% ", $0 * 100) + "[" + padded(bar($0, width: 12), 12) + "]  " } ?? ""
             let counts = job.total.map { "\(job.step)/\($0)" } ?? "\(job.step)"
-            let first = "\(selected ? "▶" : " ") \(job.kind)  \(status)  \(progress)\(counts) \(job.unit)"
-            let style: Style = job.status == .failed ? .bad : job.status == .running ? (selected ? .selected : .plain) : (selected ? .selected : .dim)
+            var first = "\(selected ? "▶" : " ") \(job.kind)  \(status)  \(progress)\(counts) \(job.unit)"
+            if let folder = row.folder { first += "  · " + (folder as NSString).lastPathComponent }
+            let style: Style = job.status == .failed || job.status == .interrupted ? .bad
+                : job.status == .running ? (selected ? .selected : .plain) : (selected ? .selected : .dim)
             canvas.put(top, 0, first, width: listWidth, style)
             var rate = ""
             if let value = job.rate, job.status == .running { rate = String(format: "%.1f %@/s  ", value, job.unit) }
@@ -328,14 +332,14 @@ public enum Panes {
             let metrics = job.metrics.filter { !$0.name.hasSuffix("/s") }.map { "\($0.name) \(String(format: "%.4g", $0.value))" }
             var second = "    " + rate + (metrics.isEmpty ? (job.outcome ?? job.logs.last?.message ?? "") : metrics.joined(separator: "  "))
             if !job.history.isEmpty { second += "  " + sparkline(job.history.suffix(30).map(Float.init), width: 30) }
+            if job.status == .interrupted, row.resumable { second += "  (R resumes)" }
             canvas.put(top + 1, 0, second, width: listWidth, .dim)
             if selected, previewWidth > 0 {
+                let rect = Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)
                 if let preview = job.preview {
-                    placements.append(ImagePlacement(source: .preview(job.id, step: preview.step),
-                                                     rect: Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)))
+                    placements.append(ImagePlacement(source: .preview(job.id, step: preview.step), rect: rect))
                 } else if let artefact = job.artefacts.last(where: { $0.path.map(isPicture) ?? false }), let path = artefact.path {
-                    placements.append(ImagePlacement(source: .file(path),
-                                                     rect: Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)))
+                    placements.append(ImagePlacement(source: .file(path), rect: rect))
                 }
             }
         }
@@ -379,7 +383,8 @@ public enum Panes {
         case .image:
             specific = [("↑↓ j k", "move over the neurons"), ("Enter", "open that neuron's card")]
         case .jobs:
-            specific = [("↑↓ j k", "select a job"), ("c", "cancel it (work so far is kept)"), ("R", "run it again (a scan resumes)")]
+            specific = [("↑↓ j k", "select a job or run folder"), ("c", "cancel it (work so far is kept)"),
+                        ("R", "run it again (a scan or an interrupted toy train resumes)"), ("Enter", "open its result")]
         case .log:
             specific = [("↑↓ PgUp PgDn", "scroll"), ("g G", "top, end (follow)"), ("f", "follow on/off")]
         }

@@ -144,6 +144,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
         String(format: "trained %d steps (final loss %.3f) into %@", result.steps, result.loss, result.model)
     }
 
+    /// The output folder is the run folder: its `run.json` lets the TUI list and resume the run.
+    public var runFolder: String? { output }
+
     var checkpointPath: String { (output as NSString).appendingPathComponent("checkpoint.safetensors") }
     var modelPath: String { (output as NSString).appendingPathComponent("model.safetensors") }
 

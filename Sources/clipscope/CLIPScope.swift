@@ -16,7 +16,7 @@ struct CLIPScope: ParsableCommand {
             ]),
             CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
             CommandGroup(name: "Toy world", subcommands: [Tour.self, Toy.self]),
-            CommandGroup(name: "Tools", subcommands: [Bench.self, Version.self]),
+            CommandGroup(name: "Tools", subcommands: [Runs.self, Bench.self, Version.self]),
         ],
         defaultSubcommand: TUICommand.self
     )

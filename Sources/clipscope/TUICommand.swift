@@ -27,6 +27,8 @@ struct TUICommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where the toy demo lives (default $CLIPSCOPE_DEMO or ~/.cache/clipscope/demo).", valueName: "DIR"))
     var demo: String?
 
+    @OptionGroup var runsOption: RunsOption
+
     @Option(help: .hidden)
     var demoScenes = ToyDemo.galleryCount
 
@@ -48,7 +50,7 @@ struct TUICommand: ParsableCommand {
             throw CommandFailure("the app needs a terminal (stdin and stdout); the other commands work in scripts")
         }
         let options = AppOptions(model: modelOptions.model, index: index, scan: scan, graphics: graphicsOptions.graphics.rawValue,
-                                 demoDirectory: demo, demoScenes: demoScenes)
+                                 demoDirectory: demo, demoScenes: demoScenes, runs: runsOption.directory)
         let status = App.run(options, graphics: graphicsOptions.graphics)
         if status != 0 { throw ExitCode(status) }
     }

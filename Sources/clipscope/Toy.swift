@@ -83,6 +83,9 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
 
+    @Option(help: "Steps between checkpoints (a resumed run needs the same value).")
+    var checkpointEvery = 100
+
     @Flag(help: "Print the run's settings (its phases) as JSON and exit without training.")
     var dryRun = false
 
@@ -90,6 +93,7 @@ struct ToyTrain: ParsableCommand {
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         if batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
         if let readingSteps, readingSteps < 0 { throw ValidationError("--reading-steps cannot be negative") }
         if conceptHeadWeight < 0 { throw ValidationError("--concept-head-weight cannot be negative") }
@@ -118,6 +122,7 @@ struct ToyTrain: ParsableCommand {
             inkTwins: webInkTwins, colourTwins: webColourTwins,
             lockedTextSteps: lockedTextSteps, lockedTextLearningRate: lockedTextLearningRate)
         job.batchSize = batchSize
+        job.checkpointEvery = checkpointEvery
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
         job.temperatureLearningRateScale = temperatureLearningRateScale

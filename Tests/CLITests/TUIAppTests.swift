@@ -93,10 +93,14 @@ final class TUIAppTests: XCTestCase {
         if let scratch { try? FileManager.default.removeItem(at: scratch) }
     }
 
-    /// The app on a demo of 200 scenes in `demo` (built by the app on first use).
+    /// The app on a demo of 200 scenes in `demo` (built by the app on first use), listing
+    /// run folders of the test's own runs directory.
     func openApp(demo: URL, extra: String = "", columns: Int = 100, rows: Int = 30) throws {
-        try tmux.start("\(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics blocks \(extra)", columns: columns, rows: rows)
+        try tmux.start("\(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics blocks --runs \(runs.path) \(extra)",
+                       columns: columns, rows: rows)
     }
+
+    var runs: URL { scratch.appendingPathComponent("runs") }
 
     func demo() throws -> URL {
         if let demo = Self.sharedDemo { return demo }
@@ -235,6 +239,90 @@ final class TUIAppTests: XCTestCase {
         try tmux.keys("G", "c")
         try tmux.wait(for: "scan  cancelled")
         try tmux.keys("q", "q")
+        try tmux.wait(for: "EXIT=0")
+    }
+
+    /// Runs the command line to its end and returns its output; fails the test unless it exits 0.
+    @discardableResult
+    func clipscope(_ arguments: [String]) throws -> Data {
+        let process = Process()
+        let output = scratch.appendingPathComponent("stdout-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "clipscope \(arguments.joined(separator: " "))")
+        return try Data(contentsOf: output)
+    }
+
+    func record(_ folder: URL) throws -> [String: Any] {
+        let data = try Data(contentsOf: folder.appendingPathComponent("run.json"))
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    func testRunFoldersAreListedAndAnInterruptedToyTrainResumesFromTheJobsPane() throws {
+        let small = ["--web-steps", "0", "--batch-size", "4", "--checkpoint-every", "2"]
+        let done = runs.appendingPathComponent("done"), cut = runs.appendingPathComponent("cut")
+        try clipscope(["toy", "train", "-o", done.path, "--steps", "3"] + small)
+        // A run killed (no chance to say so) after its checkpoint at step 2.
+        let training = Process()
+        training.executableURL = URL(fileURLWithPath: Self.binary)
+        training.arguments = ["toy", "train", "-o", cut.path, "--steps", "400"] + small
+        training.standardOutput = FileHandle.nullDevice
+        training.standardError = FileHandle.nullDevice
+        try training.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !FileManager.default.fileExists(atPath: cut.appendingPathComponent("checkpoint.safetensors").path) {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(training.processIdentifier, SIGKILL)
+        training.waitUntilExit()
+        let killedAt = try record(cut)["step"] as? Int ?? -1
+        XCTAssertEqual(try record(cut)["status"] as? String, "running", "a killed run's record still says running")
+        let listed = try JSONSerialization.jsonObject(with: try clipscope(["runs", "--runs", runs.path, "--json"])) as? [String: Any]
+        let statuses = (listed?["runs"] as? [[String: Any]] ?? []).map { "\($0["folder"] ?? "") \($0["status"] ?? "")" }
+        XCTAssertEqual(statuses, ["\(cut.path) interrupted", "\(done.path) finished"])
+
+        try openApp(demo: try demo(), columns: 200)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys(":")
+        try tmux.type("jobs")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "· done", timeout: 60)
+        var screen = try tmux.wait(for: "toy-train  interrupted")
+        XCTAssertTrue(screen.contains("toy-train  finished"), screen)
+        XCTAssertTrue(screen.contains("(R resumes)"), screen)
+        // Enter on the finished run says where its model is.
+        try tmux.keys("G", "Enter")
+        try tmux.wait(for: "toy-train result: \(done.path)/model.safetensors")
+        // R on the interrupted one continues it from its checkpoint, in this session.
+        try tmux.keys("k", "R")
+        try tmux.wait(for: "toy-train continues in \(cut.path)")
+        screen = try tmux.wait(for: "toy-train  running")
+        XCTAssertTrue(screen.contains("· cut"), screen)
+        let resumed = Date().addingTimeInterval(90)
+        var step = killedAt
+        while Date() < resumed, step <= killedAt + 2 {
+            Thread.sleep(forTimeInterval: 0.5)
+            step = try record(cut)["step"] as? Int ?? step
+        }
+        XCTAssertGreaterThan(step, killedAt + 2, "the resumed run advances its record")
+        try tmux.keys(":")
+        try tmux.type("log")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "toy-train: resuming from step")
+        // Cancelled from the pane (the newest job of the session, above the finished run), the record says so.
+        try tmux.keys(":")
+        try tmux.type("jobs")
+        try tmux.keys("Enter", "G", "k", "c")
+        try tmux.wait(for: "toy-train  cancelled", timeout: 30)
+        XCTAssertEqual(try record(cut)["status"] as? String, "cancelled")
+        try tmux.keys(":")
+        try tmux.type("q")
+        try tmux.keys("Enter")
         try tmux.wait(for: "EXIT=0")
     }
 

@@ -1,0 +1,149 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import Jobs
+
+/// A job that writes into its run folder: a picture per step and a loss that falls.
+struct FolderJob: JobSpec {
+    static let kind = "folder"
+    var output: String
+    var steps: Int
+    var seed: UInt64
+    var stopAt: Int?
+
+    struct Result: Codable, Sendable { let finalLoss: Double }
+
+    var runFolder: String? { output }
+
+    func run(_ context: JobContext) throws -> Result {
+        context.setTotal(steps)
+        var loss = 1.0
+        for step in 1...steps {
+            if step == stopAt { context.token.cancel() }
+            try context.checkCancellation()
+            loss *= 0.5
+            context.progress(step: step, metrics: [JobMetric("loss", loss), JobMetric("steps/s", 100)])
+        }
+        let picture = (output as NSString).appendingPathComponent("final.png")
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: picture))
+        context.artefact(JobArtefact(name: "image", path: picture, step: steps))
+        context.artefact(JobArtefact(name: "elsewhere", path: "/somewhere/else.png"))
+        return Result(finalLoss: loss)
+    }
+}
+
+final class RunFolderTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-runs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    func testAFinishedJobLeavesARecordThatRebuildsItsStateAndItsSpec() throws {
+        let folder = scratch.appendingPathComponent("a").path
+        // A seed past Int64's range survives the record (decoding the spec again needs it exactly).
+        let spec = FolderJob(output: folder, steps: 5, seed: .max - 1, stopAt: nil)
+        let seen = Mutex<[JobEvent]>([])
+        let outcome = JobRunner.run(spec) { _, event in seen.withLock { $0.append(event) } }
+        let events = seen.withLock { $0 }
+        XCTAssertEqual(try outcome.get().finalLoss, 1.0 / 32)
+
+        let record = try RunFolder(path: folder).read()
+        XCTAssertEqual(record.kind, "folder")
+        XCTAssertEqual(record.status, "finished")
+        XCTAssertEqual(record.step, 5)
+        XCTAssertEqual(record.total, 5)
+        XCTAssertEqual(record.history, [0.5, 0.25, 0.125, 0.0625, 0.03125])
+        XCTAssertEqual(record.metrics.first, JobMetric("loss", 1.0 / 32))
+        // Paths inside the folder are kept relative (the folder can move), others whole.
+        XCTAssertEqual(record.artefacts.map(\.path), ["final.png", "/somewhere/else.png"])
+        XCTAssertEqual(record.pid, getpid())
+        XCTAssertEqual(try JSONDecoder().decode(FolderJob.self, from: record.parameters.data).seed, .max - 1)
+        XCTAssertEqual(record.result, .object(["finalLoss": .number(1.0 / 32)]))
+
+        // Moved elsewhere, the record's state points at the moved files.
+        let moved = scratch.appendingPathComponent("moved").path
+        try FileManager.default.moveItem(atPath: folder, toPath: moved)
+        let state = try RunFolder(path: moved).read().jobState(folder: moved)
+        XCTAssertEqual(state.status, .finished)
+        XCTAssertEqual(state.step, 5)
+        XCTAssertEqual(state.fraction, 1)
+        XCTAssertEqual(state.artefacts.first?.path, moved + "/final.png")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: state.artefacts.first!.path!))
+        XCTAssertEqual(state.outcome, "done")
+        // The downstream sink saw every event, the record changed nothing of them.
+        XCTAssertEqual(events.filter { if case .progress = $0 { true } else { false } }.count, 5)
+        XCTAssertFalse(events.contains { if case .log(.warning, _) = $0 { true } else { false } })
+    }
+
+    func testACancelledJobSaysSoAndARunWhoseProcessIsGoneReadsAsInterrupted() throws {
+        let folder = scratch.appendingPathComponent("b").path
+        let outcome = JobRunner.run(FolderJob(output: folder, steps: 10, seed: 1, stopAt: 4)) { _, _ in }
+        guard case .cancelled = outcome else { return XCTFail("expected cancelled, got \(outcome)") }
+        var record = try RunFolder(path: folder).read()
+        XCTAssertEqual(record.status, "cancelled")
+        XCTAssertEqual(record.step, 3)
+
+        // As a process killed mid-run leaves it: "running", by a process that no longer exists.
+        record.status = "running"
+        XCTAssertEqual(record.status(), .running, "this process is alive")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        record.pid = child.processIdentifier
+        try RunFolder(path: folder).write(record)
+        let state = try RunFolder(path: folder).read().jobState(folder: folder)
+        XCTAssertEqual(state.status, .interrupted)
+        XCTAssertEqual(state.outcome, "interrupted at step 3")
+        XCTAssertTrue(state.status.isTerminal)
+        // Another machine's run is taken at its word.
+        record.host = "elsewhere"
+        XCTAssertEqual(record.status(), .running)
+    }
+
+    func testListingFindsRunsNewestFirstAndNamesUnreadableRecords() throws {
+        let old = scratch.appendingPathComponent("old").path, new = scratch.appendingPathComponent("new").path
+        _ = JobRunner.run(FolderJob(output: old, steps: 2, seed: 1, stopAt: nil)) { _, _ in }
+        _ = JobRunner.run(FolderJob(output: new, steps: 3, seed: 2, stopAt: nil)) { _, _ in }
+        var record = try RunFolder(path: old).read()
+        record.updated = Date(timeIntervalSinceNow: -3600)
+        try RunFolder(path: old).write(record)
+        // A folder without a record is not a run; a broken record is reported, not fatal.
+        try FileManager.default.createDirectory(at: scratch.appendingPathComponent("plain"), withIntermediateDirectories: true)
+        let broken = scratch.appendingPathComponent("broken")
+        try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+        try Data("{\"kind\": 3".utf8).write(to: broken.appendingPathComponent("run.json"))
+
+        let (runs, unreadable) = RunFolder.list(in: scratch.path)
+        XCTAssertEqual(runs.map { ($0.folder.path as NSString).lastPathComponent }, ["new", "old"])
+        XCTAssertEqual(runs.map(\.record.step), [3, 2])
+        XCTAssertEqual(unreadable.count, 1)
+        XCTAssertTrue(unreadable[0].error.contains("broken/run.json"), unreadable[0].error)
+        XCTAssertTrue(RunFolder.list(in: scratch.appendingPathComponent("missing").path).runs.isEmpty)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: new + "/run.json.partial"))
+    }
+
+    func testAnUnwritableFolderCostsTheJobOneWarningAndNothingElse() throws {
+        let blocker = scratch.appendingPathComponent("file")
+        try Data().write(to: blocker)
+        let seen = Mutex<[String]>([])
+        // The run folder would be inside a regular file: no record, but the job runs.
+        let outcome = JobRunner.run(FolderJob(output: blocker.appendingPathComponent("run").path, steps: 3, seed: 1, stopAt: 1)) { _, event in
+            if case let .log(.warning, text) = event { seen.withLock { $0.append(text) } }
+        }
+        let warnings = seen.withLock { $0 }
+        guard case .cancelled = outcome else { return XCTFail("expected cancelled, got \(outcome)") }
+        XCTAssertEqual(warnings.count, 1, "\(warnings)")
+        XCTAssertTrue(warnings.first?.contains("could not keep the run record") ?? false)
+    }
+
+    func testTheDefaultRunsDirectory() {
+        XCTAssertEqual(RunFolder.defaultRunsDirectory(environment: ["CLIPSCOPE_RUNS": "/r", "HOME": "/h"]), "/r")
+        XCTAssertEqual(RunFolder.defaultRunsDirectory(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]), "/d/clipscope/runs")
+        XCTAssertEqual(RunFolder.defaultRunsDirectory(environment: ["HOME": "/h"]), "/h/.local/share/clipscope/runs")
+    }
+}
