@@ -94,7 +94,11 @@ public enum Chart {
         case .vertical:
             frame = PlotFrame(style: style, font: font, labels: labels, x: .categories(categories), y: .numbers(scale))
         case .horizontal:
-            frame = PlotFrame(style: style, font: font, labels: labels, x: .numbers(scale), y: .categories(categories))
+            // One readable row per bar, names whole.
+            var style = style
+            style.height = max(style.height, (labels.title == nil ? 0 : Int(style.titleSize) + 12) + 70 + 22 * bars.count)
+            frame = PlotFrame(style: style, font: font, labels: labels, x: .numbers(scale), y: .categories(categories),
+                              wideCategoryNames: true)
         }
         var image = frame.canvas()
         let valueStyle = TextStyle(size: style.fontSize * 0.85, color: style.foreground)
@@ -215,6 +219,76 @@ public enum Chart {
         return image
     }
 
+    // MARK: Histogram
+
+    /// Counts over adjacent ranges (low, high) as touching bars on a numeric axis.
+    public static func histogram(_ bins: [(low: Double, high: Double, count: Int)], labels: ChartLabels = ChartLabels(),
+                                 style: ChartStyle = ChartStyle(), font: Font) -> Image {
+        let lo = bins.map(\.low).min() ?? 0, hi = bins.map(\.high).max() ?? 1
+        let xScale = NiceScale(min: lo, max: hi > lo ? hi : lo + 1)
+        let yScale = NiceScale(min: 0, max: Double(max(1, bins.map(\.count).max() ?? 1)) * 1.05)
+        var labels = labels
+        if labels.y == nil { labels.y = "count" }
+        let frame = PlotFrame(style: style, font: font, labels: labels, x: .numbers(xScale), y: .numbers(yScale))
+        var image = frame.canvas()
+        for bin in bins where bin.count > 0 {
+            let x0 = frame.px(bin.low), x1 = frame.px(bin.high), top = frame.py(Double(bin.count)), bottom = frame.py(0)
+            image.fillRect(x: Int(x0.rounded()), y: Int(top.rounded()), width: max(1, Int((x1 - x0).rounded()) - 1),
+                           height: max(1, Int((bottom - top).rounded())), color: style.color(0))
+        }
+        frame.drawAxes(on: &image)
+        return image
+    }
+
+    // MARK: Ridges
+
+    /// One row per group, in the order given, each with its full name on the left: the
+    /// group's density as a ridge (scaled to its own peak, so shapes compare even when
+    /// counts differ), its samples as a strip of ticks underneath, and its mean marked.
+    /// Readable with many groups where overlapping densities and a legend are not; one
+    /// colour, so nothing repeats. The height grows with the number of groups.
+    public static func ridges(_ groups: [Group], labels: ChartLabels = ChartLabels(), rowHeight: Int = 26,
+                              style: ChartStyle = ChartStyle(), font: Font) -> Image {
+        var style = style
+        let titleRoom = labels.title == nil ? 0 : Int(style.titleSize) + 12
+        style.height = max(style.height, titleRoom + 70 + rowHeight * max(1, groups.count))
+        let all = groups.flatMap(\.values).filter(\.isFinite)
+        let lo = all.min() ?? 0, hi = all.max() ?? 1
+        let pad = hi > lo ? (hi - lo) * 0.04 : 1
+        let xScale = NiceScale(min: lo - pad, max: hi + pad)
+        // Room above the first row for its ridge, which rises past its own row.
+        let frame = PlotFrame(style: style, font: font, labels: labels, x: .numbers(xScale), y: .categories(groups.map(\.name)),
+                              wideCategoryNames: true, extraTop: rowHeight * 2 / 3)
+        var image = frame.canvas()
+        let samples = 160
+        let grid = (0..<samples).map { xScale.low + (xScale.high - xScale.low) * Double($0) / Double(samples - 1) }
+        let slot = Double(frame.plot.height) / Double(max(1, groups.count))
+        let fill = style.color(0), line = style.color(0).darker(0.6)
+        let light = Color(UInt8((Int(fill.r) + 2 * 255) / 3), UInt8((Int(fill.g) + 2 * 255) / 3), UInt8((Int(fill.b) + 2 * 255) / 3))
+        for (index, group) in groups.enumerated() {
+            let values = group.values.filter(\.isFinite)
+            let baseline = Double(frame.plot.y) + slot * (Double(index) + 0.8)
+            image.fillRect(x: frame.plot.x, y: Int(baseline.rounded()), width: frame.plot.width, height: 1, color: style.gridColor)
+            guard !values.isEmpty else { continue }
+            let density = kernelDensity(values, at: grid)
+            let peak = max(density.max() ?? 0, 1e-12)
+            // Ridges rise to 1.4 rows, so neighbours overlap a little; later rows are drawn over earlier ones.
+            let points = zip(grid, density).map { (frame.px($0.0), baseline - $0.1 / peak * slot * 1.4) }
+            image.fillPolygon(points + [(frame.px(grid.last!), baseline), (frame.px(grid[0]), baseline)], color: light)
+            image.drawPolyline(points, color: line, thickness: 1.5)
+            // The strip: every sample (at most 400, evenly taken) as a short tick on the baseline.
+            let stride = max(1, values.count / 400)
+            for value in Swift.stride(from: 0, to: values.count, by: stride).map({ values[$0] }) {
+                image.fillRect(x: Int(frame.px(value).rounded()), y: Int(baseline.rounded()) - 3, width: 1, height: 4, color: line.withAlpha(110))
+            }
+            let mean = values.reduce(0, +) / Double(values.count)
+            image.fillRect(x: Int(frame.px(mean).rounded()) - 1, y: Int((baseline - slot * 0.55).rounded()), width: 3,
+                           height: Int((slot * 0.55).rounded()) + 3, color: Color(200, 40, 40))
+        }
+        frame.drawAxes(on: &image)
+        return image
+    }
+
     // MARK: Lines
 
     /// A line chart of one or more series (a legend when there are several).
@@ -328,7 +402,9 @@ struct PlotFrame {
     let labelStyle: TextStyle
     let titleStyle: TextStyle
 
-    init(style: ChartStyle, font: Font, labels: ChartLabels, x: Axis, y: Axis, legend: [(String, Color)] = []) {
+    /// `wideCategoryNames`: the left margin takes category names whole (up to half the width).
+    init(style: ChartStyle, font: Font, labels: ChartLabels, x: Axis, y: Axis, legend: [(String, Color)] = [],
+         wideCategoryNames: Bool = false, extraTop: Int = 0) {
         self.style = style
         self.font = font
         self.labels = labels
@@ -343,11 +419,11 @@ struct PlotFrame {
         self.titleStyle = titleStyle
         let margin = 12
         let lineHeight = font.measure("Ag", style: tickStyle).height
-        let top = margin + (labels.title.map { font.measure($0, style: titleStyle).height + 8 } ?? 0)
+        let top = margin + extraTop + (labels.title.map { font.measure($0, style: titleStyle).height + 8 } ?? 0)
         // Left margin: the widest y tick label, plus the y axis label's line.
         let yTickWidth = PlotFrame.tickTexts(y).map { font.measure($0, style: tickStyle).width }.max() ?? 0
         let yLabelWidth = labels.y.map { font.measure($0, style: labelStyle).height + 6 } ?? 0
-        let left = margin + yLabelWidth + min(yTickWidth, style.width / 3) + 8
+        let left = margin + yLabelWidth + min(yTickWidth, style.width / (wideCategoryNames ? 2 : 3)) + 8
         let bottom = margin + lineHeight + 8 + (labels.x.map { font.measure($0, style: labelStyle).height + 4 } ?? 0)
         let rightLabel = PlotFrame.tickTexts(x).last.map { font.measure($0, style: tickStyle).width / 2 } ?? 0
         let right = margin + max(8, rightLabel)

@@ -29,4 +29,48 @@ public enum NeuronPictures {
     public static func caption(value: Float, category: String) -> String {
         String(format: "%.3f", value) + "\n" + category
     }
+
+    /// `clipscope categories -o`: the categories' mean activations as horizontal bars,
+    /// highest first, with their names whole, over the ridges of their activations in the
+    /// same order (one colour throughout, so nothing repeats however many there are).
+    public static func categories(_ categories: [CategorySummary], values: [String: [Double]], title: String,
+                                  font: Font) -> Image {
+        let sorted = byMean(categories)
+        let bars = Chart.bars(sorted.map { Chart.Bar($0.name, $0.stats.mean) }, orientation: .horizontal,
+                              labels: ChartLabels(title: title, x: "mean activation"), font: font)
+        let ridges = Chart.ridges(sorted.map { Chart.Group($0.name, values[$0.name] ?? []) },
+                                  labels: ChartLabels(title: "activations by category (red: mean)", x: "activation"), font: font)
+        var picture = Image(width: max(bars.width, ridges.width), height: bars.height + ridges.height, color: .white)
+        picture.paste(bars.converted(toChannels: picture.channels), x: 0, y: 0)
+        picture.paste(ridges.converted(toChannels: picture.channels), x: 0, y: bars.height)
+        return picture
+    }
+
+    /// A card's side panel as one picture of `width` x `height` pixels: category bars by
+    /// mean above the histogram of the neuron's activations.
+    public static func panel(categories: [CategorySummary], bins: [HistogramBin], width: Int, height: Int,
+                             font: Font) -> Image {
+        let size = Double(max(9, min(13, width / 36)))
+        var style = ChartStyle(width: width, height: height, fontSize: size, titleSize: size * 1.2)
+        let histogramHeight = bins.isEmpty ? 0 : max(80, height * 2 / 7)
+        style.height = max(60, height - histogramHeight)
+        let bars = Chart.bars(byMean(categories).map { Chart.Bar($0.name, $0.stats.mean) }, orientation: .horizontal,
+                              labels: ChartLabels(title: "categories by mean"), style: style, font: font)
+        var picture = Image(width: width, height: height, color: .white)
+        // Many categories need more rows than the panel has: the bars are drawn at their size and fitted in.
+        let fittedBars = bars.height > style.height ? bars.resizedForDisplay(width: max(1, bars.width * style.height / bars.height), height: style.height) : bars
+        picture.paste(fittedBars.converted(toChannels: picture.channels), x: 0, y: 0)
+        if histogramHeight > 0 {
+            style.height = histogramHeight
+            let histogram = Chart.histogram(bins.map { ($0.low, $0.high, $0.count) }, labels: ChartLabels(title: "histogram"),
+                                            style: style, font: font)
+            picture.paste(histogram.converted(toChannels: picture.channels), x: 0, y: height - histogramHeight)
+        }
+        return picture
+    }
+
+    /// Highest mean first; ties by name.
+    static func byMean(_ categories: [CategorySummary]) -> [CategorySummary] {
+        categories.sorted { ($0.stats.mean, $1.name) > ($1.stats.mean, $0.name) }
+    }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Imaging
+import Index
 import Jobs
 import Synchronization
 import Terminal
@@ -83,6 +85,15 @@ public enum App {
         screen.refresh()
         var previews: [UUID: JobPreview] = [:]
         for job in state.jobs.all { if let preview = job.preview { previews[job.id] = preview } }
-        compositor.place(placements, previews: previews)
+        compositor.place(placements, previews: previews, renderers: renderers(state))
+    }
+
+    /// How to draw the pictures that come from the state's data.
+    static func renderers(_ state: AppState) -> [ImageSource: ImageCompositor.Renderer] {
+        guard let card = state.card else { return [:] }
+        return [.cardPanel(neuron: card.neuron): { width, height in
+            guard let font = try? Font.standard() else { return Image(width: 8, height: 8, color: .white) }
+            return NeuronPictures.panel(categories: card.categories, bins: card.bins, width: width, height: height, font: font)
+        }]
     }
 }

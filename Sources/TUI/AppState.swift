@@ -90,6 +90,8 @@ public struct AppState {
     public var card: CardData?
     public var cardNeuron: Int?
     public var cardShowsBottom = false
+    /// The card shows its category bars and histogram in place of the pictures (`i`; small windows).
+    public var cardShowsPanel = false
     public var cardSelection = 0
 
     public var image: ImageDetails?
@@ -412,7 +414,10 @@ public struct AppState {
             }
         case .character("b"):
             cardShowsBottom.toggle()
+            cardShowsPanel = false
             cardSelection = 0
+        case .character("i"):
+            cardShowsPanel.toggle()
         case .character("]"), .pageDown:
             return stepCard(by: 1)
         case .character("["), .pageUp:

@@ -54,6 +54,9 @@ public final class Backend: @unchecked Sendable {
         var waits: [UUID: @Sendable () -> Void] = [:]
         var restarts: [UUID: @Sendable () -> Void] = [:]
         var runs: [PastRun]?
+        /// The open model's fingerprint, and whether the index's model was found to differ.
+        var modelFingerprint: String?
+        var mismatch: String?
         var quitting = false
         var reportedUnreadable: Set<String> = []
     }
@@ -91,9 +94,13 @@ public final class Backend: @unchecked Sendable {
         thread("clipscope.tui.model") { [self] in
             do {
                 let model = try CLIPModel.shared(model: options.model, executor: executor)
-                let neurons = executor.run(.interactive) { model.config.neuronCount }
-                withShared { $0.model = model }
+                let (neurons, fingerprint) = executor.run(.interactive) { (model.config.neuronCount, model.identity.fingerprint) }
+                withShared {
+                    $0.model = model
+                    $0.modelFingerprint = fingerprint
+                }
                 mailbox.post(.modelLoaded(name: options.model, neurons: neurons))
+                checkModelMatch()
             } catch {
                 mailbox.post(.modelFailed("model \(options.model): \(error)"))
             }
@@ -223,12 +230,29 @@ public final class Backend: @unchecked Sendable {
                     $0.index = index
                     $0.scan = scan
                     $0.centroids = nil
+                    $0.mismatch = nil
                 }
                 mailbox.post(.catalogLoaded(try catalog(index: index, scan: scan)))
+                checkModelMatch()
             } catch {
                 mailbox.post(.catalogFailed("\(error)"))
             }
         }
+    }
+
+    /// Says so once when the index was scanned with another model than the open one: its
+    /// activations and labels are that model's; search by meaning and zero-shot would mix the two.
+    func checkModelMatch() {
+        let warning = withShared { shared -> String? in
+            guard shared.mismatch == nil, let fingerprint = shared.modelFingerprint, let scan = shared.scan,
+                  scan.model.fingerprint != fingerprint else { return nil }
+            let text = "\((shared.index?.path as NSString?)?.lastPathComponent ?? "the index") was scanned with model "
+                + "\(scan.model.name) (\(scan.model.fingerprint)), not the open model \(options.model): "
+                + "its neurons are that model's; open it with --model \(scan.model.name) to search by meaning"
+            shared.mismatch = text
+            return text
+        }
+        if let warning { mailbox.post(.message(warning, isError: true)) }
     }
 
     func catalog(index: ActivationIndex, scan: ScanInfo) throws -> NeuronCatalog {
@@ -357,6 +381,10 @@ public final class Backend: @unchecked Sendable {
     func search(_ query: String) {
         thread("clipscope.tui.search") { [self] in
             guard let model = withShared({ $0.model }), let (index, scan) = opened else { return }
+            if let mismatch = withShared({ $0.mismatch }) {
+                mailbox.post(.message("search by meaning needs the index's own model: " + mismatch, isError: true))
+                return
+            }
             do {
                 let centroids = try withShared({ $0.centroids }) ?? computeCentroids(model: model, index: index, scan: scan)
                 withShared { $0.centroids = centroids }

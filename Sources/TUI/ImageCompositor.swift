@@ -49,8 +49,11 @@ final class ImageCompositor {
     /// After a full repaint nothing is on screen any more.
     func forgetShown() { shown.removeAll() }
 
+    /// Draws a picture that is not a file at a size in pixels (a chart of the state's data).
+    typealias Renderer = @Sendable (_ width: Int, _ height: Int) -> Image
+
     /// Sends the pictures of the frame that are ready and not on screen; asks for the rest.
-    func place(_ placements: [ImagePlacement], previews: [UUID: JobPreview]) {
+    func place(_ placements: [ImagePlacement], previews: [UUID: JobPreview], renderers: [ImageSource: Renderer] = [:]) {
         guard capabilities.graphics != .none else { return }
         let next = Set(placements)
         shown = shown.intersection(next)
@@ -60,8 +63,10 @@ final class ImageCompositor {
             if let encoded = store.bytes(for: key) {
                 bytes += encoded
                 shown.insert(placement)
+            } else if placement.source.needsRenderer, renderers[placement.source] == nil {
+                continue  // its data has not arrived yet
             } else if store.claim(key) {
-                encode(key, preview: previewImage(placement.source, previews))
+                encode(key, preview: previewImage(placement.source, previews), renderer: renderers[placement.source])
             }
         }
         guard !bytes.isEmpty else { return }
@@ -76,11 +81,14 @@ final class ImageCompositor {
         return Image(width: preview.width, height: preview.height, channels: 3, pixels: preview.rgb)
     }
 
-    private func encode(_ key: ImageKey, preview: Image?) {
+    private func encode(_ key: ImageKey, preview: Image?, renderer: Renderer?) {
         let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
         nextEncoder = (nextEncoder + 1) % encoders.count
         encoders[nextEncoder].async {
-            let bytes = Self.encode(key, preview: preview, capabilities: capabilities)
+            let rendered = renderer.map { render in
+                render(key.rect.width * capabilities.cellSize.width, key.rect.height * capabilities.cellSize.height)
+            }
+            let bytes = Self.encode(key, preview: rendered ?? preview, capabilities: capabilities)
             store.set(bytes, for: key)
             mailbox.post(.imageReady(key))
         }
@@ -92,14 +100,23 @@ final class ImageCompositor {
         let image: Image
         if let preview {
             image = preview
-        } else if case let .file(path) = key.source, let loaded = try? Image.load(path: path) {
-            image = loaded
+        } else if case let .file(path) = key.source, let loaded = try? DecodedImage.load(path: path) {
+            // As the model sees it: Pillow's convert("RGB") drops alpha, whatever lies under it.
+            image = loaded.convertedToRGB()
         } else {
             image = Image(width: 16, height: 16, color: Color(90, 90, 90))
         }
         let rect = key.rect
         return (try? TerminalImage.render(image, columns: rect.width, rows: rect.height, capabilities: capabilities,
                                           origin: (rect.top + 1, rect.left + 1))) ?? []
+    }
+}
+
+extension ImageSource {
+    /// Pictures drawn from the state's data rather than read from a file or a job.
+    var needsRenderer: Bool {
+        if case .cardPanel = self { return true }
+        return false
     }
 }
 

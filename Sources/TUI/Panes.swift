@@ -7,6 +7,8 @@ public enum ImageSource: Sendable, Hashable {
     case file(String)
     /// A job's latest preview, by job id and step.
     case preview(UUID, step: Int)
+    /// A neuron card's side panel drawn as a chart (category bars and histogram).
+    case cardPanel(neuron: Int)
 }
 
 /// A picture to show in a rectangle of cells, after the text of the frame is out.
@@ -173,6 +175,10 @@ public enum Panes {
 
     public static func cardLayout(_ state: AppState, _ area: Rect) -> CardLayout {
         let (header, rest) = area.splitTop(2)
+        if state.cardShowsPanel {
+            return CardLayout(header: header, grid: Rect(top: rest.top, left: rest.left, height: 0, width: rest.width),
+                              cells: [], side: rest)
+        }
         let sideWidth = area.width >= 100 ? min(44, area.width / 3) : 0
         var (gridArea, side) = rest.splitLeft(rest.width - sideWidth)
         let columns = state.cardGridColumns, gridRows = state.cardGridRows
@@ -208,8 +214,9 @@ public enum Panes {
             canvas.put(area.top + 2, 2, "loading neuron \(neuron) ...", .dim)
             return []
         }
-        var details = String(format: "mean %.3f  sd %.3f  min %.3f  max %.3f", card.stats.mean, card.stats.std, card.stats.min, card.stats.max)
-        details += state.cardShowsBottom ? "  · bottom \(state.cardImages.count) (b: top)" : "  · top \(state.cardImages.count) (b: bottom)"
+        let shown = (state.cardShowsBottom ? "bottom " : "top ") + "\(state.cardImages.count)"
+        var details = shown + (state.cardShowsBottom ? " (b: top, " : " (b: bottom, ") + (state.cardShowsPanel ? "i: pictures)" : "i: charts)")
+        details += String(format: "  mean %.3f  sd %.3f  min %.3f  max %.3f", card.stats.mean, card.stats.std, card.stats.min, card.stats.max)
         if let note = row?.note, !note.isEmpty { details += "  · note: \(note)" }
         canvas.put(area.top + 1, 0, details, width: area.width, .dim)
 
@@ -223,8 +230,15 @@ public enum Panes {
             canvas.put(cell.bottom - 1, cell.left, caption, width: max(1, cell.width - 1),
                        index == state.cardSelection ? .selected : .dim)
         }
-        if images.isEmpty { canvas.put(layout.grid.top + 1, 2, "no images in this scan", .dim) }
-        sidePanel(card, canvas, layout.side)
+        if images.isEmpty, !state.cardShowsPanel { canvas.put(layout.grid.top + 1, 2, "no images in this scan", .dim) }
+        // With sixel the panel is a chart; half blocks are too coarse for its names and numbers.
+        if state.graphicsName == "sixel", layout.side.height >= 8, layout.side.width >= 24 {
+            placements.append(ImagePlacement(source: .cardPanel(neuron: neuron),
+                                             rect: Rect(top: layout.side.top, left: layout.side.left + 1,
+                                                        height: layout.side.height, width: layout.side.width - 1)))
+        } else {
+            sidePanel(card, canvas, layout.side)
+        }
         return placements
     }
 
@@ -378,6 +392,7 @@ public enum Panes {
                         ("r", "edit the label"), ("n", "edit the note"), ("s", "star"), ("e", "export the card as PNG")]
         case .card:
             specific = [("←→↑↓ h j k l", "move over the pictures"), ("Enter", "open the picture"), ("b", "top / bottom images"),
+                        ("i", "category bars and histogram in place of the pictures (and back)"),
                         ("[ ] PgUp PgDn", "previous / next neuron"), ("r", "edit the label"), ("n", "edit the note"),
                         ("s", "star"), ("e", "export the card as PNG")]
         case .image:

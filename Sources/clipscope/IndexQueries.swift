@@ -142,16 +142,7 @@ struct Categories: ParsableCommand {
             for value in values { groups[value.category, default: []].append(Double(value.value)) }
             let (face, warning) = try Font.load(path: nil)
             if let warning { Output.warn(warning) }
-            let names = categories.map(\.name)
-            let densities = Chart.distributions(names.map { Chart.Group($0, groups[$0] ?? []) },
-                                                labels: ChartLabels(title: "neuron \(neuron) by category (\(scan.tap.rawValue), \(scan.reduce.rawValue))",
-                                                                    x: "activation"), font: face)
-            let palette = ChartStyle().palette
-            let bars = Chart.bars(categories.enumerated().map { Chart.Bar($1.name, $1.stats.mean, color: palette[$0 % palette.count]) },
-                                  labels: ChartLabels(title: "mean activation", y: "mean"), font: face)
-            var picture = Image(width: max(densities.width, bars.width), height: densities.height + bars.height, color: .white)
-            picture.paste(densities.converted(toChannels: picture.channels), x: 0, y: 0)
-            picture.paste(bars.converted(toChannels: picture.channels), x: 0, y: densities.height)
+            let picture = NeuronPictures.categories(categories, values: groups, title: "neuron \(neuron) by category (\(scan.tap.rawValue), \(scan.reduce.rawValue))", font: face)
             try writeImage(picture, to: output)
             if !json.json { print("wrote \(output)") }
         }

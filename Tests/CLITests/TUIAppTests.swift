@@ -346,12 +346,13 @@ final class TUIAppTests: XCTestCase {
             try tmux.keys(":")
             try tmux.type("3")
             try tmux.keys("Enter")
-            try tmux.wait(for: "categories by mean activation")
+            try tmux.wait(for: "i: charts")
+            if graphics == "blocks" { try tmux.wait(for: "categories by mean activation") }
             // The pictures go out once encoded: wait for them (sixel), or a moment (blocks).
             let deadline = Date().addingTimeInterval(graphics == "sixel" ? 30 : 2)
             while Date() < deadline {
                 let sent = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)) ?? ""
-                if graphics == "sixel", Self.sixelRows(sent).count >= 15 { break }
+                if graphics == "sixel", Self.sixelPlaces(sent).count >= 26 { break }
                 Thread.sleep(forTimeInterval: 0.2)
             }
             // SIGTERM ends the app; the shell then reports its status.
@@ -361,10 +362,14 @@ final class TUIAppTests: XCTestCase {
             try tmux.wait(for: "EXIT=143")
             Thread.sleep(forTimeInterval: 0.3)
             let bytes = try String(decoding: Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
-            let sixels = Self.sixelRows(bytes)
+            let places = Self.sixelPlaces(bytes)
+            let sixels = places.map(\.row)
             if graphics == "sixel" {
-                XCTAssertGreaterThan(sixels.count, 10, "the card's pictures went out as sixel")
+                XCTAssertGreaterThanOrEqual(sixels.count, 26, "the card's 25 pictures and its chart went out as sixel")
                 XCTAssertTrue(sixels.allSatisfy { $0 < 30 }, "no picture starts in the last row: \(sixels)")
+                // The side panel (the right third of 100 columns) is a chart, not text.
+                XCTAssertTrue(places.contains { $0.column > 67 }, "\(places)")
+                XCTAssertFalse(try tmux.screen().contains("categories by mean activation"))
             } else {
                 XCTAssertTrue(sixels.isEmpty, "no sixel in blocks mode")
             }
@@ -375,17 +380,57 @@ final class TUIAppTests: XCTestCase {
         }
     }
 
+    func testAnIndexOfAnotherModelIsNamedAndTheCardsChartsFitAt80x24() throws {
+        let demo = try demo()
+        try openApp(demo: demo)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys("q")
+        try tmux.wait(for: "EXIT=0")
+        tmux.kill()
+        tmux = Tmux()
+        let index = demo.appendingPathComponent("demo.index").path
+        try tmux.start("\(Self.binary) --model \(CLITests.modelPT) --index \(index) --graphics blocks --runs \(runs.path)",
+                       columns: 80, rows: 24)
+        try tmux.wait(for: "768 of 768")
+        try tmux.keys(":")
+        try tmux.type("log")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "demo.index was scanned with model toy")
+        // Search by meaning would compare another model's texts with this index's pictures: refused.
+        try tmux.keys("Escape", "/")
+        try tmux.type("red")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "search by meaning needs the index's own model")
+        // At 80x24 the card has no room beside its pictures: i swaps them for the charts.
+        try tmux.keys("Escape", "Enter")
+        var screen = try tmux.wait(for: "i: charts")
+        XCTAssertFalse(screen.contains("categories by mean activation"), screen)
+        try tmux.keys("i")
+        screen = try tmux.wait(for: "categories by mean activation")
+        XCTAssertTrue(screen.contains("histogram"), screen)
+        XCTAssertTrue(screen.contains("i: pictures"), screen)
+        try tmux.keys("i")
+        try tmux.wait(for: "i: charts")
+        try tmux.keys(":")
+        try tmux.type("q")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "EXIT=0")
+    }
+
     static let restore = "\u{1B}[?25h\u{1B}[0m\u{1B}[?80l"
 
-    /// The 1-based row each sixel image was placed at (from the cursor move before its DCS).
-    static func sixelRows(_ bytes: String) -> [Int] {
-        var rows: [Int] = []
+    /// The 1-based cell each sixel image was placed at (from the cursor move before its DCS).
+    static func sixelPlaces(_ bytes: String) -> [(row: Int, column: Int)] {
+        var places: [(row: Int, column: Int)] = []
         let pattern = try! NSRegularExpression(pattern: "\u{1B}\\[(\\d+);(\\d+)H\u{1B}P")
         let range = NSRange(bytes.startIndex..., in: bytes)
         for match in pattern.matches(in: bytes, range: range) {
-            if let row = Range(match.range(at: 1), in: bytes).flatMap({ Int(bytes[$0]) }) { rows.append(row) }
+            if let row = Range(match.range(at: 1), in: bytes).flatMap({ Int(bytes[$0]) }),
+               let column = Range(match.range(at: 2), in: bytes).flatMap({ Int(bytes[$0]) }) {
+                places.append((row, column))
+            }
         }
-        return rows
+        return places
     }
 
     static func pids(of name: String) throws -> [Int32] {

@@ -146,6 +146,48 @@ final class CompositionTests: XCTestCase {
         try keep(image, "densities")
     }
 
+    func testRidgesGiveEachOfManyGroupsItsOwnRowWithItsMeanWhereItsDataIs() throws {
+        // 22 groups (as a real clip-art collection has), group k centred at k.
+        let groups = (0..<22).map { k in
+            Chart.Group("category number \(k) with a long name", (0..<60).map { Double(k) + 0.3 * sin(Double($0) * 1.3) })
+        }
+        var style = ChartStyle(width: 720, height: 300)
+        style.palette = [Color(40, 90, 160)]
+        let image = Chart.ridges(groups, labels: ChartLabels(title: "by category", x: "activation"), rowHeight: 24, style: style, font: font)
+        XCTAssertGreaterThanOrEqual(image.height, 22 * 24, "the chart grows to give every group a row")
+        // Each group's mean marker (pure red) sits further right than the one of the row above.
+        let red = Color(200, 40, 40)
+        var markers: [(x: Int, y: Int)] = []
+        var inMarker = false
+        for y in 0..<image.height {
+            let x = (0..<image.width).first { image.color(x: $0, y: y) == red }
+            if let x, !inMarker { markers.append((x, y)) }
+            inMarker = x != nil
+        }
+        XCTAssertEqual(markers.count, 22, "one mean marker per group")
+        XCTAssertTrue(zip(markers, markers.dropFirst()).allSatisfy { $0.x < $1.x && $0.y < $1.y }, "\(markers)")
+        // Names are whole: the plot starts right of the longest name, which fits in half the width.
+        let name = font.measure(groups[0].name, style: TextStyle(size: style.fontSize, color: style.foreground))
+        XCTAssertLessThan(name.width, image.width / 2)
+        XCTAssertGreaterThan(markers[0].x, name.width, "nothing is drawn over the names")
+        try keep(image, "ridges")
+    }
+
+    func testHistogramBarsStandOnTheirRanges() throws {
+        var style = ChartStyle(width: 400, height: 240)
+        style.palette = [Color(20, 140, 60)]
+        let image = Chart.histogram([(0, 1, 2), (1, 2, 10), (2, 3, 5)], style: style, font: font)
+        func height(column x: Int) -> Int { count(image, x: x, y: 0, width: 1, height: image.height) { $0 == Color(20, 140, 60) } }
+        let columns = (0..<image.width).filter { height(column: $0) > 0 }
+        XCTAssertFalse(columns.isEmpty)
+        let third = (columns.last! - columns.first!) / 3
+        let first = height(column: columns.first! + third / 2), second = height(column: columns.first! + third + third / 2)
+        let last = height(column: columns.first! + 2 * third + third / 2)
+        XCTAssertEqual(Double(second) / Double(first), 5, accuracy: 0.3)
+        XCTAssertEqual(Double(last) / Double(first), 2.5, accuracy: 0.2)
+        try keep(image, "histogram-bins")
+    }
+
     func testLineChartFollowsTheData() throws {
         let loss = (0..<200).map { 5 * exp(-Double($0) / 40) + 0.2 }
         var style = ChartStyle(width: 500, height: 300)
