@@ -15,7 +15,8 @@ public enum App {
     /// Runs until the user quits or a signal ends it; returns the exit status.
     public static func run(_ options: AppOptions, graphics: GraphicsMode) -> Int32 {
         // Ask the terminal before ncurses takes it (the query never waits past its timeout).
-        let capabilities = TerminalQuery.detect(mode: graphics)
+        var capabilities = TerminalQuery.detect(mode: graphics)
+        capabilities.sixelColors = options.sixelColors
         let received = Atomic<Int32>(0)
         var sources: [DispatchSourceSignal] = []
         for number in endingSignals {

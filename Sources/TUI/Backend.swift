@@ -21,6 +21,8 @@ public struct AppOptions: Sendable {
     public var demoScenes: Int
     /// Where run folders are listed from (the jobs pane).
     public var runs: String
+    /// Colours of each sixel picture (fewer for slow links).
+    public var sixelColors = 256
 
     public init(model: String, index: String?, scan: String?, graphics: String, demoDirectory: String? = nil,
                 demoScenes: Int = ToyDemo.galleryCount, runs: String = RunFolder.defaultRunsDirectory()) {

@@ -39,11 +39,12 @@ public enum TUIBenchmarks {
     /// time); returns the bytes.
     public static func encodePictures(_ state: AppState, capabilities: TerminalCapabilities) -> Int {
         let placements = Panes.draw(state, on: TextCanvas(rows: state.rows, columns: state.columns))
+        let renderers = App.renderers(state)
         let sizes = Mutex([Int](repeating: 0, count: placements.count))
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
             for index in stride(from: worker, to: placements.count, by: 2) {
                 let key = ImageKey(source: placements[index].source, rect: placements[index].rect, graphics: "sixel")
-                let count = ImageCompositor.encode(key, preview: nil, capabilities: capabilities).count
+                let count = ImageCompositor.encode(key, preview: nil, renderer: renderers[key.source], capabilities: capabilities).count
                 sizes.withLock { $0[index] = count }
             }
         }

@@ -26,7 +26,7 @@ final class ImageCompositor {
 
     var graphicsName: String {
         switch capabilities.graphics {
-        case .sixel: "sixel"
+        case .sixel: capabilities.sixelColors < 256 ? "sixel (\(capabilities.sixelColors) colours)" : "sixel"
         case .blocks: "blocks"
         case .none: "no graphics"
         }
@@ -85,10 +85,7 @@ final class ImageCompositor {
         let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
         nextEncoder = (nextEncoder + 1) % encoders.count
         encoders[nextEncoder].async {
-            let rendered = renderer.map { render in
-                render(key.rect.width * capabilities.cellSize.width, key.rect.height * capabilities.cellSize.height)
-            }
-            let bytes = Self.encode(key, preview: rendered ?? preview, capabilities: capabilities)
+            let bytes = Self.encode(key, preview: preview, renderer: renderer, capabilities: capabilities)
             store.set(bytes, for: key)
             mailbox.post(.imageReady(key))
         }
@@ -96,9 +93,11 @@ final class ImageCompositor {
 
     /// The bytes that draw a picture in its rectangle (1-based origin); a grey box when the
     /// file cannot be read.
-    static func encode(_ key: ImageKey, preview: Image?, capabilities: TerminalCapabilities) -> [UInt8] {
+    static func encode(_ key: ImageKey, preview: Image?, renderer: Renderer? = nil, capabilities: TerminalCapabilities) -> [UInt8] {
         let image: Image
-        if let preview {
+        if let renderer {
+            image = renderer(key.rect.width * capabilities.cellSize.width, key.rect.height * capabilities.cellSize.height)
+        } else if let preview {
             image = preview
         } else if case let .file(path) = key.source, let loaded = try? DecodedImage.load(path: path) {
             // As the model sees it: Pillow's convert("RGB") drops alpha, whatever lies under it.

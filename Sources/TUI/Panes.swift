@@ -232,7 +232,7 @@ public enum Panes {
         }
         if images.isEmpty, !state.cardShowsPanel { canvas.put(layout.grid.top + 1, 2, "no images in this scan", .dim) }
         // With sixel the panel is a chart; half blocks are too coarse for its names and numbers.
-        if state.graphicsName == "sixel", layout.side.height >= 8, layout.side.width >= 24 {
+        if state.graphicsName.hasPrefix("sixel"), layout.side.height >= 8, layout.side.width >= 24 {
             placements.append(ImagePlacement(source: .cardPanel(neuron: neuron),
                                              rect: Rect(top: layout.side.top, left: layout.side.left + 1,
                                                         height: layout.side.height, width: layout.side.width - 1)))

@@ -36,6 +36,8 @@ public struct TerminalCapabilities: Sendable, Equatable {
     public var rows: Int
     /// 24-bit colour (from `COLORTERM`); otherwise blocks use the 256-colour palette.
     public var truecolor: Bool
+    /// Palette entries of each sixel picture: fewer send fewer bytes (slow links), 2...256.
+    public var sixelColors = 256
 
     public init(graphics: Graphics, sixelReported: Bool = false, answered: Bool = false,
                 cellSize: CellSize = .fallback, cellSizeMeasured: Bool = false,

@@ -57,7 +57,7 @@ public enum TerminalImage {
             let fitted = image.resizedForDisplay(width: size.width, height: size.height)
             var bytes: [UInt8] = []
             if let origin { bytes += Array("\u{1B}[\(origin.row);\(origin.column)H".utf8) }
-            bytes += try Sixel.encode(fitted)
+            bytes += try sixel(fitted, capabilities: capabilities)
             return bytes
         case .blocks:
             var pixels = blockPixels(image, columns: columns, rows: rows, cell: capabilities.cellSize,
@@ -65,5 +65,12 @@ public enum TerminalImage {
             if capabilities.blockPalette == .xterm256 { pixels = Blocks.ditheredToXterm256(pixels) }
             return Blocks.encode(Blocks.cells(pixels, shape: shape), palette: capabilities.blockPalette, origin: origin)
         }
+    }
+
+    /// A fitted picture as sixel with the capabilities' palette size: the full 256 colours
+    /// dithered; fewer (for slow links) without dithering, whose noise would cost the bytes saved.
+    public static func sixel(_ image: Image, capabilities: TerminalCapabilities) throws -> [UInt8] {
+        let colors = min(256, max(2, capabilities.sixelColors))
+        return try Sixel.encode(image, colors: colors, diffusion: colors >= 256 ? .floydSteinberg : .none)
     }
 }

@@ -235,7 +235,11 @@ struct Benchmark {
                 let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: paths)
                 let capabilities = TerminalCapabilities(graphics: .sixel, cellSize: CellSize(width: 10, height: 20),
                                                         columns: 120, rows: 40)
-                FileHandle.standardError.write(Data("tui.open_card: \(TUIBenchmarks.encodePictures(state, capabilities: capabilities)) bytes of sixel for the 5x5 card at 120x40 (10x20 px cells)\n".utf8))
+                for colors in [256, 64, 16] {
+                    var fewer = capabilities
+                    fewer.sixelColors = colors
+                    FileHandle.standardError.write(Data("tui.open_card: \(TUIBenchmarks.encodePictures(state, capabilities: fewer)) bytes of sixel for the 5x5 card and its charts at 120x40 (10x20 px cells, \(colors) colours)\n".utf8))
+                }
                 return { _ = TUIBenchmarks.encodePictures(state, capabilities: capabilities) }
             },
             Benchmark(name: "sixel.encode_288", flops: nil) {

@@ -90,7 +90,7 @@ struct Top: ParsableCommand {
         }
         if show {
             let loaded = ImageBatch.load(images.map(\.path))
-            try Show.display(loaded, cols: 5, capabilities: TerminalQuery.detect(mode: graphicsOptions.graphics))
+            try Show.display(loaded, cols: 5, capabilities: graphicsOptions.detect())
         }
     }
 }

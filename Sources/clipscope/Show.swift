@@ -47,7 +47,7 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
-        var capabilities = TerminalQuery.detect(mode: graphicsOptions.graphics)
+        var capabilities = graphicsOptions.detect()
         if colors != "auto" { capabilities.truecolor = colors == "truecolor" }
         let loaded = ImageBatch.load(images)
         guard !loaded.isEmpty else { throw CommandFailure("none of the \(images.count) image(s) could be read") }
@@ -77,7 +77,7 @@ struct Show: ParsableCommand {
             switch capabilities.graphics {
             case .sixel:
                 bytes = try sixelRow(row.map(\.image), slotColumns: slotColumns, slotRows: slotRows, gap: gap,
-                                     cell: capabilities.cellSize, upscale: upscale)
+                                     capabilities: capabilities, upscale: upscale)
             default:
                 bytes = blockRow(row.map(\.image), slotColumns: slotColumns, slotRows: slotRows, gap: gap,
                                  capabilities: capabilities, shape: shape, upscale: upscale)
@@ -93,7 +93,9 @@ struct Show: ParsableCommand {
     /// The row's pictures as one sixel each, side by side: room is made first (so the
     /// screen scrolls before the cursor is saved), then each image starts from the saved
     /// cursor moved right to its slot; the cursor ends below the tallest.
-    static func sixelRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int, cell: CellSize, upscale: Bool) throws -> [UInt8] {
+    static func sixelRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int, capabilities: TerminalCapabilities,
+                         upscale: Bool) throws -> [UInt8] {
+        let cell = capabilities.cellSize
         var pictures: [Image] = []
         for image in images {
             var size = TerminalImage.fittedSize(width: image.width, height: image.height, columns: slotColumns,
@@ -107,7 +109,7 @@ struct Show: ParsableCommand {
         for (index, picture) in pictures.enumerated() {
             out += Array("\u{1B}8".utf8)
             if index > 0 { out += Array("\u{1B}[\(index * (slotColumns + gap))C".utf8) }
-            out += try Sixel.encode(picture)
+            out += try TerminalImage.sixel(picture, capabilities: capabilities)
         }
         out += Array("\u{1B}8\u{1B}[\(rows)B\r".utf8)
         return out
@@ -160,6 +162,21 @@ struct Show: ParsableCommand {
 struct GraphicsOptions: ParsableArguments {
     @Option(help: "auto (ask the terminal), sixel, blocks or none (no pictures).")
     var graphics: GraphicsMode = .auto
+
+    @Option(help: ArgumentHelp("Colours of each sixel picture, 2-256: fewer send fewer bytes over a slow link (64: about half), undithered.",
+                               valueName: "N"))
+    var sixelColors = 256
+
+    func validate() throws {
+        if !(2...256).contains(sixelColors) { throw ValidationError("--sixel-colors must be 2-256, got \(sixelColors)") }
+    }
+
+    /// What the terminal can show, as these options narrow it.
+    func detect() -> TerminalCapabilities {
+        var capabilities = TerminalQuery.detect(mode: graphics)
+        capabilities.sixelColors = sixelColors
+        return capabilities
+    }
 }
 
 extension GraphicsMode: ExpressibleByArgument {}

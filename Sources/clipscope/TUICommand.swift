@@ -49,8 +49,9 @@ struct TUICommand: ParsableCommand {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw CommandFailure("the app needs a terminal (stdin and stdout); the other commands work in scripts")
         }
-        let options = AppOptions(model: modelOptions.model, index: index, scan: scan, graphics: graphicsOptions.graphics.rawValue,
+        var options = AppOptions(model: modelOptions.model, index: index, scan: scan, graphics: graphicsOptions.graphics.rawValue,
                                  demoDirectory: demo, demoScenes: demoScenes, runs: runsOption.directory)
+        options.sixelColors = graphicsOptions.sixelColors
         let status = App.run(options, graphics: graphicsOptions.graphics)
         if status != 0 { throw ExitCode(status) }
     }
