@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Jobs"),
         .target(name: "CLIP", dependencies: ["Tensor", "Imaging", "Weights", "Tokenizer", "Assets", "Jobs"]),
         .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Experiments", dependencies: ["CLIP", "Jobs", "Tensor"]),
+        .target(name: "Experiments", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Weights"]),
         .target(name: "ToyWorld", dependencies: ["CLIP", "Index", "Experiments", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
         .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "Imaging", "ToyWorld", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Jobs", "Tensor", "Imaging"]),
         .testTarget(name: "IndexTests", dependencies: ["Index"]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs"]),

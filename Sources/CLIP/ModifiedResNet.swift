@@ -158,6 +158,21 @@ public final class ModifiedResNet {
         }
     }
 
+    /// The last block's conv3 input [N, planes, g, g] (after its conv2, ReLU and pooling):
+    /// the truncated network the paper's feature-visualization code optimizes against.
+    public func conv3Input(_ images: Tensor, mode: ForwardMode = .inference) -> Tensor {
+        lastBlock.branchBeforeConv3(beforeLastBlock(images, mode: mode), mode: mode)
+    }
+
+    /// Row `neuron` of the last block's conv3 weight (a 1x1 conv): how that neuron weighs
+    /// each channel of `conv3Input`.
+    public func conv3WeightRow(_ neuron: Int) -> [Float] {
+        let weight = lastBlock.conv3.weight
+        let inputs = weight.shape[1] * weight.shape[2] * weight.shape[3]
+        precondition(neuron >= 0 && neuron < weight.shape[0], "conv3WeightRow: no neuron \(neuron) of \(weight.shape[0])")
+        return weight.withUnsafeBufferPointer { Array($0[(neuron * inputs)..<((neuron + 1) * inputs)]) }
+    }
+
     /// The image embedding of the trunk's features (the attention pool).
     public func embedding(features: Tensor) -> Tensor { attentionPool(features) }
 

@@ -35,10 +35,12 @@ public enum TUIBenchmarks {
         Panes.draw(state, on: canvas).count
     }
 
-    /// Decodes, fits and encodes every picture of the frame as the compositor does (two at a
-    /// time); returns the bytes.
-    public static func encodePictures(_ state: AppState, capabilities: TerminalCapabilities) -> Int {
+    /// Decodes, fits and encodes the pictures of the frame as the compositor does (two at a
+    /// time): the image files (`charts` false) or the charts drawn from the card's data;
+    /// returns the bytes.
+    public static func encodePictures(_ state: AppState, capabilities: TerminalCapabilities, charts: Bool = false) -> Int {
         let placements = Panes.draw(state, on: TextCanvas(rows: state.rows, columns: state.columns))
+            .filter { $0.source.needsRenderer == charts }
         let renderers = App.renderers(state)
         let sizes = Mutex([Int](repeating: 0, count: placements.count))
         DispatchQueue.concurrentPerform(iterations: 2) { worker in

@@ -238,9 +238,18 @@ struct Benchmark {
                 for colors in [256, 64, 16] {
                     var fewer = capabilities
                     fewer.sixelColors = colors
-                    FileHandle.standardError.write(Data("tui.open_card: \(TUIBenchmarks.encodePictures(state, capabilities: fewer)) bytes of sixel for the 5x5 card and its charts at 120x40 (10x20 px cells, \(colors) colours)\n".utf8))
+                    let pictures = TUIBenchmarks.encodePictures(state, capabilities: fewer)
+                    let charts = TUIBenchmarks.encodePictures(state, capabilities: fewer, charts: true)
+                    FileHandle.standardError.write(Data("tui.open_card: a 5x5 card at 120x40 (10x20 px cells) in sixel of \(colors) colours: \(pictures) bytes of pictures, \(charts) of charts\n".utf8))
                 }
                 return { _ = TUIBenchmarks.encodePictures(state, capabilities: capabilities) }
+            },
+            Benchmark(name: "tui.card_charts", flops: nil) {
+                // The card's side panel drawn (category bars and histogram) and sixel-encoded.
+                let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: [])
+                let capabilities = TerminalCapabilities(graphics: .sixel, cellSize: CellSize(width: 10, height: 20),
+                                                        columns: 120, rows: 40)
+                return { _ = TUIBenchmarks.encodePictures(state, capabilities: capabilities, charts: true) }
             },
             Benchmark(name: "sixel.encode_288", flops: nil) {
                 let photo = Image.testCard(width: 288, height: 288)

@@ -82,12 +82,14 @@ final class JobProgressLine: Sendable {
 /// stop it, and any failure as one line; a cancelled run fails with `interrupted` when given.
 /// `pauseAfterProgressMilliseconds` holds the job after each progress report (after each
 /// committed batch of a scan): a hidden option that lets tests interrupt a job mid-way.
+/// `also` sees every event after the progress line (e.g. to show previews).
 func runCommandJob<Spec: JobSpec>(_ job: Spec, token: CancellationToken, pauseAfterProgressMilliseconds: Int = 0,
-                                  interrupted: String? = nil) throws -> Spec.Result {
+                                  interrupted: String? = nil, also: JobEventSink? = nil) throws -> Spec.Result {
     let progressLine = JobProgressLine().sink
     let pause = Double(pauseAfterProgressMilliseconds) / 1000
     let sink: JobEventSink = { id, event in
         progressLine(id, event)
+        also?(id, event)
         if pause > 0, case .progress = event { Thread.sleep(forTimeInterval: pause) }
     }
     do {

@@ -1,0 +1,305 @@
+import CLIP
+import Foundation
+import Imaging
+import Jobs
+import Tensor
+
+/// The objectives of feature visualization (see docs/visualize.md for each in full).
+public enum VisualizationVariant: String, Codable, CaseIterable, Sendable {
+    /// The paper's code: the network cut after the last block's conv2; 1 - cos(spatial max
+    /// of that map, the neuron's conv3 weight row), times C; the code's range penalty; TV.
+    case paperCode = "paper-code"
+    /// The paper's formula: the same cosine with Mahendran & Vedaldi's alpha-norm and TV,
+    /// pixels kept within the bound B+ = 2B, smaller jitter.
+    case paperFormula = "paper-formula"
+    /// The paper's gray-scale variant: a cross-channel penalty in place of TV.
+    case gray
+    /// The neuron's own activation (mean or max over positions), as lucid and Microscope.
+    case direct
+}
+
+/// Every number of a feature visualization; the defaults are the spec's.
+public struct VisualizationSettings: Codable, Sendable, Equatable {
+    public var variant: VisualizationVariant
+    public var steps: Int
+    public var seed: UInt64 = 10
+    public var learningRate: Float = 0.01
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    /// C, the weight of the neuron term.
+    public var objectiveWeight: Float = 10
+    /// The largest translation per step, as a fraction of the image side.
+    public var jitter: Double
+    /// alpha and B of the alpha-norm (B also sets V = B / 6.5 of TV and the gray term's scale).
+    public var alpha: Float = 6
+    public var bound: Float = 2.12
+    /// beta of TV and of the gray term.
+    public var beta: Float = 2
+    /// Weight of the smoothness term (TV, or the cross-channel term of `gray`).
+    public var smoothnessWeight: Float = 1
+    /// How `direct` reads the neuron's map, and where.
+    public var reduce: ActivationReduce = .mean
+    public var tap: NeuronTap = .conv3
+    /// Image side in pixels (default: the model's input resolution).
+    public var size: Int?
+
+    /// The spec's settings of a variant.
+    public init(variant: VisualizationVariant) {
+        self.variant = variant
+        switch variant {
+        case .paperCode: steps = 1000; jitter = 0.5
+        case .paperFormula: steps = 1000; jitter = 0.125
+        case .gray: steps = 200; jitter = 0.5
+        case .direct: steps = 512; jitter = 0.0625
+        }
+    }
+
+    /// The code's range penalty applies past these (normalized units).
+    public static let rangeHigh: Float = 2.1317, rangeLow: Float = -1.7923
+
+    public func validate() throws {
+        if steps < 1 { throw InvalidParameter("steps", "must be at least 1, got \(steps)") }
+        if !(learningRate > 0) { throw InvalidParameter("learningRate", "must be positive, got \(learningRate)") }
+        if !(0...1).contains(jitter) { throw InvalidParameter("jitter", "must be in 0...1 (a fraction of the side), got \(jitter)") }
+        if !(alpha > 0) || !(bound > 0) || !(beta > 0) {
+            throw InvalidParameter(!(alpha > 0) ? "alpha" : !(bound > 0) ? "bound" : "beta", "must be positive")
+        }
+        if objectiveWeight < 0 || smoothnessWeight < 0 {
+            throw InvalidParameter(objectiveWeight < 0 ? "objectiveWeight" : "smoothnessWeight", "cannot be negative")
+        }
+        if let size, size < 32 { throw InvalidParameter("size", "must be at least 32 pixels, got \(size)") }
+    }
+}
+
+/// Optimizes images (one neuron per batch item) to excite neurons of a model's last layer.
+/// Only input gradients are computed; the model stays as it is. Each item's noise and
+/// jitter come from (seed, neuron, step) alone, so a neuron's image does not depend on
+/// the batch it is in, and a run resumed from a checkpoint continues bit for bit.
+public final class FeatureVisualizer {
+    public let model: CLIPModel
+    public let settings: VisualizationSettings
+    public let neurons: [Int]
+    public let size: Int
+    /// The optimized pixels [N, 3, size, size], normalized as the model's input.
+    public let pixels: Tensor
+    public private(set) var optimizer: Adam
+    /// Steps done.
+    public private(set) var step = 0
+    /// Per item, the conv3 weight row of its neuron (the paper variants' target).
+    private let targets: Tensor?
+    /// [N, neurons, 1, 1] one-hot of each item's neuron (`direct`).
+    private let selector: Tensor?
+
+    public init(model: CLIPModel, neurons: [Int], settings: VisualizationSettings) throws {
+        try settings.validate()
+        let count = model.config.neuronCount
+        guard !neurons.isEmpty else { throw InvalidParameter("neurons", "none given") }
+        if let bad = neurons.first(where: { !(0..<count).contains($0) }) {
+            throw InvalidParameter("neuron", "\(bad) is out of range: this model has neurons 0-\(count - 1)")
+        }
+        self.model = model
+        self.settings = settings
+        self.neurons = neurons
+        size = settings.size ?? model.config.imageResolution
+        pixels = FeatureVisualizer.initialPixels(neurons: neurons, size: size, seed: settings.seed)
+        pixels.requiresGrad = true
+        optimizer = Adam(parameters: [pixels], learningRate: settings.learningRate, beta1: settings.beta1, beta2: settings.beta2)
+        if settings.variant == .direct {
+            targets = nil
+            selector = Tensor(shape: [neurons.count, count, 1, 1]) { (p: UnsafeMutableBufferPointer<Float>) in
+                for i in 0..<p.count { p[i] = 0 }
+                for (item, neuron) in neurons.enumerated() { p[item * count + neuron] = 1 }
+            }
+        } else {
+            let rows = neurons.map { model.visual.conv3WeightRow($0) }
+            targets = Tensor(shape: [neurons.count, rows[0].count], values: rows.flatMap { $0 })
+            selector = nil
+        }
+    }
+
+    /// Uniform 8-bit noise per item (seeded by the seed and its neuron), preprocessed.
+    static func initialPixels(neurons: [Int], size: Int, seed: UInt64) -> Tensor {
+        let plane = size * size
+        return Tensor(shape: [neurons.count, 3, size, size]) { (p: UnsafeMutableBufferPointer<Float>) in
+            for (item, neuron) in neurons.enumerated() {
+                var generator = SeededGenerator(seed: mix(seed, UInt64(neuron), 0x1A17))
+                for c in 0..<3 {
+                    let (mean, std) = (CLIPModel.pixelMean[c], CLIPModel.pixelStd[c])
+                    for i in 0..<plane {
+                        let byte = Float(generator.next() >> 56)
+                        p[(item * 3 + c) * plane + i] = (byte / 255 - mean) / std
+                    }
+                }
+            }
+        }
+    }
+
+    /// The translation of item `neuron` at `step`: uniform in +-jitter of the side.
+    func translation(neuron: Int, step: Int) -> (rows: Int, columns: Int) {
+        let limit = Int((settings.jitter * Double(size)).rounded(.down))
+        guard limit > 0 else { return (0, 0) }
+        var generator = SeededGenerator(seed: FeatureVisualizer.mix(settings.seed, UInt64(neuron), UInt64(step) &+ 1))
+        let span = UInt64(2 * limit + 1)
+        return (Int(generator.next() % span) - limit, Int(generator.next() % span) - limit)
+    }
+
+    static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
+        var hash = FNV1a()
+        hash.add(a)
+        hash.add(b)
+        hash.add(c)
+        return hash.value
+    }
+
+    /// The loss of the current pixels at a given jitter: each item's total, and its terms.
+    public func loss(rows: [Int], columns: [Int]) -> (total: Tensor, terms: [(name: String, values: [Float])]) {
+        let x = pixels
+        let n = neurons.count
+        let moved = x.shifted(rows: rows, columns: columns)
+        var perItem: Tensor
+        var terms: [(name: String, values: [Float])] = []
+        switch settings.variant {
+        case .direct:
+            let map = model.visual.neuronMap(moved, tap: settings.tap)
+            let own = (map * selector!).sum(axis: 1)                            // [N, g, g]
+            let flat = own.reshaped([n, -1])
+            let activation = settings.reduce == .max ? flat.max(axis: 1) : flat.mean(axis: 1)
+            terms.append(("activation", activation.values))
+            perItem = activation.negated() * settings.objectiveWeight
+        case .paperCode, .paperFormula, .gray:
+            let phi = model.visual.conv3Input(moved).spatialMax()                 // [N, planes]
+            let distance = phi.cosineSimilarity(targets!).negated() + 1
+            terms.append(("1-cos", distance.values))
+            perItem = distance * settings.objectiveWeight
+        }
+        let range: Tensor
+        if settings.variant == .paperFormula {
+            range = alphaNorm(x)
+            terms.append(("alpha-norm", range.values))
+        } else {
+            range = codeRange(x)
+            terms.append(("range", range.values))
+        }
+        perItem = perItem + range
+        if settings.smoothnessWeight > 0 {
+            let smooth = settings.variant == .gray ? crossChannel(x) : totalVariation(x)
+            terms.append((settings.variant == .gray ? "gray" : "tv", smooth.values))
+            perItem = perItem + smooth * settings.smoothnessWeight
+        }
+        terms.insert(("loss", perItem.values), at: 0)
+        return (perItem.sum(), terms)
+    }
+
+    /// The code's range penalty per item: |mean(x)| when any value leaves the range.
+    func codeRange(_ x: Tensor) -> Tensor {
+        let n = x.shape[0]
+        let flat = x.reshaped([n, -1])
+        let per = flat.count / n
+        let outside = x.withUnsafeBufferPointer { p in
+            (0..<n).map { item -> Float in
+                let values = p[(item * per)..<((item + 1) * per)]
+                return values.contains { $0 > VisualizationSettings.rangeHigh || $0 < VisualizationSettings.rangeLow } ? 1 : 0
+            }
+        }
+        return flat.mean(axis: 1).abs() * Tensor(shape: [n], values: outside)
+    }
+
+    /// Mahendran & Vedaldi's alpha-norm per item: sum over pixels of |x(v,u,:)|^alpha / (H W B^alpha).
+    func alphaNorm(_ x: Tensor) -> Tensor {
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let norms = x.squared().sum(axis: 1) + 1e-12                            // [N, H, W]
+        let scale = 1 / (Float(h * w) * Foundation.pow(settings.bound, settings.alpha))
+        return norms.pow(settings.alpha / 2).reshaped([n, -1]).sum(axis: 1) * scale
+    }
+
+    /// Total variation per item with circular differences along W and H:
+    /// sum ((dx)^2 + (dy)^2)^(beta/2) / (H W V^beta), V = B / 6.5.
+    func totalVariation(_ x: Tensor) -> Tensor {
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let zeros = [Int](repeating: 0, count: n), ones = [Int](repeating: -1, count: n)
+        let dx = x.shifted(rows: zeros, columns: ones, circular: true) - x
+        let dy = x.shifted(rows: ones, columns: zeros, circular: true) - x
+        var energy = dx.squared() + dy.squared()
+        if settings.beta != 2 { energy = (energy + 1e-12).pow(settings.beta / 2) }
+        let v = settings.bound / 6.5
+        return energy.reshaped([n, -1]).sum(axis: 1) * (1 / (Float(h * w) * Foundation.pow(v, settings.beta)))
+    }
+
+    /// The gray variant's cross-channel term per item: sum (x(k+1) - x(k))^beta / (H W B^alpha).
+    func crossChannel(_ x: Tensor) -> Tensor {
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let difference = x.sliced(axis: 1, 1..<3) - x.sliced(axis: 1, 0..<2)
+        var energy = difference.squared()
+        if settings.beta != 2 { energy = (energy + 1e-12).pow(settings.beta / 2) }
+        let scale = 1 / (Float(h * w) * Foundation.pow(settings.bound, settings.alpha))
+        return energy.reshaped([n, -1]).sum(axis: 1) * scale
+    }
+
+    /// One optimization step; returns each item's loss terms before the step.
+    @discardableResult
+    public func advance() -> [(name: String, values: [Float])] {
+        let moves = neurons.map { translation(neuron: $0, step: step) }
+        pixels.zeroGrad()
+        let (total, terms) = loss(rows: moves.map(\.rows), columns: moves.map(\.columns))
+        total.backward()
+        optimizer.step()
+        pixels.zeroGrad()
+        if settings.variant == .paperFormula { clampPixelNorms(to: 2 * settings.bound) }
+        step += 1
+        return terms
+    }
+
+    /// Keeps every pixel's colour vector within `limit` (the formula's B+).
+    func clampPixelNorms(to limit: Float) {
+        let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
+        let plane = h * w
+        pixels.withUnsafeMutableBufferPointer { p in
+            for item in 0..<n {
+                for i in 0..<plane {
+                    let base = item * 3 * plane + i
+                    let norm = (p[base] * p[base] + p[base + plane] * p[base + plane] + p[base + 2 * plane] * p[base + 2 * plane]).squareRoot()
+                    if norm > limit {
+                        let scale = limit / norm
+                        for c in 0..<3 { p[base + c * plane] *= scale }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Item `item`'s pixels de-normalized to an 8-bit RGB image.
+    public func image(_ item: Int) -> Image {
+        let plane = size * size
+        var bytes = [UInt8](repeating: 0, count: plane * 3)
+        pixels.withUnsafeBufferPointer { p in
+            for c in 0..<3 {
+                let (mean, std) = (CLIPModel.pixelMean[c], CLIPModel.pixelStd[c])
+                for i in 0..<plane {
+                    let value = (p[(item * 3 + c) * plane + i] * std + mean) * 255
+                    bytes[i * 3 + c] = UInt8(max(0, min(255, value.rounded())))
+                }
+            }
+        }
+        return Image(width: size, height: size, channels: 3, pixels: bytes)
+    }
+
+    /// The state a checkpoint keeps: the pixels, the optimizer's moments and step count.
+    public var checkpointState: (pixels: [Float], firstMoment: [Float], secondMoment: [Float], optimizerSteps: Int, step: Int) {
+        let state = optimizer.state
+        return (pixels.values, state.firstMoment[0], state.secondMoment[0], state.stepCount, step)
+    }
+
+    /// Continues from a checkpoint's state.
+    public func restore(pixels values: [Float], firstMoment: [Float], secondMoment: [Float], optimizerSteps: Int, step: Int) throws {
+        guard values.count == pixels.count, firstMoment.count == pixels.count, secondMoment.count == pixels.count else {
+            throw JobFailure(message: "a checkpoint of another size (\(values.count) values for \(pixels.count))")
+        }
+        pixels.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = values[i] } }
+        var state = optimizer.state
+        state.firstMoment = [firstMoment]
+        state.secondMoment = [secondMoment]
+        state.stepCount = optimizerSteps
+        optimizer.state = state
+        self.step = step
+    }
+}

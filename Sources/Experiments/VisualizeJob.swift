@@ -1,0 +1,275 @@
+import CLIP
+import Foundation
+import Imaging
+import Jobs
+import Tensor
+import Weights
+
+/// Feature visualization of one or many neurons (B per batch) into a run folder:
+/// `neuron-N.png` per neuron, `metrics.csv` (every step's loss terms), `parameters.json`,
+/// and a checkpoint of the pixels and optimizer every `checkpointEvery` steps, so that a
+/// killed run resumes bit for bit and a cancelled one keeps what it made.
+public struct VisualizeJob: JobSpec, Equatable {
+    public static let kind = "visualize"
+    public static let unit = "steps"
+
+    public var model: String
+    public var neurons: [Int]
+    public var settings: VisualizationSettings
+    public var output: String
+    /// Neurons optimized together (one per batch item).
+    public var batchSize = 1
+    /// A preview (the first item's image) every this many steps.
+    public var previewEvery = 10
+    public var checkpointEvery = 50
+
+    public init(model: String, neurons: [Int], settings: VisualizationSettings, output: String) {
+        self.model = model
+        self.neurons = neurons
+        self.settings = settings
+        self.output = output
+    }
+
+    public var runFolder: String? { output }
+
+    public struct Picture: Codable, Sendable, Equatable {
+        public let neuron: Int
+        public let path: String
+        /// The last step's loss.
+        public let loss: Float
+    }
+
+    public struct Result: Codable, Sendable {
+        public let run: String
+        /// The first neuron's picture.
+        public let image: String
+        public let images: [Picture]
+        /// The first neuron's loss at every step.
+        public let losses: [Float]
+        /// Seconds per optimization step of this session (a batch step counts once).
+        public let secondsPerStep: Double
+
+        enum CodingKeys: String, CodingKey {
+            case run, image, images, losses
+            case secondsPerStep = "seconds_per_step"
+        }
+    }
+
+    public static func summary(of result: Result) -> String {
+        "visualized \(result.images.count) neuron(s) into \(result.run)" + (result.images.count == 1 ? " (\(result.image))" : "")
+    }
+
+    public static func picturePath(folder: String, neuron: Int) -> String {
+        (folder as NSString).appendingPathComponent("neuron-\(neuron).png")
+    }
+
+    var checkpointPath: String { (output as NSString).appendingPathComponent("checkpoint.safetensors") }
+    var metricsPath: String { (output as NSString).appendingPathComponent("metrics.csv") }
+    var parametersPath: String { (output as NSString).appendingPathComponent("parameters.json") }
+
+    public func validate() throws {
+        try settings.validate()
+        if neurons.isEmpty { throw InvalidParameter("neurons", "none given") }
+        if Set(neurons).count != neurons.count { throw InvalidParameter("neurons", "lists a neuron twice") }
+        if batchSize < 1 { throw InvalidParameter("batchSize", "must be at least 1, got \(batchSize)") }
+        if previewEvery < 1 { throw InvalidParameter("previewEvery", "must be at least 1, got \(previewEvery)") }
+        if checkpointEvery < 1 { throw InvalidParameter("checkpointEvery", "must be at least 1, got \(checkpointEvery)") }
+        if output.isEmpty { throw InvalidParameter("output", "is empty") }
+    }
+
+    /// What ties a folder to a run: everything but where the folder is.
+    var identity: VisualizeJob {
+        var job = self
+        job.output = ""
+        job.previewEvery = 0
+        return job
+    }
+
+    public func run(_ context: JobContext) throws -> Result {
+        try validate()
+        let model = try CLIPModel.shared(model: model, executor: context.executor)
+        let count = context.executor.run(.interactive) { model.config.neuronCount }
+        if let bad = neurons.first(where: { !(0..<count).contains($0) }) {
+            throw InvalidParameter("neuron", "\(bad) is out of range: \(self.model) has neurons 0-\(count - 1)")
+        }
+        try claimFolder()
+        let chunks = stride(from: 0, to: neurons.count, by: batchSize).map { Array(neurons[$0..<min(neurons.count, $0 + batchSize)]) }
+        context.setTotal(chunks.count * settings.steps)
+        context.restartClock()
+        var images: [Picture] = []
+        var timed = (steps: 0, seconds: 0.0)
+        for (index, chunk) in chunks.enumerated() {
+            let done = chunk.map { Self.picturePath(folder: output, neuron: $0) }
+            if done.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+                let losses = lastLosses(chunk)
+                images += chunk.map { Picture(neuron: $0, path: Self.picturePath(folder: output, neuron: $0), loss: losses[$0] ?? .nan) }
+                context.progress(step: (index + 1) * settings.steps)
+                continue
+            }
+            images += try optimize(chunk, index: index, model: model, context: context, timed: &timed)
+        }
+        let first = neurons[0]
+        return Result(run: output, image: Self.picturePath(folder: output, neuron: first), images: images,
+                      losses: lossHistory(neuron: first), secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0)
+    }
+
+    /// Makes the folder this run's, or checks that it already is.
+    func claimFolder() throws {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let mine = try encoder.encode(identity)
+        if let saved = FileManager.default.contents(atPath: parametersPath) {
+            guard let theirs = try? JSONDecoder().decode(VisualizeJob.self, from: saved), theirs.identity == identity else {
+                throw JobFailure(message: "\(output) holds a visualization with other settings; remove it or choose another -o")
+            }
+            return
+        }
+        try mine.write(to: URL(fileURLWithPath: parametersPath), options: .atomic)
+    }
+
+    func optimize(_ chunk: [Int], index: Int, model: CLIPModel, context: JobContext,
+                  timed: inout (steps: Int, seconds: Double)) throws -> [Picture] {
+        let visualizer = try context.compute { try FeatureVisualizer(model: model, neurons: chunk, settings: settings) }
+        if let step = try restore(visualizer, chunk: chunk) {
+            context.log("resuming neurons \(chunk.map(String.init).joined(separator: ",")) from step \(step) (\(checkpointPath))")
+        }
+        let metrics = try MetricsLog(path: metricsPath, keepingSteps: visualizer.step, of: chunk)
+        var lastTerms: [(name: String, values: [Float])] = []
+        let base = index * settings.steps
+        while visualizer.step < settings.steps {
+            if context.isCancelled {
+                try saveCheckpoint(visualizer, chunk: chunk)
+                for (item, neuron) in chunk.enumerated() {
+                    try visualizer.image(item).writePNG(path: (output as NSString).appendingPathComponent("neuron-\(neuron).partial.png"))
+                }
+                throw JobCancelled()
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            lastTerms = context.compute { visualizer.advance() }
+            timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            timed.steps += 1
+            try metrics.append(step: visualizer.step - 1, neurons: chunk, terms: lastTerms)
+            context.progress(step: base + visualizer.step, metrics: lastTerms.map { JobMetric($0.name, Double($0.values[0])) })
+            if visualizer.step % previewEvery == 0 || visualizer.step == settings.steps {
+                context.preview(force: true) { Self.preview(visualizer.image(0), step: base + visualizer.step) }
+            }
+            if visualizer.step % checkpointEvery == 0, visualizer.step < settings.steps {
+                try saveCheckpoint(visualizer, chunk: chunk)
+            }
+        }
+        var images: [Picture] = []
+        for (item, neuron) in chunk.enumerated() {
+            let path = Self.picturePath(folder: output, neuron: neuron)
+            try visualizer.image(item).writePNG(path: path)
+            try? FileManager.default.removeItem(atPath: (output as NSString).appendingPathComponent("neuron-\(neuron).partial.png"))
+            let loss = lastTerms.first { $0.name == "loss" }?.values[item] ?? .nan
+            images.append(Picture(neuron: neuron, path: path, loss: loss))
+            context.artefact(JobArtefact(name: "neuron \(neuron)", path: path, step: base + settings.steps))
+        }
+        try? FileManager.default.removeItem(atPath: checkpointPath)
+        return images
+    }
+
+    static func preview(_ image: Image, step: Int) -> JobPreview {
+        let rgb = image.channels == 3 ? image : image.converted(toChannels: 3)
+        return JobPreview(step: step, width: rgb.width, height: rgb.height, rgb: rgb.pixels)
+    }
+
+    /// Pixels, optimizer moments and the step of the current batch (renamed into place, so
+    /// a kill never leaves half a checkpoint).
+    func saveCheckpoint(_ visualizer: FeatureVisualizer, chunk: [Int]) throws {
+        let state = visualizer.checkpointState
+        let shape = visualizer.pixels.shape
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let spec = String(decoding: try encoder.encode(identity), as: UTF8.self)
+        try SafetensorsWriter.write([
+            SafetensorsWriter.Tensor(key: "pixels", shape: shape, floats: state.pixels),
+            SafetensorsWriter.Tensor(key: "adam.m", shape: shape, floats: state.firstMoment),
+            SafetensorsWriter.Tensor(key: "adam.v", shape: shape, floats: state.secondMoment),
+        ], to: checkpointPath, metadata: [
+            "clipscope.job": Self.kind, "clipscope.spec": spec, "neurons": chunk.map(String.init).joined(separator: ","),
+            "step": String(state.step), "optimizer.step": String(state.optimizerSteps),
+        ])
+    }
+
+    /// Loads the checkpoint when it is this batch's; returns its step.
+    func restore(_ visualizer: FeatureVisualizer, chunk: [Int]) throws -> Int? {
+        guard FileManager.default.fileExists(atPath: checkpointPath) else { return nil }
+        let archive = try WeightArchive.open(checkpointPath)
+        guard archive.metadata["neurons"] == chunk.map(String.init).joined(separator: ",") else { return nil }
+        guard let step = archive.metadata["step"].flatMap(Int.init), let optimizerSteps = archive.metadata["optimizer.step"].flatMap(Int.init) else {
+            throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
+        }
+        try visualizer.restore(pixels: try archive.floats("pixels"), firstMoment: try archive.floats("adam.m"),
+                               secondMoment: try archive.floats("adam.v"), optimizerSteps: optimizerSteps, step: step)
+        return step
+    }
+
+    /// The loss of each neuron's last logged step (for batches done in an earlier session).
+    func lastLosses(_ chunk: [Int]) -> [Int: Float] {
+        var losses: [Int: Float] = [:]
+        for row in MetricsLog.rows(path: metricsPath) where chunk.contains(row.neuron) { losses[row.neuron] = row.loss }
+        return losses
+    }
+
+    func lossHistory(neuron: Int) -> [Float] {
+        MetricsLog.rows(path: metricsPath).filter { $0.neuron == neuron }.sorted { $0.step < $1.step }.map(\.loss)
+    }
+}
+
+/// `metrics.csv`: one line per step and neuron (`step,neuron,loss,<term>...`).
+final class MetricsLog {
+    let path: String
+    private var handle: FileHandle?
+    private var header: String?
+
+    /// Opens the log, dropping lines of `neurons` at or after `keepingSteps` (a resumed
+    /// batch logs those steps again).
+    init(path: String, keepingSteps: Int, of neurons: [Int]) throws {
+        self.path = path
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            header = lines.first
+            let set = Set(neurons)
+            lines = lines.enumerated().filter { index, line in
+                guard index > 0 else { return true }
+                let fields = line.split(separator: ",")
+                guard fields.count >= 2, let step = Int(fields[0]), let neuron = Int(fields[1]) else { return false }
+                return !(set.contains(neuron) && step >= keepingSteps)
+            }.map(\.element)
+            try (lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+    }
+
+    func append(step: Int, neurons: [Int], terms: [(name: String, values: [Float])]) throws {
+        if handle == nil {
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle?.seekToEnd()
+            if header == nil {
+                let line = "step,neuron," + terms.map(\.name).joined(separator: ",") + "\n"
+                try handle?.write(contentsOf: Data(line.utf8))
+                header = line
+            }
+        }
+        var text = ""
+        for (item, neuron) in neurons.enumerated() {
+            text += "\(step),\(neuron)," + terms.map { "\($0.values[item])" }.joined(separator: ",") + "\n"
+        }
+        try handle?.write(contentsOf: Data(text.utf8))
+    }
+
+    deinit { try? handle?.close() }
+
+    /// Every logged (step, neuron, loss).
+    static func rows(path: String) -> [(step: Int, neuron: Int, loss: Float)] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: ",")
+            guard fields.count >= 3, let step = Int(fields[0]), let neuron = Int(fields[1]), let loss = Float(fields[2]) else { return nil }
+            return (step, neuron, loss)
+        }
+    }
+}

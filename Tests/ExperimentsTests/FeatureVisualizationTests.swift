@@ -1,0 +1,213 @@
+import CLIP
+import Foundation
+import Imaging
+import Jobs
+import Synchronization
+import Tensor
+import XCTest
+@testable import Experiments
+
+/// Feature visualization on the small random-weight CLIP made by OpenAI's code (64x64 input).
+final class FeatureVisualizationTests: XCTestCase {
+    static let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../WeightsTests/Fixtures/model.pt").standardized.path
+    nonisolated(unsafe) static var loaded: CLIPModel?
+    var model: CLIPModel {
+        get throws {
+            if let model = Self.loaded { return model }
+            let model = try CLIPModel.load(path: Self.modelPath)
+            Self.loaded = model
+            return model
+        }
+    }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-visualize-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    func settings(_ variant: VisualizationVariant, steps: Int = 20) -> VisualizationSettings {
+        var settings = VisualizationSettings(variant: variant)
+        settings.steps = steps
+        settings.learningRate = 0.05
+        return settings
+    }
+
+    /// The loss's gradient with respect to the pixels, against central differences (in double
+    /// the work: the same jitter both ways).
+    func testEveryObjectivesGradientMatchesFiniteDifferences() throws {
+        let model = try model
+        for variant in VisualizationVariant.allCases {
+            var settings = settings(variant)
+            settings.beta = variant == .paperFormula ? 2 : 3  // a beta other than 2 takes the general path
+            let visualizer = try FeatureVisualizer(model: model, neurons: [7, 200], settings: settings)
+            let (rows, columns) = ([5, -9], [-3, 12])
+            visualizer.pixels.zeroGrad()
+            visualizer.loss(rows: rows, columns: columns).total.backward()
+            let gradient = try XCTUnwrap(visualizer.pixels.grad).values
+            func loss() -> Double { Double(visualizer.loss(rows: rows, columns: columns).total.values[0]) }
+            let epsilon: Float = 1e-2
+            var checked = 0
+            for index in stride(from: 17, to: visualizer.pixels.count, by: visualizer.pixels.count / 12) {
+                let original = visualizer.pixels.values[index]
+                visualizer.pixels.withUnsafeMutableBufferPointer { $0[index] = original + epsilon }
+                let plus = loss()
+                visualizer.pixels.withUnsafeMutableBufferPointer { $0[index] = original - epsilon }
+                let minus = loss()
+                visualizer.pixels.withUnsafeMutableBufferPointer { $0[index] = original }
+                let numeric = Float((plus - minus) / Double(2 * epsilon))
+                XCTAssertEqual(gradient[index], numeric, accuracy: 0.03 * max(1, abs(numeric)), "\(variant) pixel \(index)")
+                checked += 1
+            }
+            XCTAssertGreaterThan(checked, 10)
+        }
+    }
+
+    func testEveryVariantLowersItsLossAndTheSameSeedGivesTheSameImage() throws {
+        let model = try model
+        for variant in VisualizationVariant.allCases {
+            let first = try FeatureVisualizer(model: model, neurons: [31], settings: settings(variant, steps: 40))
+            let start = first.advance().first { $0.name == "loss" }!.values[0]
+            var end = start
+            for _ in 1..<40 { end = first.advance().first { $0.name == "loss" }!.values[0] }
+            XCTAssertLessThan(end, start, "\(variant): loss \(start) -> \(end)")
+            let second = try FeatureVisualizer(model: model, neurons: [31], settings: settings(variant, steps: 40))
+            for _ in 0..<40 { second.advance() }
+            XCTAssertEqual(first.pixels.values, second.pixels.values, "\(variant): the same seed, bit for bit")
+            XCTAssertEqual(first.image(0), second.image(0))
+        }
+    }
+
+    func testANeuronsImageDoesNotDependOnItsBatchNorOtherSeedsRepeatIt() throws {
+        let model = try model
+        let alone = try FeatureVisualizer(model: model, neurons: [42], settings: settings(.paperCode))
+        let together = try FeatureVisualizer(model: model, neurons: [3, 42], settings: settings(.paperCode))
+        for _ in 0..<10 { alone.advance(); together.advance() }
+        let plane = 3 * alone.size * alone.size
+        let mine = Array(together.pixels.values[plane..<(2 * plane)])
+        let difference = zip(mine, alone.pixels.values).map { abs($0 - $1) }.max() ?? 1
+        XCTAssertLessThan(difference, 1e-4, "item 2 of a batch follows the same path as alone")
+        var other = settings(.paperCode)
+        other.seed = 11
+        let reseeded = try FeatureVisualizer(model: model, neurons: [42], settings: other)
+        XCTAssertNotEqual(reseeded.pixels.values, try FeatureVisualizer(model: model, neurons: [42], settings: settings(.paperCode)).pixels.values)
+    }
+
+    func testTheRangePenaltyIsTheCodesAndTheFormulaKeepsPixelsBounded() throws {
+        let model = try model
+        let visualizer = try FeatureVisualizer(model: model, neurons: [0, 1], settings: settings(.paperCode))
+        visualizer.pixels.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count { p[i] = i < p.count / 2 ? 0.5 : 1 }
+            p[0] = 3  // item 0 leaves the range
+        }
+        let range = visualizer.codeRange(visualizer.pixels).values
+        let perItem = visualizer.pixels.count / 2
+        XCTAssertEqual(range[0], (3 + 0.5 * Float(perItem - 1)) / Float(perItem), accuracy: 1e-5)
+        XCTAssertEqual(range[1], 0, "within the range: no penalty")
+
+        var formula = settings(.paperFormula, steps: 5)
+        formula.learningRate = 5
+        let bounded = try FeatureVisualizer(model: model, neurons: [9], settings: formula)
+        for _ in 0..<5 { bounded.advance() }
+        let plane = bounded.size * bounded.size
+        let values = bounded.pixels.values
+        let largest = (0..<plane).map { i in (0..<3).map { values[$0 * plane + i] * values[$0 * plane + i] }.reduce(0, +).squareRoot() }.max()!
+        XCTAssertLessThanOrEqual(largest, 2 * formula.bound * 1.0001)
+    }
+
+    func testBadSettingsNameTheirParameter() throws {
+        let model = try model
+        XCTAssertThrowsError(try FeatureVisualizer(model: model, neurons: [256], settings: settings(.paperCode))) { error in
+            XCTAssertEqual((error as? InvalidParameter)?.parameter, "neuron")
+            XCTAssertTrue("\(error)".contains("0-255"), "\(error)")
+        }
+        var bad = settings(.gray)
+        bad.steps = -1
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "steps") }
+        bad = settings(.direct)
+        bad.jitter = 2
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "jitter") }
+    }
+
+    // MARK: The job and its run folder
+
+    func job(_ name: String, steps: Int = 12, neurons: [Int] = [5]) -> VisualizeJob {
+        var job = VisualizeJob(model: Self.modelPath, neurons: neurons, settings: settings(.paperCode, steps: steps),
+                               output: scratch.appendingPathComponent(name).path)
+        job.checkpointEvery = 4
+        job.previewEvery = 3
+        return job
+    }
+
+    func testAJobWritesItsRunFolderAndPreviewsAsItGoes() throws {
+        let previews = Mutex<[Int]>([])
+        let result = try JobRunner.run(job("a")) { _, event in
+            if case let .preview(preview) = event { previews.withLock { $0.append(preview.step) } }
+        }.get()
+        let folder = scratch.appendingPathComponent("a")
+        XCTAssertEqual(result.run, folder.path)
+        XCTAssertEqual(result.losses.count, 12)
+        let picture = try Image.load(path: result.image)
+        XCTAssertEqual(picture.width, 64)
+        XCTAssertEqual(previews.withLock { $0 }, [3, 6, 9, 12])
+        let csv = try String(contentsOf: folder.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        XCTAssertTrue(csv.hasPrefix("step,neuron,loss,1-cos,range,tv\n"), csv)
+        XCTAssertEqual(csv.split(separator: "\n").count, 13)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("parameters.json").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("checkpoint.safetensors").path))
+        XCTAssertEqual(try RunFolder(path: folder.path).read().status, "finished")
+        // Run again: nothing to do, the same answer.
+        let again = try JobRunner.run(job("a")) { _, _ in }.get()
+        XCTAssertEqual(again.images, result.images)
+        // Another setting in the same folder is refused.
+        var other = job("a")
+        other.settings.seed = 99
+        guard case let .failed(failure) = JobRunner.run(other, sink: { _, _ in }) else { return XCTFail("expected a refusal") }
+        XCTAssertTrue(failure.message.contains("other settings"), failure.message)
+    }
+
+    func testACancelledRunKeepsItsWorkAndResumesBitForBit() throws {
+        let straight = try JobRunner.run(job("straight")) { _, _ in }.get()
+        // Cancelled after step 7 (the token is checked before each step).
+        let token = CancellationToken()
+        let outcome = JobRunner.run(job("cut"), token: token) { _, event in
+            if case let .progress(progress) = event, progress.step == 7 { token.cancel() }
+        }
+        guard case .cancelled = outcome else { return XCTFail("expected cancelled, got \(outcome)") }
+        let cut = scratch.appendingPathComponent("cut")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cut.appendingPathComponent("checkpoint.safetensors").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cut.appendingPathComponent("neuron-5.partial.png").path))
+        XCTAssertEqual(try RunFolder(path: cut.path).read().status, "cancelled")
+        let resumed = Mutex<[String]>([])
+        let finished = try JobRunner.run(job("cut")) { _, event in
+            if case let .log(_, text) = event { resumed.withLock { $0.append(text) } }
+        }.get()
+        XCTAssertTrue(resumed.withLock { $0 }.contains { $0.contains("from step 7") }, "\(resumed.withLock { $0 })")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: finished.image)), try Data(contentsOf: URL(fileURLWithPath: straight.image)))
+        XCTAssertEqual(finished.losses, straight.losses, "the log has every step once, as if never stopped")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cut.appendingPathComponent("neuron-5.partial.png").path))
+    }
+
+    func testASweepInBatchesMakesEveryNeuronsPicture() throws {
+        var sweep = job("sweep", steps: 4, neurons: [1, 2, 3])
+        sweep.batchSize = 2
+        let progress = Mutex<[Int]>([])
+        let result = try JobRunner.run(sweep) { _, event in
+            if case let .progress(report) = event { progress.withLock { $0.append(report.step) } }
+        }.get()
+        XCTAssertEqual(result.images.map(\.neuron), [1, 2, 3])
+        XCTAssertEqual(progress.withLock { $0 }, Array(1...8), "two batches of 4 steps")
+        for neuron in [1, 2, 3] {
+            XCTAssertNoThrow(try Image.load(path: VisualizeJob.picturePath(folder: result.run, neuron: neuron)))
+        }
+        // The same neurons one at a time: the same pictures (to within float rounding of batched convolutions).
+        let single = try JobRunner.run(job("single", steps: 4, neurons: [3])) { _, _ in }.get()
+        let a = try Image.load(path: single.image).pixels
+        let b = try Image.load(path: VisualizeJob.picturePath(folder: result.run, neuron: 3)).pixels
+        XCTAssertLessThanOrEqual(zip(a, b).map { abs(Int($0) - Int($1)) }.max() ?? 0, 1)
+    }
+}
