@@ -98,11 +98,11 @@ struct Visualize: ParsableCommand {
         var list: [Int] = []
         if let neuron { list.append(neuron) }
         if let neurons { list += try NeuronList.parse(neurons, option: "--neurons") }
-        if list.isEmpty { throw ValidationError("give --neuron N or --neurons LIST") }
+        if list.isEmpty { throw CommandFailure("give --neuron N or --neurons LIST") }
         if let shard {
             let part = try Shard(parsing: shard)
             list = list.enumerated().filter { $0.offset % part.count == part.index }.map(\.element)
-            if list.isEmpty { throw ValidationError("--shard \(shard): no neuron falls in this shard") }
+            if list.isEmpty { throw CommandFailure("--shard \(shard): no neuron falls in this shard") }
         }
         return list
     }
@@ -165,11 +165,11 @@ enum NeuronList {
         for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
             let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0) }
             guard bounds.allSatisfy({ $0 != nil }), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low <= high, low >= 0 else {
-                throw ValidationError("\(option) \(text): \"\(part)\" is not a neuron id or a range like 0-767")
+                throw CommandFailure("\(option) \(text): \"\(part)\" is not a neuron id or a range like 0-767")
             }
             for neuron in low...high where seen.insert(neuron).inserted { list.append(neuron) }
         }
-        if list.isEmpty { throw ValidationError("\(option) \(text): no neurons") }
+        if list.isEmpty { throw CommandFailure("\(option) \(text): no neurons") }
         return list
     }
 }

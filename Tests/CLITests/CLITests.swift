@@ -1,5 +1,6 @@
 import Foundation
 import CLIP
+import Imaging
 import ToyWorld
 import XCTest
 
@@ -517,4 +518,54 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(second.stdoutText.contains("scanned "), second.stdoutText)
         XCTAssertTrue(second.stdoutText.contains("over the 2400 scenes"), second.stdoutText)
     }
+
+    // MARK: - Feature visualization
+
+    func testVisualizeWritesARunFolderAndAnswersInTheDocumentedShape() throws {
+        let run = scratch.appendingPathComponent("vis").path
+        let answer = try json(["visualize", "--model", Self.modelPT, "--neuron", "17", "--steps", "6", "-o", run])
+        XCTAssertEqual(answer["run"] as? String, run)
+        XCTAssertEqual(answer["image"] as? String, run + "/neuron-17.png")
+        XCTAssertEqual((answer["losses"] as? [Double])?.count, 6)
+        XCTAssertNotNil(answer["seconds_per_step"] as? Double)
+        XCTAssertNoThrow(try Image.load(path: run + "/neuron-17.png"))
+        // A sweep of one shard of two: every other neuron of the list.
+        let sweep = scratch.appendingPathComponent("sweep").path
+        let shard = try json(["visualize", "--model", Self.modelPT, "--neurons", "10-13", "--shard", "1/2", "--steps", "2",
+                              "--batch-size", "2", "-o", sweep])
+        XCTAssertEqual(objects(shard["images"]).compactMap { $0["neuron"] as? Int }, [11, 13])
+        // Both shards and an atlas make the sheet one run over all four makes, byte for byte.
+        let other = scratch.appendingPathComponent("sweep0").path
+        _ = try json(["visualize", "--model", Self.modelPT, "--neurons", "10-13", "--shard", "0/2", "--steps", "2",
+                      "--batch-size", "2", "-o", other])
+        let whole = scratch.appendingPathComponent("whole").path
+        _ = try json(["visualize", "--model", Self.modelPT, "--neurons", "10-13", "--steps", "2", "--batch-size", "2", "-o", whole])
+        let atlases = [scratch.appendingPathComponent("shards.png").path, scratch.appendingPathComponent("whole.png").path]
+        let sheet = try json(["atlas", sweep, other, "-o", atlases[0]])
+        XCTAssertEqual(sheet["neurons"] as? [Int], [10, 11, 12, 13])
+        _ = try json(["atlas", whole, "-o", atlases[1]])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: atlases[0])), try Data(contentsOf: URL(fileURLWithPath: atlases[1])))
+        XCTAssertTrue(try failure(["atlas", sweep, whole, "-o", atlases[0]]).contains("is in two runs"))
+        // The runs directory lists them.
+        let runs = try json(["runs", "--runs", scratch.path])
+        XCTAssertEqual(Set(objects(runs["runs"]).compactMap { $0["status"] as? String }), ["finished"])
+    }
+
+    func testVisualizeRefusesBadParametersBeforeAnyWork() throws {
+        let run = scratch.appendingPathComponent("bad").path
+        for (arguments, named) in [(["--neuron", "256"], "--neuron 256 is out of range"),
+                                   (["--neuron", "1", "--steps", "0"], "--steps must be at least 1"),
+                                   (["--neuron", "1", "--jitter", "3"], "--jitter must be in 0...1"),
+                                   (["--neurons", "5-x"], "--neurons 5-x"),
+                                   (["--neuron", "1", "--batch-size", "0"], "--batch-size must be at least 1"),
+                                   ([], "give --neuron N or --neurons LIST")] {
+            let message = try failure(["visualize", "--model", Self.modelPT, "-o", run] + arguments)
+            XCTAssertTrue(message.contains(named), "\(arguments): \(message)")
+        }
+        let variant = try clipscope(["visualize", "--model", Self.modelPT, "--neuron", "1", "--variant", "pretty", "-o", run])
+        XCTAssertNotEqual(variant.status, 0)
+        XCTAssertTrue(variant.stderr.contains("pretty"), variant.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/metrics.csv"), "no work was done")
+    }
+
 }
