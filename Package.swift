@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Experiments", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Weights"]),
         .target(name: "ToyWorld", dependencies: ["CLIP", "Index", "Experiments", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
-        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "Imaging", "ToyWorld", "CNCurses"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "Imaging", "ToyWorld", "Experiments", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
             "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
             "ToyWorld", "TUI",

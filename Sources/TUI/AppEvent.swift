@@ -47,6 +47,8 @@ public struct CardData: Sendable {
     public var stats: ActivationStats
     public var categories: [CategorySummary]
     public var bins: [HistogramBin]
+    /// The newest feature visualization of the neuron found under the runs directory.
+    public var visualization: String?
 }
 
 /// What one image excites, and how the model classifies it.

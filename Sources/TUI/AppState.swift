@@ -31,6 +31,7 @@ public enum Effect: Sendable, Equatable {
     /// Starts a run folder's job again (it continues from its last checkpoint).
     case resumeRun(folder: String)
     case exportCard(Int)
+    case visualize(neuron: Int, variant: String, steps: Int?, seed: UInt64?)
     case quit
 }
 
@@ -197,6 +198,11 @@ public struct AppState {
             imageSelection = 0
         case let .job(id, jobEvent):
             jobs.apply(id, jobEvent)
+            // A finished visualization of the open card's neuron shows in the card at once.
+            if case let .artefact(artefact) = jobEvent, let neuron = cardNeuron, artefact.name == "neuron \(neuron)",
+               let path = artefact.path, card?.neuron == neuron {
+                card?.visualization = path
+            }
             if let state = jobs.states[id] {
                 switch jobEvent {
                 case .started: log("\(state.kind) started")
@@ -426,6 +432,7 @@ public struct AppState {
         case .character("r"): input = .label(neuron: neuron, text: row(of: neuron)?.label ?? "")
         case .character("n"): input = .note(neuron: neuron, text: row(of: neuron)?.note ?? "")
         case .character("e"): return [.exportCard(neuron)]
+        case .character("v"): input = .command("visualize \(neuron) paper-code steps=1000")
         case .character("/"): screen = .neurons; input = .search(query)
         default: break
         }
@@ -628,9 +635,31 @@ public struct AppState {
             clampSelection()
         case "jobs": show(.jobs)
         case "log": show(.log)
+        case "visualize", "vis":
+            return visualizeCommand(argument)
         default:
-            report("unknown command :\(name) (try :89, :scan DIR, :sort top, :filter starred, :q)", isError: true)
+            report("unknown command :\(name) (try :89, :scan DIR, :visualize N, :sort top, :filter starred, :q)", isError: true)
         }
         return []
+    }
+
+    /// `:visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S]`.
+    mutating func visualizeCommand(_ argument: String) -> [Effect] {
+        let usage = "usage: :visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S]"
+        let words = argument.split(separator: " ").map(String.init)
+        guard let first = words.first, let neuron = Int(first) else { report(usage, isError: true); return [] }
+        guard let catalog, neuron >= 0, neuron < catalog.scan.model.neurons else {
+            report("no neuron \(neuron)" + (catalog.map { " (this scan has 0-\($0.scan.model.neurons - 1))" } ?? ""), isError: true)
+            return []
+        }
+        var variant = "paper-code", steps: Int?, seed: UInt64?
+        for word in words.dropFirst() {
+            if word.hasPrefix("steps="), let value = Int(word.dropFirst(6)), value > 0 { steps = value }
+            else if word.hasPrefix("seed="), let value = UInt64(word.dropFirst(5)) { seed = value }
+            else if ["paper-code", "paper-formula", "gray", "direct"].contains(word) { variant = word }
+            else { report("\(word)? " + usage, isError: true); return [] }
+        }
+        show(.jobs)
+        return [.visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)]
     }
 }

@@ -1,5 +1,6 @@
 import Assets
 import CLIP
+import Experiments
 import Foundation
 import Imaging
 import Index
@@ -179,9 +180,35 @@ public final class Backend: @unchecked Sendable {
             var job = try JSONDecoder().decode(ToyTrainJob.self, from: parameters)
             job.output = folder  // the folder may have moved since
             return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
+        case VisualizeJob.kind:
+            var job = try JSONDecoder().decode(VisualizeJob.self, from: parameters)
+            job.output = folder
+            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
         default:
             return nil
         }
+    }
+
+    /// Starts a feature visualization of one neuron into `<runs>/visualize-N-variant` (the
+    /// folder `clipscope visualize` uses, so either continues the other's run).
+    func visualize(neuron: Int, variant: String, steps: Int?, seed: UInt64?) {
+        guard let variant = VisualizationVariant(rawValue: variant) else { return }
+        var settings = VisualizationSettings(variant: variant)
+        if let steps { settings.steps = steps }
+        if let seed { settings.seed = seed }
+        let folder = (options.runs as NSString).appendingPathComponent("visualize-\(neuron)-\(variant.rawValue)")
+        let job = VisualizeJob(model: options.model, neurons: [neuron], settings: settings, output: folder)
+        _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant.rawValue, steps: steps, seed: seed) })
+    }
+
+    /// The newest picture of a neuron among the visualization runs found under the runs directory.
+    func visualization(of neuron: Int) -> String? {
+        let runs = withShared { $0.runs ?? [] }
+        for run in runs where run.state.kind == VisualizeJob.kind {
+            let path = VisualizeJob.picturePath(folder: run.folder, neuron: neuron)
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return nil
     }
 
     /// Reads the run folders under the runs directory; posts them when they changed.
@@ -318,6 +345,7 @@ public final class Backend: @unchecked Sendable {
                 mailbox.post(.message("this kind of job cannot run again from here", isError: false))
             }
         case let .exportCard(neuron): export(neuron)
+        case let .visualize(neuron, variant, steps, seed): visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)
         case let .resumeRun(folder): resumeRun(folder)
         case .quit:
             for token in withShared({ $0.quitting = true; return Array($0.cancels.values) }) { token.cancel() }
@@ -338,7 +366,8 @@ public final class Backend: @unchecked Sendable {
                 }
                 mailbox.post(.cardLoaded(CardData(
                     neuron: neuron, top: images(summary.top.prefix(25)), bottom: images(summary.bottom.prefix(25)),
-                    stats: summary.stats, categories: try index.categories(scan: scan, neuron: neuron), bins: summary.bins)))
+                    stats: summary.stats, categories: try index.categories(scan: scan, neuron: neuron), bins: summary.bins,
+                    visualization: visualization(of: neuron))))
             } catch {
                 mailbox.post(.message("neuron \(neuron): \(error)", isError: true))
             }

@@ -231,13 +231,21 @@ public enum Panes {
                        index == state.cardSelection ? .selected : .dim)
         }
         if images.isEmpty, !state.cardShowsPanel { canvas.put(layout.grid.top + 1, 2, "no images in this scan", .dim) }
+        var side = layout.side
+        // The neuron's feature visualization, when one exists, tops the side panel (cells are about twice as tall as wide).
+        if let visualization = card.visualization, state.graphicsName != "no graphics", side.height >= 12, side.width >= 16 {
+            let rows = min(side.height / 2, max(4, side.width / 2))
+            canvas.put(side.top, side.left + 1, "feature visualization (v: run another)", width: side.width - 1, .bold)
+            placements.append(ImagePlacement(source: .file(visualization),
+                                             rect: Rect(top: side.top + 1, left: side.left + 1, height: rows - 1, width: min(side.width - 1, rows * 2))))
+            side = Rect(top: side.top + rows, left: side.left, height: side.height - rows, width: side.width)
+        }
         // With sixel the panel is a chart; half blocks are too coarse for its names and numbers.
-        if state.graphicsName.hasPrefix("sixel"), layout.side.height >= 8, layout.side.width >= 24 {
+        if state.graphicsName.hasPrefix("sixel"), side.height >= 8, side.width >= 24 {
             placements.append(ImagePlacement(source: .cardPanel(neuron: neuron),
-                                             rect: Rect(top: layout.side.top, left: layout.side.left + 1,
-                                                        height: layout.side.height, width: layout.side.width - 1)))
+                                             rect: Rect(top: side.top, left: side.left + 1, height: side.height, width: side.width - 1)))
         } else {
-            sidePanel(card, canvas, layout.side)
+            sidePanel(card, canvas, side)
         }
         return placements
     }
@@ -393,6 +401,7 @@ public enum Panes {
         case .card:
             specific = [("←→↑↓ h j k l", "move over the pictures"), ("Enter", "open the picture"), ("b", "top / bottom images"),
                         ("i", "category bars and histogram in place of the pictures (and back)"),
+                        ("v", "visualize the neuron (a feature visualization job; edit the variant and steps, Enter)"),
                         ("[ ] PgUp PgDn", "previous / next neuron"), ("r", "edit the label"), ("n", "edit the note"),
                         ("s", "star"), ("e", "export the card as PNG")]
         case .image:

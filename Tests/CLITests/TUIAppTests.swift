@@ -326,6 +326,35 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
+    func testVFromACardVisualizesTheNeuronLiveAndTheCardShowsTheResult() throws {
+        try openApp(demo: try demo(), columns: 120, rows: 36)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys(":")
+        try tmux.type("551")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "i: charts")
+        // v pre-fills the command with the spec's defaults; a shorter run here.
+        try tmux.keys("v")
+        try tmux.wait(for: ":visualize 551 paper-code steps=1000")
+        try tmux.keys("C-u")
+        try tmux.type("visualize 551 paper-code steps=60")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "visualize  running")
+        try tmux.wait(for: "· visualize-551-paper-code")
+        let finished = try tmux.wait(for: "visualize  finished", timeout: 120)
+        XCTAssertTrue(finished.contains("1-cos"), finished)
+        let folder = runs.appendingPathComponent("visualize-551-paper-code")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("neuron-551.png").path))
+        XCTAssertEqual(try record(folder)["status"] as? String, "finished")
+        // Back on the card, the picture is there.
+        try tmux.keys("Escape")
+        try tmux.wait(for: "feature visualization (v: run another)")
+        try tmux.keys(":")
+        try tmux.type("q")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "EXIT=0")
+    }
+
     /// "123/2400" of the scan's line.
     static func scanCount(_ screen: String) -> Int? {
         guard let line = screen.split(separator: "\n").first(where: { $0.contains("scan  running") }) else { return nil }
