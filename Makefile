@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libopenblas-dev libncurses-dev libpng-dev libsixel-de
 	libjpeg62-turbo-dev libfreetype-dev fonts-dejavu-core fonts-droid-fallback zlib1g-dev libsqlite3-dev tmux
 RELEASE_BIN := .build/release/clipscope
 
-.PHONY: run test build release deps bench clean
+.PHONY: run test build release deps bench bench-compare clean
 
 # The app on the embedded toy model (its demo is built on first use, as jobs you can watch).
 run: deps release
@@ -24,6 +24,10 @@ release: deps
 
 bench: release
 	$(RELEASE_BIN) bench
+
+# clipscope beside the same work in PyTorch (needs tools/reference/.venv-torch; see tools/reference/README.md).
+bench-compare: release
+	python3 tools/bench_compare.py $(RELEASE_BIN)
 
 # Installs what is missing: directly as root, through sudo otherwise,
 # or prints the exact command and stops.

@@ -18,6 +18,13 @@ public enum VisualizationVariant: String, Codable, CaseIterable, Sendable {
     case direct
 }
 
+/// What the optimizer moves: the pixels themselves, or lucid's decorrelated Fourier
+/// coefficients (scaled by 1/frequency, colours decorrelated, squashed by a sigmoid), which
+/// favour natural-looking images over high-frequency patterns.
+public enum ImageParameterization: String, Codable, CaseIterable, Sendable {
+    case pixels, fourier
+}
+
 /// Every number of a feature visualization; the defaults are the spec's.
 public struct VisualizationSettings: Codable, Sendable, Equatable {
     public var variant: VisualizationVariant
@@ -42,15 +49,17 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
     public var tap: NeuronTap = .conv3
     /// Image side in pixels (default: the model's input resolution).
     public var size: Int?
+    public var parameterization: ImageParameterization
 
     /// The spec's settings of a variant.
     public init(variant: VisualizationVariant) {
         self.variant = variant
+        parameterization = .pixels
         switch variant {
         case .paperCode: steps = 1000; jitter = 0.5
         case .paperFormula: steps = 1000; jitter = 0.125
         case .gray: steps = 200; jitter = 0.5
-        case .direct: steps = 512; jitter = 0.0625
+        case .direct: steps = 512; jitter = 0.0625; parameterization = .fourier; smoothnessWeight = 0
         }
     }
 
@@ -80,9 +89,12 @@ public final class FeatureVisualizer {
     public let settings: VisualizationSettings
     public let neurons: [Int]
     public let size: Int
-    /// The optimized pixels [N, 3, size, size], normalized as the model's input.
-    public let pixels: Tensor
+    /// What the optimizer moves: the pixels, or per item and channel the Fourier
+    /// coefficients of cosines and of sines ([N * 3, size, size] each).
+    public let parameters: [Tensor]
     public private(set) var optimizer: Adam
+    /// The Fourier bases and per-frequency scale (`fourier` only).
+    private let basis: FourierBasis?
     /// Steps done.
     public private(set) var step = 0
     /// Per item, the conv3 weight row of its neuron (the paper variants' target).
@@ -101,9 +113,16 @@ public final class FeatureVisualizer {
         self.settings = settings
         self.neurons = neurons
         size = settings.size ?? model.config.imageResolution
-        pixels = FeatureVisualizer.initialPixels(neurons: neurons, size: size, seed: settings.seed)
-        pixels.requiresGrad = true
-        optimizer = Adam(parameters: [pixels], learningRate: settings.learningRate, beta1: settings.beta1, beta2: settings.beta2)
+        switch settings.parameterization {
+        case .pixels:
+            parameters = [FeatureVisualizer.initialPixels(neurons: neurons, size: size, seed: settings.seed)]
+            basis = nil
+        case .fourier:
+            parameters = FeatureVisualizer.initialCoefficients(neurons: neurons, size: size, seed: settings.seed)
+            basis = FourierBasis(size: size)
+        }
+        for parameter in parameters { parameter.requiresGrad = true }
+        optimizer = Adam(parameters: parameters, learningRate: settings.learningRate, beta1: settings.beta1, beta2: settings.beta2)
         if settings.variant == .direct {
             targets = nil
             selector = Tensor(shape: [neurons.count, count, 1, 1]) { (p: UnsafeMutableBufferPointer<Float>) in
@@ -134,6 +153,28 @@ public final class FeatureVisualizer {
         }
     }
 
+    /// Small normal coefficients per item (seeded by the seed and its neuron): cosines, then sines.
+    static func initialCoefficients(neurons: [Int], size: Int, seed: UInt64) -> [Tensor] {
+        let plane = size * size
+        let values = neurons.map { neuron -> [Float] in
+            var generator = SeededGenerator(seed: mix(seed, UInt64(neuron), 0xF0F0))
+            return (0..<(6 * plane)).map { _ in generator.nextNormal() * 0.01 }
+        }
+        return (0..<2).map { half in
+            Tensor(shape: [neurons.count * 3, size, size], values: values.flatMap { $0[(half * 3 * plane)..<((half + 1) * 3 * plane)] })
+        }
+    }
+
+    /// The images the model sees [N, 3, size, size], normalized as its input.
+    public func render() -> Tensor {
+        guard let basis else { return parameters[0] }
+        let n = neurons.count
+        // Decorrelated colours from the coefficients, then lucid's colour matrix, a sigmoid, and the model's normalization.
+        let decorrelated = basis.image(cosines: parameters[0], sines: parameters[1]).reshaped([n, 3, size * size])
+        let rgb = decorrelated.transposed().matmul(basis.colour, transposeOther: true).transposed().sigmoid()  // [N, 3, HW] in 0...1
+        return ((rgb - basis.mean) * basis.inverseStd).reshaped([n, 3, size, size])
+    }
+
     /// The translation of item `neuron` at `step`: uniform in +-jitter of the side.
     func translation(neuron: Int, step: Int) -> (rows: Int, columns: Int) {
         let limit = Int((settings.jitter * Double(size)).rounded(.down))
@@ -153,7 +194,7 @@ public final class FeatureVisualizer {
 
     /// The loss of the current pixels at a given jitter: each item's total, and its terms.
     public func loss(rows: [Int], columns: [Int]) -> (total: Tensor, terms: [(name: String, values: [Float])]) {
-        let x = pixels
+        let x = render()
         let n = neurons.count
         let moved = x.shifted(rows: rows, columns: columns)
         var perItem: Tensor
@@ -172,15 +213,18 @@ public final class FeatureVisualizer {
             terms.append(("1-cos", distance.values))
             perItem = distance * settings.objectiveWeight
         }
-        let range: Tensor
-        if settings.variant == .paperFormula {
-            range = alphaNorm(x)
-            terms.append(("alpha-norm", range.values))
-        } else {
-            range = codeRange(x)
-            terms.append(("range", range.values))
+        // The Fourier images are bounded by their sigmoid: no range term.
+        if settings.parameterization == .pixels {
+            let range: Tensor
+            if settings.variant == .paperFormula {
+                range = alphaNorm(x)
+                terms.append(("alpha-norm", range.values))
+            } else {
+                range = codeRange(x)
+                terms.append(("range", range.values))
+            }
+            perItem = perItem + range
         }
-        perItem = perItem + range
         if settings.smoothnessWeight > 0 {
             let smooth = settings.variant == .gray ? crossChannel(x) : totalVariation(x)
             terms.append((settings.variant == .gray ? "gray" : "tv", smooth.values))
@@ -239,18 +283,19 @@ public final class FeatureVisualizer {
     @discardableResult
     public func advance() -> [(name: String, values: [Float])] {
         let moves = neurons.map { translation(neuron: $0, step: step) }
-        pixels.zeroGrad()
+        optimizer.zeroGrad()
         let (total, terms) = loss(rows: moves.map(\.rows), columns: moves.map(\.columns))
         total.backward()
         optimizer.step()
-        pixels.zeroGrad()
-        if settings.variant == .paperFormula { clampPixelNorms(to: 2 * settings.bound) }
+        optimizer.zeroGrad()
+        if settings.variant == .paperFormula, settings.parameterization == .pixels { clampPixelNorms(to: 2 * settings.bound) }
         step += 1
         return terms
     }
 
     /// Keeps every pixel's colour vector within `limit` (the formula's B+).
     func clampPixelNorms(to limit: Float) {
+        let pixels = parameters[0]
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
         let plane = h * w
         pixels.withUnsafeMutableBufferPointer { p in
@@ -271,7 +316,7 @@ public final class FeatureVisualizer {
     public func image(_ item: Int) -> Image {
         let plane = size * size
         var bytes = [UInt8](repeating: 0, count: plane * 3)
-        pixels.withUnsafeBufferPointer { p in
+        render().detached().withUnsafeBufferPointer { p in
             for c in 0..<3 {
                 let (mean, std) = (CLIPModel.pixelMean[c], CLIPModel.pixelStd[c])
                 for i in 0..<plane {
@@ -283,23 +328,72 @@ public final class FeatureVisualizer {
         return Image(width: size, height: size, channels: 3, pixels: bytes)
     }
 
-    /// The state a checkpoint keeps: the pixels, the optimizer's moments and step count.
-    public var checkpointState: (pixels: [Float], firstMoment: [Float], secondMoment: [Float], optimizerSteps: Int, step: Int) {
+    /// The state a checkpoint keeps: the parameters, the optimizer's moments and step count.
+    public var checkpointState: (parameters: [[Float]], firstMoment: [[Float]], secondMoment: [[Float]], optimizerSteps: Int, step: Int) {
         let state = optimizer.state
-        return (pixels.values, state.firstMoment[0], state.secondMoment[0], state.stepCount, step)
+        return (parameters.map(\.values), state.firstMoment, state.secondMoment, state.stepCount, step)
     }
 
     /// Continues from a checkpoint's state.
-    public func restore(pixels values: [Float], firstMoment: [Float], secondMoment: [Float], optimizerSteps: Int, step: Int) throws {
-        guard values.count == pixels.count, firstMoment.count == pixels.count, secondMoment.count == pixels.count else {
-            throw JobFailure(message: "a checkpoint of another size (\(values.count) values for \(pixels.count))")
+    public func restore(parameters values: [[Float]], firstMoment: [[Float]], secondMoment: [[Float]], optimizerSteps: Int,
+                        step: Int) throws {
+        let counts = parameters.map(\.count)
+        guard values.map(\.count) == counts, firstMoment.map(\.count) == counts, secondMoment.map(\.count) == counts else {
+            throw JobFailure(message: "a checkpoint of another size (\(values.map(\.count)) values for \(counts))")
         }
-        pixels.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = values[i] } }
+        for (parameter, saved) in zip(parameters, values) {
+            parameter.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = saved[i] } }
+        }
         var state = optimizer.state
-        state.firstMoment = [firstMoment]
-        state.secondMoment = [secondMoment]
+        state.firstMoment = firstMoment
+        state.secondMoment = secondMoment
         state.stepCount = optimizerSteps
         optimizer.state = state
         self.step = step
     }
+}
+
+/// The real 2-D Fourier synthesis as matrix products (so the tape differentiates it):
+/// x = C (A C' + B S') + S (B C' - A S') with C[m, k] = cos(2 pi k m / n), S likewise, and
+/// the coefficients scaled by 1 / frequency as lucid does.
+final class FourierBasis {
+    let cosine: Tensor, sine: Tensor
+    /// [size, size]: 1 / max(frequency, 1 / size), divided by size.
+    let scale: Tensor
+
+    init(size: Int) {
+        let n = size
+        cosine = Tensor(shape: [n, n]) { (p: UnsafeMutableBufferPointer<Float>) in
+            for m in 0..<n { for k in 0..<n { p[m * n + k] = Float(Foundation.cos(2 * Double.pi * Double(k * m % n) / Double(n))) } }
+        }
+        sine = Tensor(shape: [n, n]) { (p: UnsafeMutableBufferPointer<Float>) in
+            for m in 0..<n { for k in 0..<n { p[m * n + k] = Float(Foundation.sin(2 * Double.pi * Double(k * m % n) / Double(n))) } }
+        }
+        scale = Tensor(shape: [n, n]) { (p: UnsafeMutableBufferPointer<Float>) in
+            for ky in 0..<n {
+                for kx in 0..<n {
+                    let fy = Double(min(ky, n - ky)) / Double(n), fx = Double(min(kx, n - kx)) / Double(n)
+                    p[ky * n + kx] = Float(1 / max((fy * fy + fx * fx).squareRoot(), 1 / Double(n)) / Double(n))
+                }
+            }
+        }
+    }
+
+    /// [B, n, n] coefficients of cosines and sines -> [B, n, n] images.
+    func image(cosines a: Tensor, sines b: Tensor) -> Tensor {
+        let a = a * scale, b = b * scale
+        let p = a.matmul(cosine, transposeOther: true) + b.matmul(sine, transposeOther: true)
+        let q = b.matmul(cosine, transposeOther: true) - a.matmul(sine, transposeOther: true)
+        return (p.matmul(cosine, transposeSelf: true, transposeOther: true) + q.matmul(sine, transposeSelf: true, transposeOther: true)).transposed()
+    }
+
+    /// lucid's colour correlation (the square root of ImageNet's colour covariance), by its largest column norm.
+    let colour: Tensor = {
+        let m: [Float] = [0.26, 0.09, 0.02, 0.27, 0.00, -0.05, 0.27, -0.09, 0.03]
+        let largest = (0..<3).map { c in (0..<3).map { m[$0 * 3 + c] * m[$0 * 3 + c] }.reduce(0, +).squareRoot() }.max()!
+        return Tensor(shape: [3, 3], values: m.map { $0 / largest })
+    }()
+
+    let mean = Tensor(shape: [3, 1], values: CLIPModel.pixelMean)
+    let inverseStd = Tensor(shape: [3, 1], values: CLIPModel.pixelStd.map { 1 / $0 })
 }

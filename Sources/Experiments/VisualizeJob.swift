@@ -180,15 +180,18 @@ public struct VisualizeJob: JobSpec, Equatable {
     /// a kill never leaves half a checkpoint).
     func saveCheckpoint(_ visualizer: FeatureVisualizer, chunk: [Int]) throws {
         let state = visualizer.checkpointState
-        let shape = visualizer.pixels.shape
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let spec = String(decoding: try encoder.encode(identity), as: UTF8.self)
-        try SafetensorsWriter.write([
-            SafetensorsWriter.Tensor(key: "pixels", shape: shape, floats: state.pixels),
-            SafetensorsWriter.Tensor(key: "adam.m", shape: shape, floats: state.firstMoment),
-            SafetensorsWriter.Tensor(key: "adam.v", shape: shape, floats: state.secondMoment),
-        ], to: checkpointPath, metadata: [
+        var tensors: [SafetensorsWriter.Tensor] = []
+        for (index, parameter) in visualizer.parameters.enumerated() {
+            tensors += [
+                SafetensorsWriter.Tensor(key: "parameter.\(index)", shape: parameter.shape, floats: state.parameters[index]),
+                SafetensorsWriter.Tensor(key: "adam.m.\(index)", shape: parameter.shape, floats: state.firstMoment[index]),
+                SafetensorsWriter.Tensor(key: "adam.v.\(index)", shape: parameter.shape, floats: state.secondMoment[index]),
+            ]
+        }
+        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: [
             "clipscope.job": Self.kind, "clipscope.spec": spec, "neurons": chunk.map(String.init).joined(separator: ","),
             "step": String(state.step), "optimizer.step": String(state.optimizerSteps),
         ])
@@ -202,8 +205,11 @@ public struct VisualizeJob: JobSpec, Equatable {
         guard let step = archive.metadata["step"].flatMap(Int.init), let optimizerSteps = archive.metadata["optimizer.step"].flatMap(Int.init) else {
             throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
         }
-        try visualizer.restore(pixels: try archive.floats("pixels"), firstMoment: try archive.floats("adam.m"),
-                               secondMoment: try archive.floats("adam.v"), optimizerSteps: optimizerSteps, step: step)
+        let indices = visualizer.parameters.indices
+        try visualizer.restore(parameters: try indices.map { try archive.floats("parameter.\($0)") },
+                               firstMoment: try indices.map { try archive.floats("adam.m.\($0)") },
+                               secondMoment: try indices.map { try archive.floats("adam.v.\($0)") },
+                               optimizerSteps: optimizerSteps, step: step)
         return step
     }
 

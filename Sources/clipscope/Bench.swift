@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLIP
+import Experiments
 import Foundation
 import Imaging
 import Index
@@ -192,6 +193,24 @@ struct Benchmark {
                     let job = ScanJob(model: modelPath, folders: [directory.appendingPathComponent("images").path], index: index)
                     _ = JobRunner.run(job, sink: { _, _ in })
                 }
+            },
+            Benchmark(name: "visualize.step", flops: nil) {
+                // One paper-code step: truncated trunk forward, input gradient, regularizers, a translation, Adam.
+                guard let visualizer = try? FeatureVisualizer(model: model.value, neurons: [89],
+                                                              settings: VisualizationSettings(variant: .paperCode)) else { return {} }
+                return { visualizer.advance() }
+            },
+            Benchmark(name: "visualize.step_batch8", flops: nil, perItem: 8) {
+                guard let visualizer = try? FeatureVisualizer(model: model.value, neurons: Array(80..<88),
+                                                              settings: VisualizationSettings(variant: .paperCode)) else { return {} }
+                return { visualizer.advance() }
+            },
+            Benchmark(name: "visualize.step_toy", flops: nil, perItem: 16) {
+                // The embedded toy model, 16 neurons a batch (an atlas of all 768 is 48 batches).
+                guard let toy = try? CLIPModel.load(model: ModelLocator.toyName),
+                      let visualizer = try? FeatureVisualizer(model: toy, neurons: Array(0..<16),
+                                                              settings: VisualizationSettings(variant: .paperCode)) else { return {} }
+                return { visualizer.advance() }
             },
             Benchmark(name: "toy.train_step_b64", flops: nil) {
                 // One contrastive step of a toy-world-sized CLIP on 64 fresh scenes.

@@ -8,6 +8,7 @@ import Jobs
 import Terminal
 
 extension VisualizationVariant: ExpressibleByArgument {}
+extension ImageParameterization: ExpressibleByArgument {}
 
 struct Visualize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +46,7 @@ struct Visualize: ParsableCommand {
     var seed: UInt64 = 10
 
     @Option(help: "Adam's learning rate.")
-    var learningRate: Float = 0.01
+    var learningRate: Float?
 
     @Option(help: "C, the weight of the neuron term.")
     var objectiveWeight: Float = 10
@@ -62,8 +63,8 @@ struct Visualize: ParsableCommand {
     @Option(help: "beta of TV and of the gray term.")
     var beta: Float = 2
 
-    @Option(help: "Weight of TV (or of the gray term); 0 turns it off.")
-    var smoothnessWeight: Float = 1
+    @Option(help: "Weight of TV (or of the gray term); 0 turns it off (default 1; direct 0).")
+    var smoothnessWeight: Float?
 
     @Option(help: "direct: read the neuron's map by its mean or max.")
     var reduce: ActivationReduce = .mean
@@ -73,6 +74,9 @@ struct Visualize: ParsableCommand {
 
     @Option(help: "Image side in pixels (default: the model's input resolution).")
     var size: Int?
+
+    @Option(help: "What is optimized: pixels, or fourier (lucid's decorrelated Fourier coefficients; the default for direct).")
+    var parameterization: ImageParameterization?
 
     @Option(help: "Neurons optimized together (one per batch item).")
     var batchSize = 1
@@ -112,13 +116,14 @@ struct Visualize: ParsableCommand {
         var settings = VisualizationSettings(variant: variant)
         if let steps { settings.steps = steps }
         settings.seed = seed
-        settings.learningRate = learningRate
+        if let learningRate { settings.learningRate = learningRate }
         settings.objectiveWeight = objectiveWeight
         if let jitter { settings.jitter = jitter }
         settings.alpha = alpha
         settings.bound = bound
         settings.beta = beta
-        settings.smoothnessWeight = smoothnessWeight
+        if let smoothnessWeight { settings.smoothnessWeight = smoothnessWeight }
+        if let parameterization { settings.parameterization = parameterization }
         settings.reduce = reduce
         settings.tap = tap
         settings.size = size
