@@ -72,6 +72,9 @@ public final class TextTransformer {
         return encode(embedded: x, endPositions: endPositions)
     }
 
+    /// The token embedding table [vocabulary, width] (read it; maximal text starts from its rows).
+    public var tokenEmbeddingTable: Tensor { tokenEmbedding }
+
     /// The tower from token embeddings [N, L, W] on (what maximal-text optimises).
     public func encode(embedded x: Tensor, endPositions: [Int]) -> Tensor {
         let (n, length) = (x.shape[0], x.shape[1])

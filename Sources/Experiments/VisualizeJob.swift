@@ -251,7 +251,7 @@ final class MetricsLog {
 
     func append(step: Int, neurons: [Int], terms: [(name: String, values: [Float])]) throws {
         if handle == nil {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             try handle?.seekToEnd()
             if header == nil {

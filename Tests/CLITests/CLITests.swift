@@ -568,4 +568,37 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/metrics.csv"), "no work was done")
     }
 
+
+    // MARK: - Maximal text
+
+    func testMaxtextRanksTextsForAnImageOrANeuronAndRefusesAnIndexOfAnotherModel() throws {
+        let photos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ImagingTests/Fixtures").standardized
+        let folder = scratch.appendingPathComponent("photos/all")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["baseline.jpg", "baseline_444.jpg"] {
+            try FileManager.default.copyItem(at: photos.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        let words = scratch.appendingPathComponent("words.txt")
+        try "red\ndog\nring\nblue\ncat\nmoon\n".write(to: words, atomically: true, encoding: .utf8)
+        let quick = ["--epochs", "2", "--steps", "5", "--vocabulary", words.path]
+        let image = folder.appendingPathComponent("baseline_444.jpg").path
+        let answer = try json(["maxtext", "--model", Self.modelPT, image, "-o", scratch.appendingPathComponent("mt").path] + quick)
+        XCTAssertEqual(answer["run"] as? String, scratch.appendingPathComponent("mt").path)
+        let texts = objects(answer["texts"])
+        XCTAssertFalse(texts.isEmpty)
+        let cosines = texts.compactMap { $0["cosine"] as? Double }
+        XCTAssertEqual(cosines, cosines.sorted(by: >))
+        XCTAssertTrue(texts.allSatisfy { ($0["text"] as? String ?? "").split(separator: " ").allSatisfy { ["red", "dog", "ring", "blue", "cat", "moon"].contains(String($0)) } })
+        // A neuron's top images of an index made with this model; another model's index is refused before any work.
+        let index = scratch.appendingPathComponent("photos.index").path
+        _ = try json(["scan", "--model", Self.modelPT, scratch.appendingPathComponent("photos").path, "--index", index])
+        let neuron = try json(["maxtext", "--model", Self.modelPT, "--index", index, "--neuron", "3", "--k", "2",
+                               "-o", scratch.appendingPathComponent("mt3").path] + quick)
+        XCTAssertFalse(objects(neuron["texts"]).isEmpty)
+        let refused = try failure(["maxtext", "--model", "toy", "--index", index, "--neuron", "3", "-o", scratch.appendingPathComponent("mt4").path])
+        XCTAssertTrue(refused.contains("was scanned with model"), refused)
+        XCTAssertTrue(try failure(["maxtext", "--model", Self.modelPT, "--epochs", "0", image]).contains("--epochs must be at least 1"))
+        XCTAssertTrue(try failure(["maxtext", "--model", Self.modelPT]).contains("give IMAGE... or --index I --neuron N"))
+    }
+
 }

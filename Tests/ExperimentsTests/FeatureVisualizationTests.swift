@@ -9,17 +9,8 @@ import XCTest
 
 /// Feature visualization on the small random-weight CLIP made by OpenAI's code (64x64 input).
 final class FeatureVisualizationTests: XCTestCase {
-    static let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../WeightsTests/Fixtures/model.pt").standardized.path
-    nonisolated(unsafe) static var loaded: CLIPModel?
-    var model: CLIPModel {
-        get throws {
-            if let model = Self.loaded { return model }
-            let model = try CLIPModel.load(path: Self.modelPath)
-            Self.loaded = model
-            return model
-        }
-    }
+    static var modelPath: String { Fixture.modelPath }
+    var model: CLIPModel { get throws { try Fixture.model() } }
 
     var scratch: URL!
 

@@ -72,4 +72,31 @@ final class ShippedToyModelTests: XCTestCase {
         XCTAssertEqual(demo.scanJob(model: "toy").index, "/d/demo.index")
         XCTAssertFalse(demo.galleryIsComplete)
     }
+
+    /// Maximal text finds a drawing's words: on a picture of a red star, the best texts
+    /// score above random texts of the same vocabulary and name the star.
+    func testMaximalTextOnASceneNamesWhatIsDrawn() throws {
+        let model = try CLIPModel.load(model: "toy")
+        let sampler = SceneSampler(resolution: model.config.imageResolution, transcribeWords: 1)
+        var generator = SeededGenerator(seed: 5)
+        let scene = sampler.sample(kind: .object, shape: .star, ink: .red, &generator)
+        let picture = SceneRenderer(font: try Font.standard()).render(scene.spec)
+        let target = model.encodeImages(model.pixels([DecodedImage(picture)])).rows()[0]
+        var settings = MaximalTextSettings()
+        settings.epochs = 6
+        settings.stepsPerEpoch = 50
+        let search = try MaximalText(model: model, target: target, settings: settings, vocabulary: ToyWorld.words)
+        for _ in 0..<settings.epochs { try search.runEpoch() }
+        let best = try XCTUnwrap(search.ranked.first)
+        // Random four-word texts of the same words, for comparison.
+        var random = SeededGenerator(seed: 9)
+        let baseline = (0..<20).map { _ in
+            search.cosine(of: (0..<4).map { _ in ToyWorld.words[Int(random.next() % UInt64(ToyWorld.words.count))] }.joined(separator: " "))
+        }
+        XCTAssertGreaterThan(best.cosine, baseline.max()!, "best \(best), random up to \(baseline.max()!)")
+        XCTAssertTrue(search.ranked.prefix(3).contains { $0.text.contains("star") }, "\(search.ranked.prefix(5))")
+        XCTAssertTrue(search.ranked.allSatisfy { $0.text.split(separator: " ").allSatisfy { ToyWorld.words.contains(String($0)) } },
+                      "only the vocabulary's words: \(search.ranked)")
+    }
+
 }

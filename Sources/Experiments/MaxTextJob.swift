@@ -1,0 +1,141 @@
+import CLIP
+import Foundation
+import Imaging
+import Jobs
+import Tensor
+
+/// Maximal text for the mean embedding of some images (one image, a neuron's top images,
+/// or a feature visualization) into a run folder: `texts.json` (every text met, best
+/// first), `state.json` after each epoch (a killed run continues from its last epoch,
+/// exactly), `parameters.json`.
+public struct MaxTextJob: JobSpec, Equatable {
+    public static let kind = "maxtext"
+    public static let unit = "steps"
+
+    public var model: String
+    /// The target is the normalized mean of these images' normalized embeddings.
+    public var images: [String]
+    public var settings: MaximalTextSettings
+    /// Words whose tokens the texts may use (nil: the whole vocabulary).
+    public var vocabulary: [String]?
+    public var output: String
+
+    public init(model: String, images: [String], settings: MaximalTextSettings, vocabulary: [String]?, output: String) {
+        self.model = model
+        self.images = images
+        self.settings = settings
+        self.vocabulary = vocabulary
+        self.output = output
+    }
+
+    public var runFolder: String? { output }
+
+    public struct Text: Codable, Sendable, Equatable {
+        public let text: String
+        public let cosine: Float
+    }
+
+    public struct Result: Codable, Sendable {
+        public let run: String
+        public let texts: [Text]
+        public let secondsPerStep: Double
+
+        enum CodingKeys: String, CodingKey {
+            case run, texts
+            case secondsPerStep = "seconds_per_step"
+        }
+    }
+
+    public static func summary(of result: Result) -> String {
+        result.texts.first.map { String(format: "best text \"%@\" (cosine %.3f) of %d", $0.text, $0.cosine, result.texts.count) }
+            ?? "no text"
+    }
+
+    struct State: Codable {
+        var epoch: Int
+        var tokens: [Int]
+        var candidates: [String: Float]
+    }
+
+    var statePath: String { (output as NSString).appendingPathComponent("state.json") }
+    var textsPath: String { (output as NSString).appendingPathComponent("texts.json") }
+    var parametersPath: String { (output as NSString).appendingPathComponent("parameters.json") }
+
+    public func validate() throws {
+        try settings.validate()
+        if images.isEmpty { throw InvalidParameter("images", "none given") }
+        if output.isEmpty { throw InvalidParameter("output", "is empty") }
+    }
+
+    public func run(_ context: JobContext) throws -> Result {
+        try validate()
+        let model = try CLIPModel.shared(model: model, executor: context.executor)
+        var decoded: [DecodedImage] = []
+        for path in images {
+            do { decoded.append(try DecodedImage.load(path: path)) } catch {
+                throw JobFailure(message: "\(path): \(ImageBatches.reason(error, path: path))")
+            }
+        }
+        let target = try context.compute { () -> [Float] in
+            let embeddings = model.encodeImages(model.pixels(decoded)).l2Normalized().rows()
+            var mean = [Float](repeating: 0, count: model.config.embedDim)
+            for row in embeddings { for i in mean.indices { mean[i] += row[i] / Float(embeddings.count) } }
+            return mean
+        }
+        let search = try context.compute { try MaximalText(model: model, target: target, settings: settings, vocabulary: vocabulary) }
+        try claimFolder()
+        if let data = FileManager.default.contents(atPath: statePath), let state = try? JSONDecoder().decode(State.self, from: data) {
+            search.restore(tokens: state.tokens, epoch: state.epoch, candidates: state.candidates)
+            context.log("resuming at epoch \(state.epoch + 1) (\(statePath))")
+        }
+        let steps = settings.stepsPerEpoch
+        context.setTotal(settings.epochs * steps)
+        context.restartClock()
+        var timed = (steps: 0, seconds: 0.0)
+        while search.epoch < settings.epochs {
+            try context.checkCancellation()
+            let base = search.epoch * steps
+            let started = DispatchTime.now().uptimeNanoseconds
+            let (text, cosine) = try context.compute {
+                try search.runEpoch { step, cosine in
+                    if step % 10 == 9 { context.progress(step: base + step + 1, metrics: [JobMetric("cosine", Double(cosine))]) }
+                }
+            }
+            timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            timed.steps += steps
+            let best = search.ranked.first!
+            context.log(String(format: "epoch %d: \"%@\" %.3f (best \"%@\" %.3f)", search.epoch, text, cosine, best.text, best.cosine))
+            context.progress(step: search.epoch * steps, metrics: [JobMetric("best cosine", Double(best.cosine))])
+            try save(search)
+        }
+        context.artefact(JobArtefact(name: "texts", path: textsPath, step: settings.epochs * steps))
+        return Result(run: output, texts: search.ranked.map { Text(text: $0.text, cosine: $0.cosine) },
+                      secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0)
+    }
+
+    func claimFolder() throws {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        var identity = self
+        identity.output = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let saved = FileManager.default.contents(atPath: parametersPath) {
+            guard var theirs = try? JSONDecoder().decode(MaxTextJob.self, from: saved) else {
+                throw JobFailure(message: "\(output) holds another run; remove it or choose another -o")
+            }
+            theirs.output = ""
+            guard theirs == identity else { throw JobFailure(message: "\(output) holds a maxtext run with other settings; remove it or choose another -o") }
+            return
+        }
+        try encoder.encode(identity).write(to: URL(fileURLWithPath: parametersPath), options: .atomic)
+    }
+
+    func save(_ search: MaximalText) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(search.ranked.map { Text(text: $0.text, cosine: $0.cosine) })
+            .write(to: URL(fileURLWithPath: textsPath), options: .atomic)
+        try encoder.encode(State(epoch: search.epoch, tokens: search.tokens, candidates: search.candidates))
+            .write(to: URL(fileURLWithPath: statePath), options: .atomic)
+    }
+}
