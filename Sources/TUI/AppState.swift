@@ -32,6 +32,8 @@ public enum Effect: Sendable, Equatable {
     case resumeRun(folder: String)
     case exportCard(Int)
     case visualize(neuron: Int, variant: String, steps: Int?, seed: UInt64?)
+    /// Maximal text for the neuron's top images.
+    case maxText(neuron: Int)
     case quit
 }
 
@@ -433,6 +435,9 @@ public struct AppState {
         case .character("n"): input = .note(neuron: neuron, text: row(of: neuron)?.note ?? "")
         case .character("e"): return [.exportCard(neuron)]
         case .character("v"): input = .command("visualize \(neuron) paper-code steps=1000")
+        case .character("m"):
+            show(.jobs)
+            return [.maxText(neuron: neuron)]
         case .character("/"): screen = .neurons; input = .search(query)
         default: break
         }

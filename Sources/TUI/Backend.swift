@@ -180,6 +180,10 @@ public final class Backend: @unchecked Sendable {
             var job = try JSONDecoder().decode(ToyTrainJob.self, from: parameters)
             job.output = folder  // the folder may have moved since
             return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
+        case MaxTextJob.kind:
+            var job = try JSONDecoder().decode(MaxTextJob.self, from: parameters)
+            job.output = folder
+            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
         case VisualizeJob.kind:
             var job = try JSONDecoder().decode(VisualizeJob.self, from: parameters)
             job.output = folder
@@ -199,6 +203,23 @@ public final class Backend: @unchecked Sendable {
         let folder = (options.runs as NSString).appendingPathComponent("visualize-\(neuron)-\(variant.rawValue)")
         let job = VisualizeJob(model: options.model, neurons: [neuron], settings: settings, output: folder)
         _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant.rawValue, steps: steps, seed: seed) })
+    }
+
+    /// Maximal text for a neuron's top 10 images into `<runs>/maxtext-neuron-N` (the folder
+    /// `clipscope maxtext --index I --neuron N` uses).
+    func maxText(neuron: Int) {
+        indexQueue.async { [self] in
+            guard let (index, scan) = opened else { return }
+            do {
+                let paths = try index.ranking(scan: scan, neuron: neuron, k: 10).map(\.entry.path)
+                let folder = (options.runs as NSString).appendingPathComponent("maxtext-neuron-\(neuron)")
+                let job = MaxTextJob(model: options.model, images: paths, settings: MaximalTextSettings(),
+                                     vocabulary: isToy ? ToyWorld.words : nil, output: folder)
+                _ = start(job, restart: { [self] in maxText(neuron: neuron) })
+            } catch {
+                mailbox.post(.message("maxtext for neuron \(neuron): \(error)", isError: true))
+            }
+        }
     }
 
     /// The newest picture of a neuron among the visualization runs found under the runs directory.
@@ -346,6 +367,12 @@ public final class Backend: @unchecked Sendable {
             }
         case let .exportCard(neuron): export(neuron)
         case let .visualize(neuron, variant, steps, seed): visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)
+        case let .maxText(neuron):
+            if withShared({ $0.mismatch }) != nil {
+                mailbox.post(.message("maximal text needs the index's own model (see the log)", isError: true))
+            } else {
+                maxText(neuron: neuron)
+            }
         case let .resumeRun(folder): resumeRun(folder)
         case .quit:
             for token in withShared({ $0.quitting = true; return Array($0.cancels.values) }) { token.cancel() }

@@ -356,6 +356,10 @@ public enum Panes {
             if !job.history.isEmpty { second += "  " + sparkline(job.history.suffix(30).map(Float.init), width: 30) }
             if job.status == .interrupted, row.resumable { second += "  (R resumes)" }
             canvas.put(top + 1, 0, second, width: listWidth, .dim)
+            // The newest log line under the metrics (maximal text's candidate texts, resumes).
+            if !metrics.isEmpty, let latest = job.logs.last?.message, top + 2 < area.bottom {
+                canvas.put(top + 2, 4, latest, width: listWidth - 4, .dim)
+            }
             if selected, previewWidth > 0 {
                 let rect = Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)
                 if let preview = job.preview {
@@ -402,6 +406,7 @@ public enum Panes {
             specific = [("←→↑↓ h j k l", "move over the pictures"), ("Enter", "open the picture"), ("b", "top / bottom images"),
                         ("i", "category bars and histogram in place of the pictures (and back)"),
                         ("v", "visualize the neuron (a feature visualization job; edit the variant and steps, Enter)"),
+                        ("m", "maximal text: the texts closest to the neuron's top 10 images (a job)"),
                         ("[ ] PgUp PgDn", "previous / next neuron"), ("r", "edit the label"), ("n", "edit the note"),
                         ("s", "star"), ("e", "export the card as PNG")]
         case .image:

@@ -326,7 +326,7 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
-    func testVFromACardVisualizesTheNeuronLiveAndTheCardShowsTheResult() throws {
+    func testVAndMFromACardVisualizeTheNeuronAndFindItsTextsLive() throws {
         try openApp(demo: try demo(), columns: 120, rows: 36)
         try tmux.wait(for: "768 of 768", timeout: 120)
         try tmux.keys(":")
@@ -349,6 +349,15 @@ final class TUIAppTests: XCTestCase {
         // Back on the card, the picture is there.
         try tmux.keys("Escape")
         try tmux.wait(for: "feature visualization (v: run another)")
+        // m: maximal text for the neuron's top images; the candidate texts show as they come.
+        try tmux.keys("m")
+        try tmux.wait(for: "maxtext  running")
+        try tmux.wait(for: "epoch 1:")
+        let texts = try tmux.wait(for: "maxtext  finished", timeout: 120)
+        XCTAssertTrue(texts.contains("epoch 20:"), texts)
+        let ranked = runs.appendingPathComponent("maxtext-neuron-551/texts.json")
+        let list = try JSONSerialization.jsonObject(with: Data(contentsOf: ranked)) as? [[String: Any]] ?? []
+        XCTAssertFalse(list.isEmpty)
         try tmux.keys(":")
         try tmux.type("q")
         try tmux.keys("Enter")
