@@ -76,7 +76,7 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
         if objectiveWeight < 0 || smoothnessWeight < 0 {
             throw InvalidParameter(objectiveWeight < 0 ? "objectiveWeight" : "smoothnessWeight", "cannot be negative")
         }
-        if let size, size < 32 { throw InvalidParameter("size", "must be at least 32 pixels, got \(size)") }
+        if let size, size < 32 || size % 32 != 0 { throw InvalidParameter("size", "must be a multiple of 32 pixels (the ResNet halves it five times), got \(size)") }
     }
 }
 

@@ -34,6 +34,7 @@ public enum Effect: Sendable, Equatable {
     case visualize(neuron: Int, variant: String, steps: Int?, seed: UInt64?)
     /// Maximal text for the neuron's top images.
     case maxText(neuron: Int)
+    case dream(neuron: Int)
     case quit
 }
 
@@ -438,6 +439,9 @@ public struct AppState {
         case .character("m"):
             show(.jobs)
             return [.maxText(neuron: neuron)]
+        case .character("d"):
+            show(.jobs)
+            return [.dream(neuron: neuron)]
         case .character("/"): screen = .neurons; input = .search(query)
         default: break
         }

@@ -180,6 +180,10 @@ public final class Backend: @unchecked Sendable {
             var job = try JSONDecoder().decode(ToyTrainJob.self, from: parameters)
             job.output = folder  // the folder may have moved since
             return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
+        case DreamJob.kind:
+            var job = try JSONDecoder().decode(DreamJob.self, from: parameters)
+            job.output = folder
+            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
         case MaxTextJob.kind:
             var job = try JSONDecoder().decode(MaxTextJob.self, from: parameters)
             job.output = folder
@@ -367,6 +371,10 @@ public final class Backend: @unchecked Sendable {
             }
         case let .exportCard(neuron): export(neuron)
         case let .visualize(neuron, variant, steps, seed): visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)
+        case let .dream(neuron):
+            let job = DreamJob(model: options.model, neuron: neuron, settings: DreamSettings(), start: nil,
+                               output: (options.runs as NSString).appendingPathComponent("dream-\(neuron)"))
+            _ = start(job, restart: { [self] in perform(.dream(neuron: neuron)) })
         case let .maxText(neuron):
             if withShared({ $0.mismatch }) != nil {
                 mailbox.post(.message("maximal text needs the index's own model (see the log)", isError: true))

@@ -407,6 +407,7 @@ public enum Panes {
                         ("i", "category bars and histogram in place of the pictures (and back)"),
                         ("v", "visualize the neuron (a feature visualization job; edit the variant and steps, Enter)"),
                         ("m", "maximal text: the texts closest to the neuron's top 10 images (a job)"),
+                        ("d", "Deep Dream of the neuron (a job; its picture shows in the jobs pane)"),
                         ("[ ] PgUp PgDn", "previous / next neuron"), ("r", "edit the label"), ("n", "edit the note"),
                         ("s", "star"), ("e", "export the card as PNG")]
         case .image:

@@ -14,7 +14,7 @@ struct CLIPScope: ParsableCommand {
             CommandGroup(name: "Dataset examples", subcommands: [
                 Scan.self, Top.self, Categories.self, Histogram.self, Neurons.self, Label.self, IndexCommand.self,
             ]),
-            CommandGroup(name: "Feature visualization", subcommands: [Visualize.self, Atlas.self, MaxText.self]),
+            CommandGroup(name: "Feature visualization", subcommands: [Visualize.self, Dream.self, MaxText.self, Atlas.self]),
             CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
             CommandGroup(name: "Toy world", subcommands: [Tour.self, Toy.self]),
             CommandGroup(name: "Tools", subcommands: [Runs.self, Bench.self, Version.self]),

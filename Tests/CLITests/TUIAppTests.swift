@@ -326,7 +326,7 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
-    func testVAndMFromACardVisualizeTheNeuronAndFindItsTextsLive() throws {
+    func testVMAndDFromACardVisualizeFindTextsAndDreamLive() throws {
         try openApp(demo: try demo(), columns: 120, rows: 36)
         try tmux.wait(for: "768 of 768", timeout: 120)
         try tmux.keys(":")
@@ -358,6 +358,14 @@ final class TUIAppTests: XCTestCase {
         let ranked = runs.appendingPathComponent("maxtext-neuron-551/texts.json")
         let list = try JSONSerialization.jsonObject(with: Data(contentsOf: ranked)) as? [[String: Any]] ?? []
         XCTAssertFalse(list.isEmpty)
+        // d: Deep Dream of the neuron.
+        try tmux.keys(":")
+        try tmux.type("551")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "i: charts")
+        try tmux.keys("d")
+        try tmux.wait(for: "dream  finished", timeout: 120)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: runs.appendingPathComponent("dream-551/dream-551.png").path))
         try tmux.keys(":")
         try tmux.type("q")
         try tmux.keys("Enter")
