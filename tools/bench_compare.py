@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-NAMES = ["trunk.forward", "trunk.forward_input_grad", "visualize.step", "visualize.step_batch8"]
+NAMES = ["trunk.forward", "trunk.forward_input_grad", "visualize.step", "visualize.step_batch8", "maxtext.step"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = os.path.join(HERE, "reference", ".venv-torch", "bin", "python")
 

@@ -212,6 +212,18 @@ struct Benchmark {
                                                               settings: VisualizationSettings(variant: .paperCode)) else { return {} }
                 return { visualizer.advance() }
             },
+            Benchmark(name: "maxtext.step", flops: nil) {
+                // The RN50x4 text tower forward and backward to free token embeddings of all 77 positions.
+                let text = model.value.text
+                let embedded = Tensor.randomNormal([1, 77, text.config.textWidth], std: 0.02, generator: &generator)
+                var target = Tensor.randomNormal([1, text.config.embedDim], generator: &generator)
+                target = target.l2Normalized()
+                return {
+                    embedded.zeroGrad()
+                    embedded.requiresGrad = true
+                    (text.encode(embedded: embedded, endPositions: [76]).l2Normalized() * target).sum().negated().backward()
+                }
+            },
             Benchmark(name: "toy.train_step_b64", flops: nil) {
                 // One contrastive step of a toy-world-sized CLIP on 64 fresh scenes.
                 let config = CLIPConfig(embedDim: 128, imageResolution: 96, visionLayers: [1, 1, 1, 1], visionWidth: 24,

@@ -10,6 +10,8 @@ Run by `make bench-compare` (never by tests). Prints one JSON document like
                             the code's range penalty, TV (beta 2), one zero-fill translation,
                             Adam (lr 0.01)
   visualize.step_batch8     the same for 8 neurons at once, per neuron
+  maxtext.step              RN50x4's text tower (12 layers, width 640, 10 heads) forward and
+                            backward to free token embeddings of all 77 positions
 """
 import argparse
 import json
@@ -85,6 +87,39 @@ class Trunk(nn.Module):
         return self.blocks[-1].branch(x)
 
 
+class TextBlock(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(width, heads)
+        self.ln_1 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, width * 4), nn.GELU(), nn.Linear(width * 4, width))
+        self.ln_2 = nn.LayerNorm(width)
+
+    def forward(self, x, mask):
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class TextTower(nn.Module):
+    """CLIP's text transformer from token embeddings on (LND layout, causal mask, EOT row)."""
+
+    def __init__(self, width=640, layers=12, heads=10, context=77, embed=640):
+        super().__init__()
+        self.positional_embedding = nn.Parameter(torch.randn(context, width) * 0.01)
+        self.blocks = nn.ModuleList(TextBlock(width, heads) for _ in range(layers))
+        self.ln_final = nn.LayerNorm(width)
+        self.text_projection = nn.Parameter(torch.randn(width, embed) * width ** -0.5)
+        self.register_buffer("mask", torch.full((context, context), float("-inf")).triu_(1))
+
+    def forward(self, embedded, end):
+        x = (embedded + self.positional_embedding).permute(1, 0, 2)
+        for block in self.blocks:
+            x = block(x, self.mask)
+        x = self.ln_final(x.permute(1, 0, 2))
+        return x[torch.arange(x.shape[0]), end] @ self.text_projection
+
+
 def shifted(x, dy, dx):
     """Zero-fill translation of [N, C, H, W] by (dy, dx) pixels."""
     out = torch.zeros_like(x)
@@ -156,6 +191,18 @@ def main():
         generator = torch.Generator().manual_seed(10)
         seconds = timed(lambda: visualize_step(trunk, pixels, optimizer, targets, generator), args.runs)
         results.append({"name": name, "seconds": seconds / len(neurons)})
+    if want("maxtext.step"):
+        tower = TextTower().eval()
+        for p in tower.parameters():
+            p.requires_grad_(False)
+        target = F.normalize(torch.randn(1, 640), dim=1)
+        embedded = (torch.randn(1, 77, 640) * 0.02).requires_grad_(True)
+        end = torch.tensor([76])
+
+        def text_step():
+            embedded.grad = None
+            (-(F.normalize(tower(embedded, end), dim=1) * target).sum()).backward()
+        results.append({"name": "maxtext.step", "seconds": timed(text_step, args.runs)})
     print(json.dumps({"results": results, "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
