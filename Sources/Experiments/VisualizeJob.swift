@@ -151,8 +151,9 @@ public struct VisualizeJob: JobSpec, Equatable {
             timed.steps += 1
             try metrics.append(step: visualizer.step - 1, neurons: chunk, terms: lastTerms)
             context.progress(step: base + visualizer.step, metrics: lastTerms.map { JobMetric($0.name, Double($0.values[0])) })
+            // Every K steps (at most four a second), and the last step's always.
             if visualizer.step % previewEvery == 0 || visualizer.step == settings.steps {
-                context.preview(force: true) { Self.preview(visualizer.image(0), step: base + visualizer.step) }
+                context.preview(force: visualizer.step == settings.steps) { Self.preview(visualizer.image(0), step: base + visualizer.step) }
             }
             if visualizer.step % checkpointEvery == 0, visualizer.step < settings.steps {
                 try saveCheckpoint(visualizer, chunk: chunk)

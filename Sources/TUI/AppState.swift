@@ -208,7 +208,10 @@ public struct AppState {
             }
             if let state = jobs.states[id] {
                 switch jobEvent {
-                case .started: log("\(state.kind) started")
+                case .started:
+                    log("\(state.kind) started")
+                    // The jobs pane follows the newest job.
+                    if let row = jobRows.firstIndex(where: { $0.state.id == id }) { jobSelection = row }
                 case let .log(level, text): log("\(state.kind): \(text)", isError: level == .warning)
                 case let .finished(summary, _): log("\(state.kind): \(summary)"); stopping.remove(id)
                 case let .failed(text): report("\(state.kind) failed: \(text)", isError: true); stopping.remove(id)

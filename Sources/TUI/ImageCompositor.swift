@@ -39,11 +39,26 @@ final class ImageCompositor {
         shown.removeAll()
     }
 
-    /// The rows to repaint before the refresh: those of pictures that go away.
+    /// The rows to repaint before the refresh: those of pictures that go away. A picture
+    /// replaced by another in the same place (a job's next preview) stays until the new one
+    /// is ready, then goes just before it is drawn, so a live preview does not blink. (Each
+    /// must go: xterm keeps a bounded list of pictures, and ones drawn over without text
+    /// in between fill it up until new pictures stop showing.)
     func rowsToErase(for placements: [ImagePlacement]) -> [(top: Int, count: Int)] {
         guard capabilities.graphics != .none else { return [] }
         let next = Set(placements)
-        return shown.subtracting(next).map { ($0.rect.top, $0.rect.height) }
+        let waiting = waitingPlaces(placements)
+        waitingAtErase = waiting
+        return shown.subtracting(next).filter { !waiting.contains($0.rect) }.map { ($0.rect.top, $0.rect.height) }
+    }
+
+    /// The places still waiting when this frame's rows were repainted: a picture that became
+    /// ready since then waits for the next frame, whose repaint clears its predecessor first.
+    private var waitingAtErase: Set<Rect> = []
+
+    /// The places of pictures not encoded yet.
+    func waitingPlaces(_ placements: [ImagePlacement]) -> Set<Rect> {
+        Set(placements.filter { !store.has(ImageKey(source: $0.source, rect: $0.rect, graphics: graphicsName)) }.map(\.rect))
     }
 
     /// After a full repaint nothing is on screen any more.
@@ -56,11 +71,15 @@ final class ImageCompositor {
     func place(_ placements: [ImagePlacement], previews: [UUID: JobPreview], renderers: [ImageSource: Renderer] = [:]) {
         guard capabilities.graphics != .none else { return }
         let next = Set(placements)
-        shown = shown.intersection(next)
+        // Pictures that went (their rows were repainted), except those whose replacement is not ready.
+        let waiting = waitingAtErase
+        shown = shown.filter { next.contains($0) || waiting.contains($0.rect) }
         var bytes: [UInt8] = []
         for placement in placements where !shown.contains(placement) {
             let key = ImageKey(source: placement.source, rect: placement.rect, graphics: graphicsName)
             if let encoded = store.bytes(for: key) {
+                // Ready since the repaint: the next frame clears its predecessor, then draws it.
+                if waiting.contains(placement.rect), shown.contains(where: { $0.rect == placement.rect }) { continue }
                 bytes += encoded
                 shown.insert(placement)
             } else if placement.source.needsRenderer, renderers[placement.source] == nil {
@@ -126,6 +145,12 @@ final class EncodedImages: @unchecked Sendable {
     private var order: [ImageKey] = []
     private var pending: Set<ImageKey> = []
     static let limit = 400
+
+    func has(_ key: ImageKey) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes[key] != nil
+    }
 
     func bytes(for key: ImageKey) -> [UInt8]? {
         lock.lock()

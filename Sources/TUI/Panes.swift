@@ -360,16 +360,22 @@ public enum Panes {
             if !metrics.isEmpty, let latest = job.logs.last?.message, top + 2 < area.bottom {
                 canvas.put(top + 2, 4, latest, width: listWidth - 4, .dim)
             }
-            if selected, previewWidth > 0 {
-                let rect = Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)
-                if let preview = job.preview {
-                    placements.append(ImagePlacement(source: .preview(job.id, step: preview.step), rect: rect))
-                } else if let artefact = job.artefacts.last(where: { $0.path.map(isPicture) ?? false }), let path = artefact.path {
-                    placements.append(ImagePlacement(source: .file(path), rect: rect))
-                }
-            }
+        }
+        // The selected job's picture, else the newest running job's preview.
+        if previewWidth > 0 {
+            let rect = Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)
+            let selected = rows.indices.contains(state.jobSelection) ? rows[state.jobSelection].state : nil
+            let shown = selected.flatMap(Self.picture)
+                ?? rows.reversed().lazy.filter { $0.state.status == .running }.compactMap { Self.picture($0.state) }.first
+            if let picture = shown { placements.append(ImagePlacement(source: picture, rect: rect)) }
         }
         return placements
+    }
+
+    /// What the jobs pane shows of a job: its latest preview, else its latest picture.
+    static func picture(_ job: JobState) -> ImageSource? {
+        if let preview = job.preview { return .preview(job.id, step: preview.step) }
+        return job.artefacts.last(where: { $0.path.map(isPicture) ?? false })?.path.map { .file($0) }
     }
 
     static func isPicture(_ path: String) -> Bool {
