@@ -198,7 +198,8 @@ public final class DeepDreamer {
 /// Deep Dream of a neuron into a run folder: `dream-N.png`, `metrics.csv`
 /// (level, iteration, objective), `parameters.json`, and `checkpoint.safetensors` after
 /// each level (a killed run continues from its last finished level, exactly).
-public struct DreamJob: JobSpec, Equatable {
+public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
+    static let runName = "a dream"
     public static let kind = "dream"
     public static let unit = "iterations"
 
@@ -224,8 +225,13 @@ public struct DreamJob: JobSpec, Equatable {
     public static func summary(of result: Result) -> String { "dreamed into \(result.image)" }
 
     var checkpointPath: String { (output as NSString).appendingPathComponent("checkpoint.safetensors") }
-    var parametersPath: String { (output as NSString).appendingPathComponent("parameters.json") }
     var metricsPath: String { (output as NSString).appendingPathComponent("metrics.csv") }
+    var identity: DreamJob {
+        var job = self
+        job.output = ""
+        return job
+    }
+
     public var picturePath: String { (output as NSString).appendingPathComponent("dream-\(neuron).png") }
 
     public func run(_ context: JobContext) throws -> Result {
@@ -237,18 +243,7 @@ public struct DreamJob: JobSpec, Equatable {
             do { first = try Image.load(path: start) } catch { throw JobFailure(message: "\(start): \(ImageBatches.reason(error, path: start))") }
         }
         let dreamer = try context.compute { try DeepDreamer(model: model, neuron: neuron, settings: settings, start: first) }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        var identity = self
-        identity.output = ""
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let saved = FileManager.default.contents(atPath: parametersPath) {
-            var theirs = try? JSONDecoder().decode(DreamJob.self, from: saved)
-            theirs?.output = ""
-            guard theirs == identity else { throw JobFailure(message: "\(output) holds a dream of other settings; remove it or choose another -o") }
-        } else {
-            try encoder.encode(identity).write(to: URL(fileURLWithPath: parametersPath), options: .atomic)
-        }
+        try claimFolder()
         if FileManager.default.fileExists(atPath: checkpointPath) {
             let archive = try WeightArchive.open(checkpointPath)
             guard let level = archive.metadata["level"].flatMap(Int.init), let side = archive.metadata["side"].flatMap(Int.init) else {

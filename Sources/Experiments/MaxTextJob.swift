@@ -8,7 +8,8 @@ import Tensor
 /// or a feature visualization) into a run folder: `texts.json` (every text met, best
 /// first), `state.json` after each epoch (a killed run continues from its last epoch,
 /// exactly), `parameters.json`.
-public struct MaxTextJob: JobSpec, Equatable {
+public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
+    static let runName = "a maxtext run"
     public static let kind = "maxtext"
     public static let unit = "steps"
 
@@ -59,7 +60,6 @@ public struct MaxTextJob: JobSpec, Equatable {
 
     var statePath: String { (output as NSString).appendingPathComponent("state.json") }
     var textsPath: String { (output as NSString).appendingPathComponent("texts.json") }
-    var parametersPath: String { (output as NSString).appendingPathComponent("parameters.json") }
 
     public func validate() throws {
         try settings.validate()
@@ -113,21 +113,10 @@ public struct MaxTextJob: JobSpec, Equatable {
                       secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0)
     }
 
-    func claimFolder() throws {
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        var identity = self
-        identity.output = ""
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let saved = FileManager.default.contents(atPath: parametersPath) {
-            guard var theirs = try? JSONDecoder().decode(MaxTextJob.self, from: saved) else {
-                throw JobFailure(message: "\(output) holds another run; remove it or choose another -o")
-            }
-            theirs.output = ""
-            guard theirs == identity else { throw JobFailure(message: "\(output) holds a maxtext run with other settings; remove it or choose another -o") }
-            return
-        }
-        try encoder.encode(identity).write(to: URL(fileURLWithPath: parametersPath), options: .atomic)
+    var identity: MaxTextJob {
+        var job = self
+        job.output = ""
+        return job
     }
 
     func save(_ search: MaximalText) throws {

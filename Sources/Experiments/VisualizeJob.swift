@@ -9,7 +9,8 @@ import Weights
 /// `neuron-N.png` per neuron, `metrics.csv` (every step's loss terms), `parameters.json`,
 /// and a checkpoint of the pixels and optimizer every `checkpointEvery` steps, so that a
 /// killed run resumes bit for bit and a cancelled one keeps what it made.
-public struct VisualizeJob: JobSpec, Equatable {
+public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
+    static let runName = "a visualization"
     public static let kind = "visualize"
     public static let unit = "steps"
 
@@ -65,7 +66,6 @@ public struct VisualizeJob: JobSpec, Equatable {
 
     var checkpointPath: String { (output as NSString).appendingPathComponent("checkpoint.safetensors") }
     var metricsPath: String { (output as NSString).appendingPathComponent("metrics.csv") }
-    var parametersPath: String { (output as NSString).appendingPathComponent("parameters.json") }
 
     public func validate() throws {
         try settings.validate()
@@ -111,21 +111,6 @@ public struct VisualizeJob: JobSpec, Equatable {
         let first = neurons[0]
         return Result(run: output, image: Self.picturePath(folder: output, neuron: first), images: images,
                       losses: lossHistory(neuron: first), secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0)
-    }
-
-    /// Makes the folder this run's, or checks that it already is.
-    func claimFolder() throws {
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let mine = try encoder.encode(identity)
-        if let saved = FileManager.default.contents(atPath: parametersPath) {
-            guard let theirs = try? JSONDecoder().decode(VisualizeJob.self, from: saved), theirs.identity == identity else {
-                throw JobFailure(message: "\(output) holds a visualization with other settings; remove it or choose another -o")
-            }
-            return
-        }
-        try mine.write(to: URL(fileURLWithPath: parametersPath), options: .atomic)
     }
 
     func optimize(_ chunk: [Int], index: Int, model: CLIPModel, context: JobContext,

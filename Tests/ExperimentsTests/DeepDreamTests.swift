@@ -34,13 +34,7 @@ final class DeepDreamTests: XCTestCase {
         let gradient = try XCTUnwrap(x.grad).values
         let epsilon: Float = 1e-2
         for index in stride(from: 5, to: x.count, by: x.count / 12) {
-            let original = x.values[index]
-            x.withUnsafeMutableBufferPointer { $0[index] = original + epsilon }
-            let plus = dreamer.objective(x).values[0]
-            x.withUnsafeMutableBufferPointer { $0[index] = original - epsilon }
-            let minus = dreamer.objective(x).values[0]
-            x.withUnsafeMutableBufferPointer { $0[index] = original }
-            let numeric = (plus - minus) / (2 * epsilon)
+            let numeric = Fixture.derivative(of: x, at: index, epsilon: epsilon) { dreamer.objective(x).values[0] }
             XCTAssertEqual(gradient[index], numeric, accuracy: 0.03 * max(abs(numeric), 1e-2), "pixel \(index)")
         }
     }

@@ -40,20 +40,14 @@ final class FeatureVisualizationTests: XCTestCase {
                 let visualizer = try FeatureVisualizer(model: model, neurons: [7, 200], settings: settings)
                 let (rows, columns) = ([5, -9], [-3, 12])
                 visualizer.loss(rows: rows, columns: columns).total.backward()
-                func loss() -> Double { Double(visualizer.loss(rows: rows, columns: columns).total.values[0]) }
+                func loss() -> Float { visualizer.loss(rows: rows, columns: columns).total.values[0] }
                 // Fourier coefficients are small and act through 1/frequency: a finer step.
                 let epsilon: Float = parameterization == .pixels ? 1e-2 : 2e-3
                 var checked = 0
                 for parameter in visualizer.parameters {
                     let gradient = try XCTUnwrap(parameter.grad).values
                     for index in stride(from: 17, to: parameter.count, by: parameter.count / 8) {
-                        let original = parameter.values[index]
-                        parameter.withUnsafeMutableBufferPointer { $0[index] = original + epsilon }
-                        let plus = loss()
-                        parameter.withUnsafeMutableBufferPointer { $0[index] = original - epsilon }
-                        let minus = loss()
-                        parameter.withUnsafeMutableBufferPointer { $0[index] = original }
-                        let numeric = Float((plus - minus) / Double(2 * epsilon))
+                        let numeric = Fixture.derivative(of: parameter, at: index, epsilon: epsilon, loss)
                         XCTAssertEqual(gradient[index], numeric, accuracy: 0.03 * max(1, abs(numeric)),
                                        "\(variant) \(parameterization) value \(index)")
                         checked += 1

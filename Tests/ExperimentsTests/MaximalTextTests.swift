@@ -34,13 +34,7 @@ final class MaximalTextTests: XCTestCase {
         // Token embeddings are small (std 0.02 at initialization): a small step.
         let epsilon: Float = 1e-3
         for index in stride(from: 3, to: embedded.count, by: embedded.count / 16) {
-            let original = embedded.values[index]
-            embedded.withUnsafeMutableBufferPointer { $0[index] = original + epsilon }
-            let plus = search.loss(embedded).values[0]
-            embedded.withUnsafeMutableBufferPointer { $0[index] = original - epsilon }
-            let minus = search.loss(embedded).values[0]
-            embedded.withUnsafeMutableBufferPointer { $0[index] = original }
-            let numeric = (plus - minus) / (2 * epsilon)
+            let numeric = Fixture.derivative(of: embedded, at: index, epsilon: epsilon) { search.loss(embedded).values[0] }
             XCTAssertEqual(gradient[index], numeric, accuracy: 2e-3 + 0.02 * abs(numeric), "value \(index)")
         }
     }
