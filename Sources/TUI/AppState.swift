@@ -35,6 +35,8 @@ public enum Effect: Sendable, Equatable {
     /// Maximal text for the neuron's top images.
     case maxText(neuron: Int)
     case dream(neuron: Int)
+    /// A sweep: every neuron (or a range) visualized, 16 a batch.
+    case atlas(neurons: ClosedRange<Int>, steps: Int)
     case quit
 }
 
@@ -649,6 +651,8 @@ public struct AppState {
         case "log": show(.log)
         case "visualize", "vis":
             return visualizeCommand(argument)
+        case "atlas":
+            return atlasCommand(argument)
         default:
             report("unknown command :\(name) (try :89, :scan DIR, :visualize N, :sort top, :filter starred, :q)", isError: true)
         }
@@ -673,5 +677,25 @@ public struct AppState {
         }
         show(.jobs)
         return [.visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)]
+    }
+
+    /// `:atlas [FIRST-LAST] [steps=S]`: visualize every neuron (or a range) in the background.
+    mutating func atlasCommand(_ argument: String) -> [Effect] {
+        let usage = "usage: :atlas [FIRST-LAST] [steps=S]"
+        guard let catalog else { report("no index open", isError: true); return [] }
+        var range = 0...(catalog.scan.model.neurons - 1), steps = 100
+        for word in argument.split(separator: " ").map(String.init) {
+            if word.hasPrefix("steps="), let value = Int(word.dropFirst(6)), value > 0 {
+                steps = value
+            } else if case let bounds = word.split(separator: "-").compactMap({ Int($0) }), bounds.count == 2,
+                      bounds[0] >= 0, bounds[0] <= bounds[1], bounds[1] < catalog.scan.model.neurons {
+                range = bounds[0]...bounds[1]
+            } else {
+                report("\(word)? " + usage, isError: true)
+                return []
+            }
+        }
+        show(.jobs)
+        return [.atlas(neurons: range, steps: steps)]
     }
 }

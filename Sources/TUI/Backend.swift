@@ -136,6 +136,7 @@ public final class Backend: @unchecked Sendable {
             guard run(LabelJob(model: options.model, index: demo.indexPath, scan: nil, neurons: nil,
                                words: ToyWorld.words, template: "a photo of {}.", topK: 10)) else { return }
             openIndex(demo.indexPath)
+            mailbox.post(.message("the demo is ready; :atlas visualizes every neuron in the background (about 15 minutes), v one", isError: false))
         }
     }
 
@@ -371,6 +372,14 @@ public final class Backend: @unchecked Sendable {
             }
         case let .exportCard(neuron): export(neuron)
         case let .visualize(neuron, variant, steps, seed): visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)
+        case let .atlas(neurons, steps):
+            var settings = VisualizationSettings(variant: .direct)
+            settings.steps = steps
+            let name = (options.model as NSString).lastPathComponent.split(separator: ".").first.map(String.init) ?? "model"
+            var job = VisualizeJob(model: options.model, neurons: Array(neurons), settings: settings,
+                                   output: (options.runs as NSString).appendingPathComponent("atlas-\(name)-\(neurons.lowerBound)-\(neurons.upperBound)"))
+            job.batchSize = 16
+            _ = start(job, restart: { [self] in perform(.atlas(neurons: neurons, steps: steps)) })
         case let .dream(neuron):
             let job = DreamJob(model: options.model, neuron: neuron, settings: DreamSettings(), start: nil,
                                output: (options.runs as NSString).appendingPathComponent("dream-\(neuron)"))

@@ -398,7 +398,7 @@ public enum Panes {
     /// Every key of a screen, as the help overlay lists it.
     public static func keys(for screen: Screen) -> [(String, String)] {
         let common: [(String, String)] = [
-            ("Tab / S-Tab", "next / previous pane"), (":", "command: :89 (open neuron), :scan DIR, :sort top, :filter starred, :q"),
+            ("Tab / S-Tab", "next / previous pane"), (":", "command: :89 (open neuron), :scan DIR, :atlas, :sort top, :filter starred, :q"),
             ("?", "this help"), ("Esc / q", "back (q on the neuron list quits)"),
         ]
         let specific: [(String, String)]
