@@ -252,9 +252,8 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             try dreamer.restore(pixels: try archive.floats("pixels"), side: side, level: level)
             context.log("resuming at level \(level + 1) (\(checkpointPath))")
         }
-        let metrics = MetricsText(path: metricsPath, header: "level,iteration,objective", keeping: { line in
-            Int(line.split(separator: ",").first ?? "").map { $0 < dreamer.level } ?? false
-        })
+        let resumedAt = dreamer.level
+        let metrics = try MetricsCSV(path: metricsPath) { fields in Int(fields.first ?? "").map { $0 < resumedAt } ?? false }
         context.setTotal(settings.levels * settings.iterations)
         context.restartClock()
         var timed = (steps: 0, seconds: 0.0)
@@ -270,7 +269,7 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             }
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += losses.count
-            try metrics.append(losses.enumerated().map { "\(level),\($0.offset),\($0.element)" })
+            try metrics.append(losses.enumerated().map { "\(level),\($0.offset),\($0.element)" }, header: "level,iteration,objective")
             try SafetensorsWriter.write([SafetensorsWriter.Tensor(key: "pixels", shape: [3, dreamer.side, dreamer.side], floats: dreamer.pixels)],
                                         to: checkpointPath, metadata: ["level": String(dreamer.level), "side": String(dreamer.side)])
         }
@@ -278,32 +277,8 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
         try dreamer.image.writePNG(path: picturePath)
         try? FileManager.default.removeItem(atPath: checkpointPath)
         context.artefact(JobArtefact(name: "neuron \(neuron) dream", path: picturePath, step: settings.levels * settings.iterations))
-        let losses = MetricsText.lines(path: metricsPath).compactMap { Float($0.split(separator: ",").last ?? "") }
+        let losses = MetricsCSV.rows(path: metricsPath).compactMap { $0.last.flatMap { Float($0) } }
         return Result(run: output, image: picturePath, images: [VisualizeJob.Picture(neuron: neuron, path: picturePath, loss: losses.last ?? .nan)],
                       losses: losses, secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0)
-    }
-}
-
-/// A CSV file with a header whose lines a resumed run trims to those it keeps.
-struct MetricsText {
-    let path: String
-
-    init(path: String, header: String, keeping: (String) -> Bool) {
-        self.path = path
-        let kept = MetricsText.lines(path: path).filter(keeping)
-        try? ([header] + kept).map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
-    }
-
-    func append(_ lines: [String]) throws {
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(lines.map { $0 + "\n" }.joined().utf8))
-    }
-
-    /// The lines after the header.
-    static func lines(path: String) -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().map(String.init)
     }
 }

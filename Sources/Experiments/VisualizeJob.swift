@@ -119,7 +119,12 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
         if let step = try restore(visualizer, chunk: chunk) {
             context.log("resuming neurons \(chunk.map(String.init).joined(separator: ",")) from step \(step) (\(checkpointPath))")
         }
-        let metrics = try MetricsLog(path: metricsPath, keepingSteps: visualizer.step, of: chunk)
+        // `step,neuron,loss,<term>...`; a resumed batch logs its steps from the checkpoint's on again.
+        let resumedAt = visualizer.step, batch = Set(chunk)
+        let metrics = try MetricsCSV(path: metricsPath) { fields in
+            guard fields.count >= 2, let step = Int(fields[0]), let neuron = Int(fields[1]) else { return false }
+            return !(batch.contains(neuron) && step >= resumedAt)
+        }
         var lastTerms: [(name: String, values: [Float])] = []
         let base = index * settings.steps
         while visualizer.step < settings.steps {
@@ -134,7 +139,9 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
             lastTerms = context.compute { visualizer.advance() }
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += 1
-            try metrics.append(step: visualizer.step - 1, neurons: chunk, terms: lastTerms)
+            try metrics.append(chunk.enumerated().map { item, neuron in
+                "\(visualizer.step - 1),\(neuron)," + lastTerms.map { "\($0.values[item])" }.joined(separator: ",")
+            }, header: "step,neuron," + lastTerms.map(\.name).joined(separator: ","))
             context.progress(step: base + visualizer.step, metrics: lastTerms.map { JobMetric($0.name, Double($0.values[0])) })
             // Every K steps (at most four a second), and the last step's always.
             if visualizer.step % previewEvery == 0 || visualizer.step == settings.steps {
@@ -199,69 +206,22 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
         return step
     }
 
+    /// Every logged (step, neuron, loss).
+    func loggedLosses() -> [(step: Int, neuron: Int, loss: Float)] {
+        MetricsCSV.rows(path: metricsPath).compactMap { fields in
+            guard fields.count >= 3, let step = Int(fields[0]), let neuron = Int(fields[1]), let loss = Float(fields[2]) else { return nil }
+            return (step, neuron, loss)
+        }
+    }
+
     /// The loss of each neuron's last logged step (for batches done in an earlier session).
     func lastLosses(_ chunk: [Int]) -> [Int: Float] {
         var losses: [Int: Float] = [:]
-        for row in MetricsLog.rows(path: metricsPath) where chunk.contains(row.neuron) { losses[row.neuron] = row.loss }
+        for row in loggedLosses() where chunk.contains(row.neuron) { losses[row.neuron] = row.loss }
         return losses
     }
 
     func lossHistory(neuron: Int) -> [Float] {
-        MetricsLog.rows(path: metricsPath).filter { $0.neuron == neuron }.sorted { $0.step < $1.step }.map(\.loss)
-    }
-}
-
-/// `metrics.csv`: one line per step and neuron (`step,neuron,loss,<term>...`).
-final class MetricsLog {
-    let path: String
-    private var handle: FileHandle?
-    private var header: String?
-
-    /// Opens the log, dropping lines of `neurons` at or after `keepingSteps` (a resumed
-    /// batch logs those steps again).
-    init(path: String, keepingSteps: Int, of neurons: [Int]) throws {
-        self.path = path
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-            header = lines.first
-            let set = Set(neurons)
-            lines = lines.enumerated().filter { index, line in
-                guard index > 0 else { return true }
-                let fields = line.split(separator: ",")
-                guard fields.count >= 2, let step = Int(fields[0]), let neuron = Int(fields[1]) else { return false }
-                return !(set.contains(neuron) && step >= keepingSteps)
-            }.map(\.element)
-            try (lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
-        }
-    }
-
-    func append(step: Int, neurons: [Int], terms: [(name: String, values: [Float])]) throws {
-        if handle == nil {
-            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle?.seekToEnd()
-            if header == nil {
-                let line = "step,neuron," + terms.map(\.name).joined(separator: ",") + "\n"
-                try handle?.write(contentsOf: Data(line.utf8))
-                header = line
-            }
-        }
-        var text = ""
-        for (item, neuron) in neurons.enumerated() {
-            text += "\(step),\(neuron)," + terms.map { "\($0.values[item])" }.joined(separator: ",") + "\n"
-        }
-        try handle?.write(contentsOf: Data(text.utf8))
-    }
-
-    deinit { try? handle?.close() }
-
-    /// Every logged (step, neuron, loss).
-    static func rows(path: String) -> [(step: Int, neuron: Int, loss: Float)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().compactMap { line in
-            let fields = line.split(separator: ",")
-            guard fields.count >= 3, let step = Int(fields[0]), let neuron = Int(fields[1]), let loss = Float(fields[2]) else { return nil }
-            return (step, neuron, loss)
-        }
+        loggedLosses().filter { $0.neuron == neuron }.sorted { $0.step < $1.step }.map(\.loss)
     }
 }

@@ -176,25 +176,18 @@ public final class Backend: @unchecked Sendable {
     /// Kinds of run the app can start again from their folder's record (they continue from
     /// their last checkpoint); nil for kinds it cannot.
     func restart(kind: String, parameters: Data, folder: String) throws -> (@Sendable () -> Void)? {
+        /// The job decoded from its record, in the folder where it is now (it may have moved).
+        func resume<Spec: JobSpec>(_ type: Spec.Type, _ place: (inout Spec) -> Void) throws -> @Sendable () -> Void {
+            var job = try JSONDecoder().decode(type, from: parameters)
+            place(&job)
+            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
+        }
         switch kind {
-        case ToyTrainJob.kind:
-            var job = try JSONDecoder().decode(ToyTrainJob.self, from: parameters)
-            job.output = folder  // the folder may have moved since
-            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
-        case DreamJob.kind:
-            var job = try JSONDecoder().decode(DreamJob.self, from: parameters)
-            job.output = folder
-            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
-        case MaxTextJob.kind:
-            var job = try JSONDecoder().decode(MaxTextJob.self, from: parameters)
-            job.output = folder
-            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
-        case VisualizeJob.kind:
-            var job = try JSONDecoder().decode(VisualizeJob.self, from: parameters)
-            job.output = folder
-            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
-        default:
-            return nil
+        case ToyTrainJob.kind: return try resume(ToyTrainJob.self) { $0.output = folder }
+        case DreamJob.kind: return try resume(DreamJob.self) { $0.output = folder }
+        case MaxTextJob.kind: return try resume(MaxTextJob.self) { $0.output = folder }
+        case VisualizeJob.kind: return try resume(VisualizeJob.self) { $0.output = folder }
+        default: return nil
         }
     }
 
