@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Jobs"),
         .target(name: "CLIP", dependencies: ["Tensor", "Imaging", "Weights", "Tokenizer", "Assets", "Jobs"]),
         .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Experiments", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
+        .target(name: "Experiments", dependencies: ["CLIP", "Index", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
         .target(name: "ToyWorld", dependencies: ["CLIP", "Index", "Experiments", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
         .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "Imaging", "ToyWorld", "Experiments", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [

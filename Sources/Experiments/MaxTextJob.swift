@@ -120,11 +120,7 @@ public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
     }
 
     func save(_ search: MaximalText) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(search.ranked.map { Text(text: $0.text, cosine: $0.cosine) })
-            .write(to: URL(fileURLWithPath: textsPath), options: .atomic)
-        try encoder.encode(State(epoch: search.epoch, tokens: search.tokens, candidates: search.candidates))
-            .write(to: URL(fileURLWithPath: statePath), options: .atomic)
+        try JSONFiles.write(search.ranked.map { Text(text: $0.text, cosine: $0.cosine) }, to: textsPath)
+        try JSONFiles.write(State(epoch: search.epoch, tokens: search.tokens, candidates: search.candidates), to: statePath)
     }
 }

@@ -24,8 +24,15 @@ extension ClaimsRunFolder {
             }
             return
         }
+        try JSONFiles.write(identity, to: parametersPath)
+    }
+}
+
+/// Pretty, sorted JSON written atomically.
+enum JSONFiles {
+    static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(identity).write(to: URL(fileURLWithPath: parametersPath), options: .atomic)
+        try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -263,3 +263,21 @@ extension Image {
         return Image(width: width, height: height, channels: 3, pixels: pixels)
     }
 }
+
+extension Color {
+    /// A CSS-style colour name (the basic ones and the Stroop test's) or #RRGGBB; nil otherwise.
+    public init?(named text: String) {
+        let name = text.lowercased().trimmingCharacters(in: .whitespaces)
+        if name.hasPrefix("#"), name.count == 7, let value = UInt32(name.dropFirst(), radix: 16) {
+            self.init(hex: value)
+            return
+        }
+        let table: [String: UInt32] = [
+            "black": 0x000000, "white": 0xFFFFFF, "red": 0xFF0000, "green": 0x00FF00, "blue": 0x0000FF,
+            "yellow": 0xFFFF00, "orange": 0xFFA500, "purple": 0x800080, "pink": 0xFFC0CB, "brown": 0x8B4513,
+            "gray": 0x808080, "grey": 0x808080, "cyan": 0x00FFFF, "magenta": 0xFF00FF,
+        ]
+        guard let value = table[name] else { return nil }
+        self.init(hex: value)
+    }
+}

@@ -1,0 +1,310 @@
+import ArgumentParser
+import CLIP
+import Experiments
+import Foundation
+import Index
+import Jobs
+import ToyWorld
+
+/// What the toy model attacks by default: its own words, centred at the size of its training words.
+enum ToyAttackDefaults {
+    static let template = "a photo of a {}"
+    static let sizeFraction = 0.2
+    static func isToy(_ model: String) -> Bool { model.lowercased() == ModelLocator.toyName }
+}
+
+/// The look and place of attack text, shared by `attack` and the app's attack lab.
+struct AttackStyleOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Where the text goes: paper (its 8 origins, scaled), center, or X,Y (baseline-left, image pixels). Default: paper; center for the toy model.", valueName: "WHERE"))
+    var position: String?
+
+    @Option(help: ArgumentHelp("Em size in pixels (default: the paper's, scaled to the image; a fifth of the side for the toy model).", valueName: "PX"))
+    var size: Double?
+
+    @Option(help: ArgumentHelp("Text colour: a name or #RRGGBB.", valueName: "COLOUR"))
+    var fill = "white"
+
+    @Option(help: ArgumentHelp("Outline colour: a name or #RRGGBB.", valueName: "COLOUR"))
+    var outline = "black"
+
+    @Option(help: ArgumentHelp("Outline radius in pixels (default: a ninth of the size).", valueName: "PX"))
+    var outlineWidth: Double?
+
+    @Option(help: ArgumentHelp("A TrueType/OpenType font file (default DejaVu Sans).", valueName: "FILE"))
+    var font: String?
+
+    func style(model: String) throws -> AttackStyle {
+        let toy = ToyAttackDefaults.isToy(model)
+        let placement = try failing { try position.map(AttackPlacement.init(parsing:)) ?? (toy ? .centered : .paper) }
+        let resolution = toy ? Double(ToyTrainJob.defaultConfig.imageResolution) : nil
+        let style = AttackStyle(placement: placement, size: size ?? resolution.map { ($0 * ToyAttackDefaults.sizeFraction).rounded() },
+                                fill: fill, outline: outline, outlineWidth: outlineWidth)
+        try failing { try style.validate() }
+        return style
+    }
+}
+
+struct Attack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Typographic attacks: write a label on images and watch zero-shot flip (the paper's Table II).",
+        discussion: """
+            One image: --image F --text T prints the zero-shot top labels before and after the text \
+            is written, with their changes, the paper's pixel coverage (changed channel values over \
+            H*W) and the true changed-pixel fraction, and saves the attacked image (-o FILE, and \
+            attacked.png in the run folder). A batch: --dir D with --pairs label=text,... (or --sweep: \
+            every label written as itself) writes each text on each image, prompt "This is a photo of \
+            a {}", and prints a table sorted by success rate (clean top-1 not the target, attacked \
+            top-1 the target, over all images) with the mean coverage; -o writes it as CSV. A batch \
+            keeps each image's outcome as it comes (results.jsonl in its run folder): run the same \
+            command again to continue; --shard K/N splits a folder like scan, and `attack merge \
+            RUN...` joins the shards. Labels: --labels imagenet, a file, a list a,b,c; the toy model \
+            uses its own words (shape names for a batch) unless given some.
+            """,
+        subcommands: [Run.self, Merge.self],
+        defaultSubcommand: Run.self)
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "run", abstract: "Attack one image or a folder (the default).")
+
+        @OptionGroup var modelOptions: ModelOptions
+
+        @Option(help: ArgumentHelp("The image to attack.", valueName: "FILE"))
+        var image: String?
+
+        @Option(help: ArgumentHelp("The text to write on --image.", valueName: "T"))
+        var text: String?
+
+        @Option(help: ArgumentHelp("A folder of images to attack in a batch (repeat for more).", valueName: "DIR"))
+        var dir: [String] = []
+
+        @Option(help: ArgumentHelp("Batch attacks: label=text pairs (a bare label writes itself), comma-separated.", valueName: "L=T,..."))
+        var pairs: String?
+
+        @Flag(help: "Batch: attack with every label, each written as itself.")
+        var sweep = false
+
+        @Option(help: ArgumentHelp("A labels file, 'imagenet', or a comma-separated list a,b,c (default: imagenet; the toy's words, or its shape names in a batch).", valueName: "FILE|a,b,c"))
+        var labels: String?
+
+        @Option(help: ArgumentHelp("The caption each label is put into, at {} (default \"This is a photo of a {}\"; \"a photo of a {}\" for the toy).", valueName: "T"))
+        var template: String?
+
+        @Option(help: "Labels shown before and after (one image).")
+        var top = 5
+
+        @OptionGroup var styleOptions: AttackStyleOptions
+
+        @Option(help: ArgumentHelp("Batch: attack only shard K of N (K from 0), e.g. 0/4.", valueName: "K/N"))
+        var shard: String?
+
+        @Option(help: "Batch: images per forward pass.")
+        var batchSize = 16
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("One image: the attacked PNG; a batch: the table as CSV.", valueName: "FILE"))
+        var output: String?
+
+        @Option(name: .customLong("run"), help: ArgumentHelp("The run folder (default <runs>/attack-<image> or attack-batch-<dir>).", valueName: "DIR"))
+        var runFolder: String?
+
+        @OptionGroup var runsOption: RunsOption
+        @OptionGroup var json: JSONOption
+
+        func validate() throws {
+            if (image == nil) == dir.isEmpty { throw CommandFailure("give --image F --text T, or --dir D with --pairs or --sweep") }
+            if image != nil {
+                if text == nil { throw CommandFailure("--image needs --text T (the text to write)") }
+                if pairs != nil || sweep { throw CommandFailure("--pairs and --sweep are for a batch (--dir)") }
+            } else {
+                if (pairs == nil) == !sweep { throw CommandFailure("a batch needs --pairs label=text,... or --sweep (not both)") }
+                if text != nil { throw CommandFailure("--text is for one image; a batch takes --pairs label=text") }
+            }
+            if top < 1 { throw CommandFailure("--top must be at least 1, got \(top)") }
+            if batchSize < 1 { throw CommandFailure("--batch-size must be at least 1, got \(batchSize)") }
+            if let template, !template.contains("{}") { throw CommandFailure("--template must contain {} where the label goes, got '\(template)'") }
+        }
+
+        func resolvedLabels(batch: Bool) throws -> [String] {
+            if let labels { return try Classify.readLabels(labels) }
+            if ToyAttackDefaults.isToy(modelOptions.model) { return batch ? ToyWorld.Shape.allCases.map(\.rawValue) : ToyWorld.words }
+            return try Classify.readLabels("imagenet")
+        }
+
+        var resolvedTemplate: String {
+            template ?? (ToyAttackDefaults.isToy(modelOptions.model) ? ToyAttackDefaults.template : "This is a photo of a {}")
+        }
+
+        func run() throws {
+            let style = try styleOptions.style(model: modelOptions.model)
+            if let image, let text { try single(image: image, text: text, style: style) } else { try batch(style: style) }
+        }
+
+        func single(image: String, text: String, style: AttackStyle) throws {
+            guard FileManager.default.isReadableFile(atPath: image) else { throw CommandFailure("--image \(image): no such file") }
+            let stem = ((image as NSString).lastPathComponent as NSString).deletingPathExtension
+            let folder = runFolder ?? (runsOption.directory as NSString).appendingPathComponent("attack-\(stem)")
+            let job = AttackJob(model: modelOptions.model, image: image, text: text, style: style, labels: try resolvedLabels(batch: false),
+                                template: resolvedTemplate, top: top, font: styleOptions.font, output: folder)
+            let result = try failing { try runCommandJob(job, token: InterruptCancels.installedToken()) }
+            if let output, let attacked = result.image {
+                do {
+                    if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+                    try FileManager.default.copyItem(atPath: attacked, toPath: output)
+                } catch { throw CommandFailure("-o \(output): cannot write it") }
+            }
+            if json.json { return try Output.printJSON(result) }
+            func rows(_ scores: [LabelScore]) -> [[String]] {
+                scores.map { s in
+                    [s.label, String(format: "%.1f%%", 100 * s.probability)] + (s.delta.map { [String(format: "%+.1f", 100 * $0)] } ?? [])
+                }
+            }
+            print("before")
+            print(Output.table([["label", "p"]] + rows(result.before), rightAligned: [1]))
+            print("after \"\(text)\"")
+            print(Output.table([["label", "p", "change"]] + rows(result.after), rightAligned: [1, 2]))
+            print(String(format: "coverage %.2f%% (changed channel values / H*W), changed pixels %.2f%%",
+                         100 * result.coverage, 100 * result.changedPixels))
+            print("attacked image: \(output ?? result.image ?? "-")")
+        }
+
+        func batch(style: AttackStyle) throws {
+            let labels = try resolvedLabels(batch: true)
+            let attacks = try failing {
+                try sweep ? labels.map { AttackPair(target: $0, text: $0) }
+                    : pairs!.split(separator: ",").map { try AttackPair(parsing: String($0)) }
+            }
+            for folder in dir {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw CommandFailure("--dir \(folder): no such folder")
+                }
+            }
+            let shard = try failing { try self.shard.map(Shard.init(parsing:)) }
+            let name = "attack-batch-" + (dir[0] as NSString).lastPathComponent + (shard.map { "-shard\($0.index)of\($0.count)" } ?? "")
+            let folder = runFolder ?? (runsOption.directory as NSString).appendingPathComponent(name)
+            let job = AttackBatchJob(model: modelOptions.model, folders: dir, labels: labels, template: resolvedTemplate, attacks: attacks,
+                                     style: style, font: styleOptions.font, shard: shard, batchSize: batchSize, output: folder)
+            let result = try failing {
+                try runCommandJob(job, token: InterruptCancels.installedToken(),
+                                  interrupted: "attack interrupted; the images so far are in \(folder): run the same command to continue")
+            }
+            for skipped in result.skipped { FileHandle.standardError.write(Data("clipscope: skipped \(skipped.file): \(skipped.error)\n".utf8)) }
+            try Attack.report(result, csv: output, json: json.json)
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join the run folders of a sharded attack batch into one table.")
+
+        @Argument(help: ArgumentHelp("Run folders of one batch's shards.", valueName: "RUN"))
+        var runs: [String] = []
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the table as CSV.", valueName: "FILE"))
+        var output: String?
+
+        @OptionGroup var json: JSONOption
+
+        func validate() throws {
+            if runs.isEmpty { throw CommandFailure("give the run folders of the shards") }
+        }
+
+        func run() throws {
+            try Attack.report(try failing { try AttackBatchJob.merge(runs: runs) }, csv: output, json: json.json)
+        }
+    }
+
+    static func report(_ result: AttackBatchJob.Result, csv: String?, json: Bool) throws {
+        if let csv {
+            do { try AttackBatchJob.csv(result).write(toFile: csv, atomically: true, encoding: .utf8) } catch {
+                throw CommandFailure("-o \(csv): cannot write it")
+            }
+        }
+        if json { return try Output.printJSON(result) }
+        print(Output.table([["target", "text", "coverage", "changed px", "success"]] + result.attacks.map {
+            [$0.target, "\"\($0.text)\"", String(format: "%.2f%%", 100 * $0.coverage), String(format: "%.2f%%", 100 * $0.changedPixels),
+             String(format: "%.2f%%", 100 * $0.successRate)]
+        }, rightAligned: [2, 3, 4]))
+        print("\(result.images) images" + (result.skipped.isEmpty ? "" : ", \(result.skipped.count) skipped")
+              + (result.run.map { "; outcomes in \($0)" } ?? ""))
+    }
+}
+
+struct Stroop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The Stroop test: colour words written in other colours; does CLIP read the word or the ink?",
+        discussion: """
+            The paper's images exactly: a 400x200 white canvas, each of 8 colour words centred in each \
+            of the 8 inks (red 255,0,0; blue 0,0,255; green 0,255,0; yellow 255,255,0; orange \
+            255,165,0; purple 128,0,128; black; pink 255,192,203), plus neutral words in each ink; \
+            prompt "My favorite word, written in the color {}"; top-3 per image. Reports how often the \
+            ink is named and how often the word wins on the conflicting images, and the ink accuracy \
+            on neutral words. --toy draws the toy world's ten colours at its 96x96 resolution with \
+            its own prompt (the default for the toy model). -o draws the figure: each image beside \
+            its top-3 probabilities.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Flag(help: "The toy world's preset (its colours, resolution and prompt); default for the toy model.")
+    var toy = false
+
+    @Flag(help: "The paper's preset even for the toy model.")
+    var paper = false
+
+    @Option(help: ArgumentHelp("Neutral (non-colour) words, comma-separated.", valueName: "W,..."))
+    var neutral: String?
+
+    @Option(help: ArgumentHelp("Em size of the word in pixels (default 72; 20 for the toy preset).", valueName: "PX"))
+    var fontSize: Double?
+
+    @Option(help: ArgumentHelp("A TrueType/OpenType font file (default DejaVu Sans).", valueName: "FILE"))
+    var font: String?
+
+    @Option(help: "Labels per image.")
+    var top = 3
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the figure here too.", valueName: "FILE"))
+    var output: String?
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("The run folder (default <runs>/stroop-<model>).", valueName: "DIR"))
+    var runFolder: String?
+
+    @OptionGroup var runsOption: RunsOption
+    @OptionGroup var json: JSONOption
+
+    func validate() throws {
+        if toy && paper { throw CommandFailure("--toy and --paper: choose one preset") }
+        if top < 1 { throw CommandFailure("--top must be at least 1, got \(top)") }
+    }
+
+    static func toySettings() -> StroopSettings {
+        let n = ToyTrainJob.defaultConfig.imageResolution
+        return StroopSettings(colours: ToyWorld.Ink.allCases.map { StroopColour($0.rawValue, $0.color.r, $0.color.g, $0.color.b) },
+                              neutralWords: ["dog", "tree", "music"], width: n, height: n, fontSize: (Double(n) * 0.21).rounded(),
+                              template: "my favorite word, written in the color {}")
+    }
+
+    func run() throws {
+        let useToy = toy || (!paper && ToyAttackDefaults.isToy(modelOptions.model))
+        var settings = useToy ? Self.toySettings() : .paper
+        if let neutral { settings.neutralWords = neutral.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        if let fontSize { settings.fontSize = fontSize }
+        try failing { try settings.validate() }
+        let name = "stroop-" + ((modelOptions.model as NSString).lastPathComponent as NSString).deletingPathExtension
+        let job = StroopJob(model: modelOptions.model, settings: settings, top: top, font: font,
+                            output: runFolder ?? (runsOption.directory as NSString).appendingPathComponent(name))
+        let result = try failing { try runCommandJob(job, token: InterruptCancels.installedToken()) }
+        if let output, let figure = result.figure {
+            do {
+                if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+                try FileManager.default.copyItem(atPath: figure, toPath: output)
+            } catch { throw CommandFailure("-o \(output): cannot write it") }
+        }
+        if json.json { return try Output.printJSON(result) }
+        print(Output.table([["word", "ink", "top"]] + result.images.map { item in
+            [item.word, item.ink, item.top.map { String(format: "%@ %.0f%%", $0.label, 100 * $0.probability) }.joined(separator: ", ")]
+        }))
+        print(StroopJob.summary(of: result))
+        print("figure: \(output ?? result.figure ?? "-")")
+    }
+}
