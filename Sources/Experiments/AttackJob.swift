@@ -106,7 +106,7 @@ public struct AttackPair: Codable, Sendable, Equatable, Hashable {
 
     /// "label=text" (or just "label", which writes the label itself).
     public init(parsing item: String) throws {
-        let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard let target = parts.first, !target.isEmpty else { throw InvalidParameter("pairs", "'\(item)' is not label=text") }
         let text = parts.count > 1 ? parts[1] : target
         guard !text.isEmpty else { throw InvalidParameter("pairs", "'\(item)' has an empty text") }
@@ -219,7 +219,8 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
     public func run(_ context: JobContext) throws -> Result {
         try validate()
         let painter = AttackPainter(font: try Font.load(path: font).font)
-        let walked = try ImageFolders.walk(folders)
+        let walked: [ImageFile]
+        do { walked = try ImageFolders.walk(folders) } catch { throw InvalidParameter("dir", "\(error)") }
         let files = shard.map { shard in walked.filter { shard.contains(relativePath: $0.relativePath) } } ?? walked
         guard !files.isEmpty else {
             throw InvalidParameter("dir", "\(folders.joined(separator: ", ")) holds no images (jpg, jpeg, png)"
@@ -282,7 +283,8 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
     public static func table(_ outcomes: [ImageOutcome], attacks: [AttackPair]) -> Result {
         var byFile: [String: ImageOutcome] = [:]
         for outcome in outcomes { byFile[outcome.file] = outcome }
-        let scored = byFile.values.filter { $0.error == nil && $0.attacked?.count == attacks.count }
+        // In file order, so that sums (and so the table) do not depend on how the work was split.
+        let scored = byFile.values.filter { $0.error == nil && $0.attacked?.count == attacks.count }.sorted { $0.file < $1.file }
         let skipped = byFile.values.compactMap { o in o.error.map { Skipped(file: o.file, error: $0) } }.sorted { $0.file < $1.file }
         let n = Double(max(1, scored.count))
         let rows = attacks.enumerated().map { k, pair -> Row in

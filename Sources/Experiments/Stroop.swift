@@ -109,6 +109,13 @@ public struct StroopJob: JobSpec, Equatable {
         public var ink: String
         public var neutral: Bool
         public var top: [LabelScore]
+
+        public init(word: String, ink: String, neutral: Bool, top: [LabelScore]) {
+            self.word = word
+            self.ink = ink
+            self.neutral = neutral
+            self.top = top
+        }
     }
 
     public struct Result: Codable, Sendable, Equatable {
