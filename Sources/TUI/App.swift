@@ -91,10 +91,17 @@ public enum App {
 
     /// How to draw the pictures that come from the state's data.
     static func renderers(_ state: AppState) -> [ImageSource: ImageCompositor.Renderer] {
-        guard let card = state.card else { return [:] }
-        return [.cardPanel(neuron: card.neuron): { width, height in
-            guard let font = try? Font.standard() else { return Image(width: 8, height: 8, color: .white) }
-            return NeuronPictures.panel(categories: card.categories, bins: card.bins, width: width, height: height, font: font)
-        }]
+        var renderers: [ImageSource: ImageCompositor.Renderer] = [:]
+        if let card = state.card {
+            renderers[.cardPanel(neuron: card.neuron)] = { width, height in
+                guard let font = try? Font.standard() else { return Image(width: 8, height: 8, color: .white) }
+                return NeuronPictures.panel(categories: card.categories, bins: card.bins, width: width, height: height, font: font)
+            }
+        }
+        if let result = state.lab?.result {
+            let image = result.image
+            renderers[.attackLab(generation: result.generation)] = { _, _ in image }
+        }
+        return renderers
     }
 }

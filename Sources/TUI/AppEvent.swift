@@ -89,6 +89,8 @@ public enum AppEvent: Sendable {
     /// An encoded picture is ready for its slot.
     case imageReady(ImageKey)
     case searchResults(query: String, neurons: [(neuron: Int, score: Float)])
+    /// The attack lab's answer to one of its requests.
+    case attackScored(AttackLabResult)
     case message(String, isError: Bool)
 }
 

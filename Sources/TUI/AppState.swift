@@ -1,16 +1,18 @@
+import Experiments
 import Foundation
 import Index
 import Jobs
 
 /// The app's screens, one shown at a time (Tab cycles the main ones).
 public enum Screen: String, Sendable, Equatable, CaseIterable {
-    case neurons, card, image, jobs, log
+    case neurons, card, image, lab, jobs, log
 
     var title: String {
         switch self {
         case .neurons: "Neurons"
         case .card: "Card"
         case .image: "Image"
+        case .lab: "Attack"
         case .jobs: "Jobs"
         case .log: "Log"
         }
@@ -37,6 +39,12 @@ public enum Effect: Sendable, Equatable {
     case dream(neuron: Int)
     /// A sweep: every neuron (or a range) visualized, 16 a batch.
     case atlas(neurons: ClosedRange<Int>, steps: Int)
+    /// The attack lab's newest text to draw and score (older ones are dropped).
+    case rescoreAttack(AttackLabRequest)
+    /// Saves an attacked image and its scores (an attack job into a run folder).
+    case saveAttack(imagePath: String, text: String, style: AttackStyle)
+    /// The Stroop test (the toy's preset for the toy model).
+    case stroop
     case quit
 }
 
@@ -102,6 +110,9 @@ public struct AppState {
 
     public var image: ImageDetails?
     public var imageSelection = 0
+
+    /// The typographic attack lab (open once an image was attacked).
+    public var lab: AttackLab?
 
     public var jobs = JobBoard()
     /// Run folders of earlier sessions and of commands, found under the runs directory.
@@ -228,6 +239,8 @@ public struct AppState {
             jobSelection = min(jobSelection, max(0, jobRows.count - 1))
         case .imageReady:
             break
+        case let .attackScored(result):
+            labScored(result)
         case let .searchResults(query, neurons):
             meaning = (query, Dictionary(neurons.map { ($0.neuron, $0.score) }, uniquingKeysWith: { a, _ in a }))
             if query == self.query { selection = 0 }
@@ -305,6 +318,8 @@ public struct AppState {
             return []
         }
         message = nil
+        // The lab takes every key but the pane keys: its text is typed as it is.
+        if screen == .lab, ![.tab, .backTab, .escape].contains(key) { return labKeys(key) }
         switch key {
         case .character("?"): help = true; return []
         case .character(":"): input = .command(""); return []
@@ -325,6 +340,7 @@ public struct AppState {
         case .neurons: return neuronKeys(key)
         case .card: return cardKeys(key)
         case .image: return imageKeys(key)
+        case .lab: return labKeys(key)
         case .jobs: return jobKeys(key)
         case .log: logKeys(key); return []
         }
@@ -334,6 +350,7 @@ public struct AppState {
         var order: [Screen] = [.neurons]
         if cardNeuron != nil { order.append(.card) }
         if image != nil { order.append(.image) }
+        if lab != nil { order.append(.lab) }
         order += [.jobs, .log]
         let index = order.firstIndex(of: screen) ?? 0
         let next = order[(index + (forward ? 1 : order.count - 1)) % order.count]
@@ -448,6 +465,8 @@ public struct AppState {
             show(.jobs)
             return [.dream(neuron: neuron)]
         case .character("/"): screen = .neurons; input = .search(query)
+        case .character("a"):
+            if cardImages.indices.contains(cardSelection) { return openLab(cardImages[cardSelection].path) }
         default: break
         }
         return []
@@ -477,6 +496,7 @@ public struct AppState {
         if key == .enter, image.neurons.indices.contains(imageSelection) {
             return openCard(image.neurons[imageSelection].neuron)
         }
+        if key == .character("a") { return openLab(image.path) }
         return []
     }
 
@@ -653,8 +673,16 @@ public struct AppState {
             return visualizeCommand(argument)
         case "atlas":
             return atlasCommand(argument)
+        case "attack":
+            let path = argument.isEmpty ? (lab?.imagePath ?? image?.path) : (argument as NSString).expandingTildeInPath
+            guard let path else { report("usage: :attack IMAGE (or a from an image or a card)", isError: true); return [] }
+            guard FileManager.default.isReadableFile(atPath: path) else { report("\(path): no such image", isError: true); return [] }
+            return openLab(path)
+        case "stroop":
+            show(.jobs)
+            return [.stroop]
         default:
-            report("unknown command :\(name) (try :89, :scan DIR, :visualize N, :sort top, :filter starred, :q)", isError: true)
+            report("unknown command :\(name) (try :89, :scan DIR, :visualize N, :attack IMAGE, :stroop, :sort top, :filter starred, :q)", isError: true)
         }
         return []
     }

@@ -66,6 +66,7 @@ public final class Backend: @unchecked Sendable {
     // Guarded by `lock`; the model inside is used only under `executor.run`.
     private let lock = NSLock()
     private var shared = Shared()
+    let labWorker = AttackLabWorker()
 
     public init(options: AppOptions, mailbox: Mailbox, executor: ComputeExecutor = .shared) {
         self.options = options
@@ -384,6 +385,20 @@ public final class Backend: @unchecked Sendable {
                 maxText(neuron: neuron)
             }
         case let .resumeRun(folder): resumeRun(folder)
+        case let .rescoreAttack(request):
+            labWorker.submit(request) { thread("clipscope.tui.attack-lab") { [self] in attackLabLoop() } }
+        case let .saveAttack(imagePath, text, style):
+            let (labels, template) = attackLabels
+            let stem = ((imagePath as NSString).lastPathComponent as NSString).deletingPathExtension
+            let slug = String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(24))
+            let job = AttackJob(model: options.model, image: imagePath, text: text, style: style, labels: labels, template: template,
+                                output: (options.runs as NSString).appendingPathComponent("attack-\(stem)-\(slug)"))
+            _ = start(job, restart: { [self] in perform(effect) })
+        case .stroop:
+            let name = ((options.model as NSString).lastPathComponent as NSString).deletingPathExtension
+            let job = StroopJob(model: options.model, settings: isToy ? ToyStroop.settings : .paper,
+                                output: (options.runs as NSString).appendingPathComponent("stroop-\(name)"))
+            _ = start(job, restart: { [self] in perform(.stroop) })
         case .quit:
             for token in withShared({ $0.quitting = true; return Array($0.cancels.values) }) { token.cancel() }
         }
@@ -506,6 +521,34 @@ public final class Backend: @unchecked Sendable {
             done.signal()
         }
         _ = done.wait(timeout: .now() + seconds)
+    }
+
+    /// The lab's labels and prompt: the toy's words, or ImageNet's classes.
+    var attackLabels: (labels: [String], template: String) {
+        isToy ? (ToyAttackDefaults.labels, ToyAttackDefaults.template) : (EmbeddedAssets.imageNetLabels, "This is a photo of a {}")
+    }
+
+    /// The lab's evaluator: one request at a time, the newest, on this thread for good.
+    func attackLabLoop() {
+        var session: AttackLabSession?
+        while !withShared({ $0.quitting }) {
+            let request = labWorker.next()
+            do {
+                guard let model = withShared({ $0.model }) else { continue }
+                if session == nil {
+                    let (labels, template) = attackLabels
+                    if !isToy { mailbox.post(.message("embedding the \(labels.count) labels once ...", isError: false)) }
+                    let scorer = try executor.run(.interactive) { try AttackScorer(model: model, labels: labels, template: template) }
+                    session = AttackLabSession(painter: AttackPainter(font: try Font.standard()), scorer: scorer,
+                                               defaultSize: isToy ? ToyAttackDefaults.size : nil)
+                }
+                if let result = try session!.evaluate(request, executor: executor, isStale: labWorker.isStale) {
+                    mailbox.post(.attackScored(result))
+                }
+            } catch {
+                mailbox.post(.message("attack lab: \(request.imagePath): \(error)", isError: true))
+            }
+        }
     }
 
     func thread(_ name: String, _ body: @escaping @Sendable () -> Void) {

@@ -133,8 +133,10 @@ final class ImageCompositor {
 extension ImageSource {
     /// Pictures drawn from the state's data rather than read from a file or a job.
     var needsRenderer: Bool {
-        if case .cardPanel = self { return true }
-        return false
+        switch self {
+        case .cardPanel, .attackLab: true
+        default: false
+        }
     }
 }
 

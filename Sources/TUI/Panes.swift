@@ -9,6 +9,8 @@ public enum ImageSource: Sendable, Hashable {
     case preview(UUID, step: Int)
     /// A neuron card's side panel drawn as a chart (category bars and histogram).
     case cardPanel(neuron: Int)
+    /// The attack lab's image as of one of its answers.
+    case attackLab(generation: Int)
 }
 
 /// A picture to show in a rectangle of cells, after the text of the frame is out.
@@ -42,6 +44,7 @@ public enum Panes {
         case .neurons: neuronList(state, canvas, body)
         case .card: placements = card(state, canvas, body)
         case .image: placements = imageView(state, canvas, body)
+        case .lab: placements = labPane(state, canvas, body)
         case .jobs: placements = jobsPane(state, canvas, body)
         case .log: logPane(state, canvas, body)
         }
@@ -63,6 +66,7 @@ public enum Panes {
         var screens: [Screen] = [.neurons]
         if state.cardNeuron != nil { screens.append(.card) }
         if state.image != nil || state.screen == .image { screens.append(.image) }
+        if state.lab != nil { screens.append(.lab) }
         screens += [.jobs, .log]
         for screen in screens {
             var title = screen.title
@@ -318,6 +322,51 @@ public enum Panes {
         return [ImagePlacement(source: .file(image.path), rect: pictureArea.inset(0))]
     }
 
+    // MARK: Attack lab
+
+    static func labPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
+        guard let lab = state.lab else { return [] }
+        canvas.put(area.top, 0, "attack " + lab.imagePath, width: area.width, .title)
+        let (pictureArea, side) = Rect(top: area.top + 1, left: 0, height: area.height - 1, width: area.width)
+            .splitLeft(max(20, area.width - 44))
+        var row = side.top
+        func line(_ text: String, _ style: Style = .plain) {
+            guard row < side.bottom else { return }
+            canvas.put(row, side.left + 1, text, width: side.width - 1, style)
+            row += 1
+        }
+        line("text: " + lab.text + "█", .bold)
+        if let result = lab.result {
+            let place: String
+            switch result.style.placement {
+            case let .origin(x, y): place = "at \(x),\(y)"
+            case .paper: place = "at the paper's 8 places"
+            case .centered: place = "centred"
+            }
+            line(String(format: "%@, size %.0f, %@ on %@", place, result.size, result.style.fill, result.style.outline), .dim)
+            if let coverage = result.coverage {
+                line(String(format: "coverage %.2f%%  changed px %.2f%%", 100 * coverage.coverage, 100 * coverage.changedPixels), .dim)
+            }
+            if let problem = result.problem { line(problem, .bad) }
+        }
+        line(lab.isCurrent ? "" : "scoring ...", .accent)
+        if let result = lab.result {
+            line("before", .bold)
+            for score in result.comparison.before { line(String(format: "%5.1f%% ", 100 * score.probability) + score.label) }
+            line("")
+            line(lab.text.isEmpty ? "after (type a text)" : "after \"\(lab.text)\"", .bold)
+            for score in result.comparison.after {
+                let delta = score.delta.map { String(format: " %+6.1f", 100 * $0) } ?? ""
+                line(String(format: "%5.1f%%", 100 * score.probability) + delta + " " + score.label,
+                     (score.delta ?? 0) > 0.005 ? .good : (score.delta ?? 0) < -0.005 ? .bad : .plain)
+            }
+        }
+        line("")
+        line("arrows move · PgUp/PgDn size · ^N colour · ^P paper · ^W save", .dim)
+        let source: ImageSource = lab.result.map { .attackLab(generation: $0.generation) } ?? .file(lab.imagePath)
+        return [ImagePlacement(source: source, rect: pictureArea.inset(0))]
+    }
+
     // MARK: Jobs
 
     static func jobsPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
@@ -415,9 +464,15 @@ public enum Panes {
                         ("m", "maximal text: the texts closest to the neuron's top 10 images (a job)"),
                         ("d", "Deep Dream of the neuron (a job; its picture shows in the jobs pane)"),
                         ("[ ] PgUp PgDn", "previous / next neuron"), ("r", "edit the label"), ("n", "edit the note"),
-                        ("s", "star"), ("e", "export the card as PNG")]
+                        ("s", "star"), ("e", "export the card as PNG"), ("a", "attack the selected picture (the attack lab)")]
         case .image:
-            specific = [("↑↓ j k", "move over the neurons"), ("Enter", "open that neuron's card")]
+            specific = [("↑↓ j k", "move over the neurons"), ("Enter", "open that neuron's card"),
+                        ("a", "attack the image: the typographic attack lab")]
+        case .lab:
+            specific = [("letters", "type the attack text (scored as you type)"), ("Backspace / ^U", "delete a letter / all"),
+                        ("←→↑↓", "move the text"), ("PgUp PgDn", "bigger / smaller"), ("^N", "next text colour"),
+                        ("^P", "the paper's eight positions (and back)"), ("^W", "save the attacked image and its scores"),
+                        ("Esc", "back"), ("Tab", "next pane")]
         case .jobs:
             specific = [("↑↓ j k", "select a job or run folder"), ("c", "cancel it (work so far is kept)"),
                         ("R", "run it again (a scan or an interrupted toy train resumes)"), ("Enter", "open its result")]

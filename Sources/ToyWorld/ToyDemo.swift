@@ -89,3 +89,27 @@ public struct ToyTypographicAttack {
         return last!
     }
 }
+
+/// How the toy model is attacked unless told otherwise (the command line and the app's lab
+/// agree on it): its own words as labels, in the captions it learnt, written centred at the
+/// size of its training words.
+public enum ToyAttackDefaults {
+    public static let template = "a photo of a {}"
+    public static var labels: [String] { ToyWorld.words }
+    /// A batch's labels: the shape names (drawings carry a shape).
+    public static var batchLabels: [String] { ToyWorld.Shape.allCases.map(\.rawValue) }
+    /// A fifth of the side, like the words of its scenes.
+    public static var size: Double { (Double(ToyTrainJob.defaultConfig.imageResolution) * 0.2).rounded() }
+    public static func isToy(_ model: String) -> Bool { model.lowercased() == ModelLocator.toyName }
+}
+
+/// The Stroop test in the toy world: its ten inks on a white canvas at its resolution,
+/// in the prompt its own report card uses.
+public enum ToyStroop {
+    public static var settings: StroopSettings {
+        let n = ToyTrainJob.defaultConfig.imageResolution
+        return StroopSettings(colours: ToyWorld.Ink.allCases.map { StroopColour($0.rawValue, $0.color.r, $0.color.g, $0.color.b) },
+                              neutralWords: ["dog", "tree", "music"], width: n, height: n, fontSize: (Double(n) * 0.21).rounded(),
+                              template: "my favorite word, written in the color {}")
+    }
+}

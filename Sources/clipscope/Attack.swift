@@ -6,13 +6,6 @@ import Index
 import Jobs
 import ToyWorld
 
-/// What the toy model attacks by default: its own words, centred at the size of its training words.
-enum ToyAttackDefaults {
-    static let template = "a photo of a {}"
-    static let sizeFraction = 0.2
-    static func isToy(_ model: String) -> Bool { model.lowercased() == ModelLocator.toyName }
-}
-
 /// The look and place of attack text, shared by `attack` and the app's attack lab.
 struct AttackStyleOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where the text goes: paper (its 8 origins, scaled), center, or X,Y (baseline-left, image pixels). Default: paper; center for the toy model.", valueName: "WHERE"))
@@ -36,8 +29,7 @@ struct AttackStyleOptions: ParsableArguments {
     func style(model: String) throws -> AttackStyle {
         let toy = ToyAttackDefaults.isToy(model)
         let placement = try failing { try position.map(AttackPlacement.init(parsing:)) ?? (toy ? .centered : .paper) }
-        let resolution = toy ? Double(ToyTrainJob.defaultConfig.imageResolution) : nil
-        let style = AttackStyle(placement: placement, size: size ?? resolution.map { ($0 * ToyAttackDefaults.sizeFraction).rounded() },
+        let style = AttackStyle(placement: placement, size: size ?? (toy ? ToyAttackDefaults.size : nil),
                                 fill: fill, outline: outline, outlineWidth: outlineWidth)
         try failing { try style.validate() }
         return style
@@ -125,7 +117,7 @@ struct Attack: ParsableCommand {
 
         func resolvedLabels(batch: Bool) throws -> [String] {
             if let labels { return try Classify.readLabels(labels) }
-            if ToyAttackDefaults.isToy(modelOptions.model) { return batch ? ToyWorld.Shape.allCases.map(\.rawValue) : ToyWorld.words }
+            if ToyAttackDefaults.isToy(modelOptions.model) { return batch ? ToyAttackDefaults.batchLabels : ToyAttackDefaults.labels }
             return try Classify.readLabels("imagenet")
         }
 
@@ -277,16 +269,9 @@ struct Stroop: ParsableCommand {
         if top < 1 { throw CommandFailure("--top must be at least 1, got \(top)") }
     }
 
-    static func toySettings() -> StroopSettings {
-        let n = ToyTrainJob.defaultConfig.imageResolution
-        return StroopSettings(colours: ToyWorld.Ink.allCases.map { StroopColour($0.rawValue, $0.color.r, $0.color.g, $0.color.b) },
-                              neutralWords: ["dog", "tree", "music"], width: n, height: n, fontSize: (Double(n) * 0.21).rounded(),
-                              template: "my favorite word, written in the color {}")
-    }
-
     func run() throws {
         let useToy = toy || (!paper && ToyAttackDefaults.isToy(modelOptions.model))
-        var settings = useToy ? Self.toySettings() : .paper
+        var settings = useToy ? ToyStroop.settings : .paper
         if let neutral { settings.neutralWords = neutral.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         if let fontSize { settings.fontSize = fontSize }
         try failing { try settings.validate() }
