@@ -246,12 +246,13 @@ public struct GapJob: JobSpec, Equatable {
 
         let font = try Font.standard()
         let figure = path("gap.png"), pcaFigure = path("gap-pca.png")
-        try Self.figure(umapPoints, gap: gap, method: "UMAP", font: font).writePNG(path: figure)
+        let umapFigure = Self.figure(umapPoints, gap: gap, method: "UMAP", font: font)
+        try umapFigure.writePNG(path: figure)
         context.artefact(JobArtefact(name: "figure", path: figure))
         if let copy = self.figure {
             let folder = (copy as NSString).deletingLastPathComponent
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            try Self.figure(umapPoints, gap: gap, method: "UMAP", font: font).writePNG(path: copy)
+            try umapFigure.writePNG(path: copy)
         }
         try Self.figure(pcaPoints, gap: gap, method: "PCA", font: font, equalAspect: true).writePNG(path: pcaFigure)
         context.artefact(JobArtefact(name: "PCA figure", path: pcaFigure))
