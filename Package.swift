@@ -57,7 +57,8 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Tensor", "Imaging"]),
+        // Fixtures are read through #filePath, not bundled.
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Tensor", "Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index"]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs"]),

@@ -5,7 +5,7 @@ import Jobs
 
 /// The app's screens, one shown at a time (Tab cycles the main ones).
 public enum Screen: String, Sendable, Equatable, CaseIterable {
-    case neurons, card, image, lab, jobs, log
+    case neurons, card, image, lab, figure, jobs, log
 
     var title: String {
         switch self {
@@ -13,6 +13,7 @@ public enum Screen: String, Sendable, Equatable, CaseIterable {
         case .card: "Card"
         case .image: "Image"
         case .lab: "Attack"
+        case .figure: "Figure"
         case .jobs: "Jobs"
         case .log: "Log"
         }
@@ -45,7 +46,33 @@ public enum Effect: Sendable, Equatable {
     case saveAttack(imagePath: String, text: String, style: AttackStyle)
     /// The Stroop test (the toy's preset for the toy model).
     case stroop
+    /// The modality gap of a folder or CSV of captioned images (nil: the toy's own scenes).
+    case gap(String?)
     case quit
+}
+
+/// The figures of a finished experiment and its numbers.
+public struct FigureView: Sendable, Equatable {
+    public var kind: String
+    /// (name, path) of each picture the job made.
+    public var pictures: [(name: String, path: String)]
+    public var shown = 0
+    public var summary: String
+
+    /// The view of a finished Stroop or gap job (nil for other jobs or before a figure exists).
+    init?(job: JobState) {
+        guard ["stroop", "gap"].contains(job.kind) else { return nil }
+        pictures = job.artefacts.compactMap { artefact in
+            artefact.path.flatMap { Panes.isPicture($0) ? (artefact.name, $0) : nil }
+        }
+        guard !pictures.isEmpty else { return nil }
+        kind = job.kind
+        summary = job.outcome ?? ""
+    }
+
+    public static func == (a: FigureView, b: FigureView) -> Bool {
+        a.kind == b.kind && a.pictures.map(\.path) == b.pictures.map(\.path) && a.shown == b.shown && a.summary == b.summary
+    }
 }
 
 /// How the neuron list is ordered.
@@ -113,6 +140,9 @@ public struct AppState {
 
     /// The typographic attack lab (open once an image was attacked).
     public var lab: AttackLab?
+
+    /// A finished experiment's figures and numbers (Stroop, modality gap).
+    public var figure: FigureView?
 
     public var jobs = JobBoard()
     /// Run folders of earlier sessions and of commands, found under the runs directory.
@@ -226,7 +256,14 @@ public struct AppState {
                     // The jobs pane follows the newest job.
                     if let row = jobRows.firstIndex(where: { $0.state.id == id }) { jobSelection = row }
                 case let .log(level, text): log("\(state.kind): \(text)", isError: level == .warning)
-                case let .finished(summary, _): log("\(state.kind): \(summary)"); stopping.remove(id)
+                case let .finished(summary, _):
+                    log("\(state.kind): \(summary)")
+                    stopping.remove(id)
+                    // An experiment with a figure shows it when it ends while its job is watched.
+                    if screen == .jobs, let view = FigureView(job: state) {
+                        figure = view
+                        show(.figure)
+                    }
                 case let .failed(text): report("\(state.kind) failed: \(text)", isError: true); stopping.remove(id)
                 case .cancelled: log("\(state.kind) cancelled"); stopping.remove(id)
                 default: break
@@ -341,6 +378,7 @@ public struct AppState {
         case .card: return cardKeys(key)
         case .image: return imageKeys(key)
         case .lab: return labKeys(key)
+        case .figure: figureKeys(key); return []
         case .jobs: return jobKeys(key)
         case .log: logKeys(key); return []
         }
@@ -351,6 +389,7 @@ public struct AppState {
         if cardNeuron != nil { order.append(.card) }
         if image != nil { order.append(.image) }
         if lab != nil { order.append(.lab) }
+        if figure != nil { order.append(.figure) }
         order += [.jobs, .log]
         let index = order.firstIndex(of: screen) ?? 0
         let next = order[(index + (forward ? 1 : order.count - 1)) % order.count]
@@ -546,6 +585,11 @@ public struct AppState {
             }
             return [.resumeRun(folder: folder)]
         case .enter:
+            if let view = FigureView(job: job) {
+                figure = view
+                show(.figure)
+                return []
+            }
             guard let artefact = job.artefacts.last(where: { $0.path != nil }), let path = artefact.path else {
                 message = (job.outcome ?? "\(job.kind) has no result yet", false)
                 return []
@@ -559,6 +603,17 @@ public struct AppState {
             return [.openImage(path)]
         default: return []
         }
+    }
+
+    mutating func figureKeys(_ key: Key) {
+        guard var view = figure, view.pictures.count > 1 else { return }
+        switch key {
+        case .right, .character("l"), .character("n"), .down, .character("j"): view.shown = (view.shown + 1) % view.pictures.count
+        case .left, .character("h"), .character("p"), .up, .character("k"):
+            view.shown = (view.shown + view.pictures.count - 1) % view.pictures.count
+        default: return
+        }
+        figure = view
     }
 
     mutating func logKeys(_ key: Key) {
@@ -681,8 +736,11 @@ public struct AppState {
         case "stroop":
             show(.jobs)
             return [.stroop]
+        case "gap":
+            show(.jobs)
+            return [.gap(argument.isEmpty ? nil : (argument as NSString).expandingTildeInPath)]
         default:
-            report("unknown command :\(name) (try :89, :scan DIR, :visualize N, :attack IMAGE, :stroop, :sort top, :filter starred, :q)", isError: true)
+            report("unknown command :\(name) (try :89, :scan DIR, :visualize N, :attack IMAGE, :stroop, :gap DIR, :sort top, :filter starred, :q)", isError: true)
         }
         return []
     }

@@ -399,6 +399,7 @@ public final class Backend: @unchecked Sendable {
             let job = StroopJob(model: options.model, settings: isToy ? ToyStroop.settings : .paper,
                                 output: (options.runs as NSString).appendingPathComponent("stroop-\(name)"))
             _ = start(job, restart: { [self] in perform(.stroop) })
+        case let .gap(source): gap(source)
         case .quit:
             for token in withShared({ $0.quitting = true; return Array($0.cancels.values) }) { token.cancel() }
         }
@@ -521,6 +522,32 @@ public final class Backend: @unchecked Sendable {
             done.signal()
         }
         _ = done.wait(timeout: .now() + seconds)
+    }
+
+    /// The modality gap of a folder or CSV of captioned images, or of the toy's own scenes.
+    func gap(_ source: String?) {
+        let name = source.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension } ?? "toy"
+        let folder = (options.runs as NSString).appendingPathComponent("gap-\(name)")
+        var job = GapJob(model: options.model, directory: nil, csv: nil, output: folder)
+        if let source {
+            if (source as NSString).pathExtension.lowercased() == "csv" { job.csv = source } else { job.directory = source }
+        } else if !isToy {
+            mailbox.post(.message("usage: :gap DIR (a folder of images named by their captions) or :gap FILE.csv", isError: true))
+            return
+        }
+        thread("clipscope.tui.gap") { [self, job] in
+            var job = job
+            do {
+                if source == nil {
+                    job.pairs = try ToyGapScenes.write(resolution: ToyTrainJob.defaultConfig.imageResolution,
+                                                       folder: (folder as NSString).appendingPathComponent("scenes"))
+                }
+                _ = try job.resolvedPairs()
+                _ = start(job, restart: { [self] in gap(source) })
+            } catch {
+                mailbox.post(.message("gap: \(error)", isError: true))
+            }
+        }
     }
 
     /// The lab's labels and prompt: the toy's words, or ImageNet's classes.

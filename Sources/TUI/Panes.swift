@@ -45,6 +45,7 @@ public enum Panes {
         case .card: placements = card(state, canvas, body)
         case .image: placements = imageView(state, canvas, body)
         case .lab: placements = labPane(state, canvas, body)
+        case .figure: placements = figurePane(state, canvas, body)
         case .jobs: placements = jobsPane(state, canvas, body)
         case .log: logPane(state, canvas, body)
         }
@@ -67,6 +68,7 @@ public enum Panes {
         if state.cardNeuron != nil { screens.append(.card) }
         if state.image != nil || state.screen == .image { screens.append(.image) }
         if state.lab != nil { screens.append(.lab) }
+        if state.figure != nil { screens.append(.figure) }
         screens += [.jobs, .log]
         for screen in screens {
             var title = screen.title
@@ -367,6 +369,26 @@ public enum Panes {
         return [ImagePlacement(source: source, rect: pictureArea.inset(0))]
     }
 
+    // MARK: Figures
+
+    static func figurePane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
+        guard let view = state.figure, view.pictures.indices.contains(view.shown) else { return [] }
+        let picture = view.pictures[view.shown]
+        let others = view.pictures.count > 1 ? "  (\(view.shown + 1)/\(view.pictures.count), ←→ for the others)" : ""
+        canvas.put(area.top, 0, "\(view.kind): \(picture.name)" + others, width: area.width, .title)
+        // The numbers, wrapped to the width, above the picture.
+        var lines: [String] = [], current = ""
+        for word in view.summary.split(separator: " ") {
+            if current.count + word.count + 1 > area.width - 1, !current.isEmpty { lines.append(current); current = "" }
+            current += (current.isEmpty ? "" : " ") + word
+        }
+        if !current.isEmpty { lines.append(current) }
+        for (i, line) in lines.prefix(3).enumerated() { canvas.put(area.top + 1 + i, 0, line, width: area.width, .accent) }
+        let top = area.top + 1 + min(3, lines.count)
+        canvas.put(area.bottom - 1, 0, picture.path, width: area.width, .dim)
+        return [ImagePlacement(source: .file(picture.path), rect: Rect(top: top, left: 0, height: max(1, area.bottom - 1 - top), width: area.width))]
+    }
+
     // MARK: Jobs
 
     static func jobsPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
@@ -473,6 +495,8 @@ public enum Panes {
                         ("←→↑↓", "move the text"), ("PgUp PgDn", "bigger / smaller"), ("^N", "next text colour"),
                         ("^P", "the paper's eight positions (and back)"), ("^W", "save the attacked image and its scores"),
                         ("Esc", "back"), ("Tab", "next pane")]
+        case .figure:
+            specific = [("←→ h l", "the next figure (UMAP, PCA)")]
         case .jobs:
             specific = [("↑↓ j k", "select a job or run folder"), ("c", "cancel it (work so far is kept)"),
                         ("R", "run it again (a scan or an interrupted toy train resumes)"), ("Enter", "open its result")]

@@ -249,6 +249,13 @@ struct Benchmark {
                     _ = batcher.pixels(scenes)
                 }
             },
+            Benchmark(name: "umap.2000", flops: nil) {
+                // One UMAP layout of 2,000 points in 512 dimensions (ten Gaussian clusters).
+                var pointGenerator = SeededGenerator(seed: 3)
+                let centres = (0..<10).map { _ in (0..<512).map { _ in 6 * pointGenerator.nextNormal() } }
+                let points = (0..<2000).flatMap { i in centres[i % 10].map { $0 + pointGenerator.nextNormal() } }
+                return { _ = UMAP().embed(points, dimension: 512) }
+            },
             Benchmark(name: "tui.frame", flops: nil) {
                 // The neuron-card frame at 120x40 composed off-screen (pictures are placed, not drawn).
                 let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: (0..<25).map { "/bench/\($0).png" })

@@ -15,7 +15,7 @@ struct CLIPScope: ParsableCommand {
                 Scan.self, Top.self, Categories.self, Histogram.self, Neurons.self, Label.self, IndexCommand.self,
             ]),
             CommandGroup(name: "Feature visualization", subcommands: [Visualize.self, Dream.self, MaxText.self, Atlas.self]),
-            CommandGroup(name: "Attacks", subcommands: [Attack.self, Stroop.self]),
+            CommandGroup(name: "Attacks", subcommands: [Attack.self, Stroop.self, Gap.self]),
             CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
             CommandGroup(name: "Toy world", subcommands: [Tour.self, Toy.self]),
             CommandGroup(name: "Tools", subcommands: [Runs.self, Bench.self, Version.self]),

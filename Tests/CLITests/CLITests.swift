@@ -569,6 +569,39 @@ final class CLITests: XCTestCase {
     }
 
 
+    // MARK: - Modality gap
+
+    func testGapRunsOnTheToysOwnScenesAndAnswersInTheDocumentedShape() throws {
+        let figure = scratch.appendingPathComponent("figures/gap.png").path
+        let answer = try json(["gap", "--scenes", "8", "--runs", scratch.path, "-o", figure])
+        let run = scratch.appendingPathComponent("gap-toy").path
+        XCTAssertEqual(answer["run"] as? String, run)
+        XCTAssertEqual(answer["pairs"] as? Int, 8)
+        for key in ["centroid_distance", "matched_cosine", "unmatched_cosine"] { XCTAssertNotNil(answer[key] as? Double, key) }
+        let points = objects(answer["points"])
+        XCTAssertEqual(points.count, 16)
+        XCTAssertEqual(points.compactMap { $0["kind"] as? String }.filter { $0 == "text" }.count, 8)
+        XCTAssertTrue(points.allSatisfy { $0["x"] is Double && $0["y"] is Double })
+        XCTAssertNoThrow(try Image.load(path: figure))
+        for name in ["gap.json", "gap.png", "gap-pca.png", "points.csv", "run.json", "scenes/scene-007.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/" + name), name)
+        }
+    }
+
+    func testGapRefusesBadInputNamingTheOption() throws {
+        let empty = scratch.appendingPathComponent("empty").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let csv = scratch.appendingPathComponent("pairs.csv").path
+        try "path,caption\na.png,an apple\nb.png,\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try failure(["gap", "--dir", empty, "--runs", scratch.path]),
+                       "clipscope: --dir \(empty): no images (.jpg, .jpeg, .png)")
+        XCTAssertEqual(try failure(["gap", "--csv", csv, "--runs", scratch.path]),
+                       "clipscope: --csv \(csv) line 3: no caption (want path,caption)")
+        XCTAssertTrue(try failure(["gap", "--model", Self.modelPT]).contains("give --dir D or --csv F"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("gap-empty").path), "no work was done")
+    }
+
+
     // MARK: - Maximal text
 
     func testMaxtextRanksTextsForAnImageOrANeuronAndRefusesAnIndexOfAnotherModel() throws {
