@@ -242,4 +242,9 @@ public struct LabelScore: Codable, Sendable, Equatable {
 public struct AttackComparison: Codable, Sendable, Equatable {
     public var before: [LabelScore]
     public var after: [LabelScore]
+
+    public init(before: [LabelScore], after: [LabelScore]) {
+        self.before = before
+        self.after = after
+    }
 }

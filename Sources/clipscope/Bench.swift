@@ -1,4 +1,5 @@
 import ArgumentParser
+import Assets
 import CLIP
 import Experiments
 import Foundation
@@ -248,6 +249,25 @@ struct Benchmark {
                     let scenes = (0..<64).map { _ in sampler.sample(&sceneGenerator) }
                     _ = batcher.pixels(scenes)
                 }
+            },
+            Benchmark(name: "attack.rescore", flops: trunkFlops) {
+                // The attack lab's keystroke: text drawn on a 288x288 image, preprocessed, embedded and
+                // scored against label embeddings made once (100 ImageNet classes; more only widen one matmul).
+                guard let font = try? Font.standard(),
+                      let scorer = try? AttackScorer(model: model.value, labels: Array(EmbeddedAssets.imageNetLabels.prefix(100)),
+                                                     template: "This is a photo of a {}") else { return {} }
+                let painter = AttackPainter(font: font)
+                let clean = Image.testCard(width: 288, height: 288, seed: 5)
+                return { _ = scorer.probabilities([try! painter.attack(clean, text: "iPod", style: AttackStyle())]) }
+            },
+            Benchmark(name: "attack.rescore_toy", flops: nil) {
+                guard let toy = try? CLIPModel.load(model: ModelLocator.toyName), let font = try? Font.standard(),
+                      let scorer = try? AttackScorer(model: toy, labels: ToyAttackDefaults.labels, template: ToyAttackDefaults.template)
+                else { return {} }
+                let painter = AttackPainter(font: font)
+                let clean = Image.testCard(width: 96, height: 96, seed: 5)
+                let style = AttackStyle(placement: .centered, size: ToyAttackDefaults.size)
+                return { _ = scorer.probabilities([try! painter.attack(clean, text: "star", style: style)]) }
             },
             Benchmark(name: "umap.2000", flops: nil) {
                 // One UMAP layout of 2,000 points in 512 dimensions (ten Gaussian clusters).

@@ -569,6 +569,65 @@ final class CLITests: XCTestCase {
     }
 
 
+    // MARK: - Typographic attacks and Stroop
+
+    func testAnAttackOnOneImageAnswersInTheDocumentedShapeAndSavesTheAttackedImage() throws {
+        let image = scratch.appendingPathComponent("card.png").path
+        try Image.testCard(width: 200, height: 150, seed: 4).writePNG(path: image)
+        let attacked = scratch.appendingPathComponent("attacked.png").path
+        let answer = try json(["attack", "--image", image, "--text", "star", "--runs", scratch.path, "-o", attacked])
+        for key in ["before", "after"] {
+            let scores = objects(answer[key])
+            XCTAssertEqual(scores.count, 5, key)
+            XCTAssertTrue(scores.allSatisfy { $0["label"] is String && $0["probability"] is Double }, key)
+        }
+        XCTAssertTrue(objects(answer["after"]).allSatisfy { $0["delta"] is Double })
+        let coverage = try XCTUnwrap(answer["coverage"] as? Double), changed = try XCTUnwrap(answer["changed_pixels"] as? Double)
+        XCTAssertGreaterThan(changed, 0)
+        XCTAssertGreaterThanOrEqual(coverage, changed)
+        XCTAssertEqual(try Image.load(path: attacked).width, 200)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("attack-card/scores.json").path))
+    }
+
+    func testABatchAttackPrintsATableWritesCSVAndRefusesBadInputBeforeWork() throws {
+        let folder = scratch.appendingPathComponent("drawings").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for i in 0..<3 { try Image.testCard(width: 96, height: 96, seed: UInt64(i + 1)).writePNG(path: folder + "/d\(i).png") }
+        let csv = scratch.appendingPathComponent("table.csv").path
+        let answer = try json(["attack", "--dir", folder, "--pairs", "star,moon=ring", "--runs", scratch.path, "-o", csv])
+        let rows = objects(answer["attacks"])
+        XCTAssertEqual(Set(rows.compactMap { $0["target"] as? String }), ["star", "moon"])
+        XCTAssertTrue(rows.allSatisfy { $0["success_rate"] is Double && $0["coverage"] is Double })
+        XCTAssertEqual(answer["images"] as? Int, 3)
+        XCTAssertTrue(try String(contentsOfFile: csv, encoding: .utf8).hasPrefix("target,text,coverage,changed_pixels,success_rate,images"))
+
+        let image = folder + "/d0.png"
+        let empty = scratch.appendingPathComponent("empty").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for (arguments, named) in [(["--image", image, "--text", "star", "--fill", "blurple"], "--fill 'blurple' is not a colour"),
+                                   (["--image", image, "--text", "a long attack text", "--size", "60"], "--text 'a long attack text' does not fit"),
+                                   (["--image", image, "--text", "star", "--labels", "dog"], "--labels dog: no such file"),
+                                   (["--image", image, "--text", "star", "--position", "left"], "--position 'left'"),
+                                   (["--dir", empty, "--sweep"], "--dir "),
+                                   (["--dir", folder, "--pairs", "zebra=z"], "--pairs target 'zebra' is not one of the labels"),
+                                   (["--image", image], "--image needs --text")] {
+            let message = try failure(["attack", "--runs", scratch.path] + arguments)
+            XCTAssertTrue(message.contains(named), "\(arguments): \(message)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("attack-batch-empty/results.jsonl").path))
+    }
+
+    func testStroopDrawsTheToysPresetAndAnswersInTheDocumentedShape() throws {
+        let figure = scratch.appendingPathComponent("stroop.png").path
+        let answer = try json(["stroop", "--runs", scratch.path, "-o", figure])
+        let images = objects(answer["images"])
+        XCTAssertEqual(images.count, 10 * 10 + 3 * 10, "each toy colour word in each ink, and three neutral words")
+        XCTAssertTrue(images.allSatisfy { ($0["top"] as? [Any])?.count == 3 })
+        for key in ["ink_accuracy", "word_wins", "neutral_ink_accuracy"] { XCTAssertNotNil(answer[key] as? Double, key) }
+        XCTAssertGreaterThan(try Image.load(path: figure).height, 400)
+        XCTAssertTrue(try failure(["stroop", "--toy", "--paper"]).contains("--toy and --paper"))
+    }
+
     // MARK: - Modality gap
 
     func testGapRunsOnTheToysOwnScenesAndAnswersInTheDocumentedShape() throws {

@@ -386,6 +386,68 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
+    func testTheAttackLabScoresTheFinalTextTypedFastAndMatchesTheCommandLine() throws {
+        let demo = try demo()
+        try openApp(demo: demo, columns: 120, rows: 36)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        let shapes = demo.appendingPathComponent("gallery/shapes")
+        let image = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: shapes.path).sorted().first { $0.hasSuffix(".png") })
+        let path = shapes.appendingPathComponent(image).path
+        try tmux.keys(":")
+        try tmux.type("attack \(path)")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "after (type a text)")
+        // Typed in one burst, changed, cleared and typed again: only the last text's scores may show.
+        try tmux.type("moonstar")
+        try tmux.keys("BSpace", "BSpace", "C-u")
+        try tmux.type("heart")
+        var screen = try tmux.wait(for: "after \"heart\"")
+        let deadline = Date().addingTimeInterval(20)
+        while screen.contains("scoring ...") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            screen = try tmux.screen()
+        }
+        XCTAssertFalse(screen.contains("scoring ..."), screen)
+        // The lab's side column (the picture is left of it): 44 cells at the right of a 120-column window.
+        let lines = screen.split(separator: "\n").map { String($0.dropFirst(76)).trimmingCharacters(in: .whitespaces) }
+        let placeLine = try XCTUnwrap(lines.first { $0.hasPrefix("at ") && $0.contains("size") }, screen)
+        let numbers = placeLine.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        XCTAssertGreaterThanOrEqual(numbers.count, 3, placeLine)
+        let afterIndex = try XCTUnwrap(lines.firstIndex(of: "after \"heart\""))
+        let shownTop = lines[afterIndex + 1]
+        // The command line with the position and size the lab shows gives the same top label and probability.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["attack", "--image", path, "--text", "heart", "--position", "\(numbers[0]),\(numbers[1])",
+                             "--size", "\(numbers[2])", "--runs", runs.path, "--json"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let after = try XCTUnwrap((document["after"] as? [[String: Any]])?.first)
+        let label = try XCTUnwrap(after["label"] as? String), probability = try XCTUnwrap(after["probability"] as? Double)
+        XCTAssertTrue(shownTop.hasPrefix(String(format: "%5.1f%%", 100 * probability).trimmingCharacters(in: .whitespaces)), "\(shownTop) vs \(label) \(probability)")
+        XCTAssertTrue(shownTop.hasSuffix(" " + label), "\(shownTop) vs \(label)")
+        // ^W saves the attacked image and its scores as a job.
+        try tmux.keys("C-w")
+        try tmux.wait(for: "attack  finished")
+        let stem = (image as NSString).deletingPathExtension
+        XCTAssertTrue(FileManager.default.fileExists(atPath: runs.appendingPathComponent("attack-\(stem)-heart/attacked.png").path))
+        // The Stroop test from the command line shows its figure and numbers when it ends.
+        try tmux.keys(":")
+        try tmux.type("stroop")
+        try tmux.keys("Enter")
+        screen = try tmux.wait(for: "stroop: stroop figure", timeout: 60)
+        XCTAssertTrue(screen.contains("of the conflicting images"), screen)
+        try tmux.keys(":")
+        try tmux.type("q")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "EXIT=0")
+    }
+
     /// "123/2400" of the scan's line.
     static func scanCount(_ screen: String) -> Int? {
         guard let line = screen.split(separator: "\n").first(where: { $0.contains("scan  running") }) else { return nil }

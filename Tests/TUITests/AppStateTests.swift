@@ -1,5 +1,7 @@
 import CLIP
+import Experiments
 import Foundation
+import Imaging
 import Index
 import Jobs
 @testable import TUI
@@ -103,5 +105,39 @@ final class AppStateTests: XCTestCase {
         let tiny = TextCanvas(rows: 10, columns: 20)
         XCTAssertEqual(Panes.draw(small, on: tiny), [])
         XCTAssertTrue(tiny.text.contains("too small"))
+    }
+
+    func testTheAttackLabAsksForEveryChangeAndKeepsOnlyTheNewestAnswer() {
+        var state = state()
+        _ = state.apply(.modelLoaded(name: "toy", neurons: 40))
+        _ = state.apply(.key(.character(":")))
+        for character in "attack /tmp" { _ = state.apply(.key(.character(character))) }
+        let opened = state.apply(.key(.enter))
+        XCTAssertEqual(state.screen, .lab)
+        guard case let .rescoreAttack(first)? = opened.first else { return XCTFail("\(opened)") }
+        XCTAssertEqual(first.text, "")
+        var last: AttackLabRequest?
+        for character in "q?:x" {
+            let effects = state.apply(.key(.character(character)))
+            guard case let .rescoreAttack(request)? = effects.first else { return XCTFail("\(effects)") }
+            last = request
+        }
+        XCTAssertEqual(state.screen, .lab, "q, ? and : are typed, not commands")
+        XCTAssertEqual(last?.text, "q?:x")
+        XCTAssertEqual(last?.generation, 4)
+        _ = state.apply(.key(.right))
+        XCTAssertEqual(state.lab?.centerX ?? 0, 0.54, accuracy: 1e-9)
+        func answer(_ generation: Int) -> AttackLabResult {
+            AttackLabResult(generation: generation, image: Image(width: 4, height: 4, color: .white),
+                            comparison: AttackComparison(before: [], after: []), coverage: nil, style: AttackStyle(), size: 20,
+                            imageSize: (4, 4), problem: nil)
+        }
+        _ = state.apply(.attackScored(answer(3)))
+        XCTAssertNil(state.lab?.result, "an answer to an older text is dropped")
+        _ = state.apply(.attackScored(answer(5)))
+        XCTAssertEqual(state.lab?.result?.generation, 5)
+        XCTAssertTrue(state.lab?.isCurrent ?? false)
+        _ = state.apply(.key(.escape))
+        XCTAssertNotEqual(state.screen, .lab)
     }
 }
