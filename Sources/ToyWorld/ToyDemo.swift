@@ -94,7 +94,7 @@ public struct ToyTypographicAttack {
 /// agree on it): its own words as labels, in the captions it learnt, written centred at the
 /// size of its training words.
 public enum ToyAttackDefaults {
-    public static let template = "a photo of a {}"
+    public static let template = "a drawing of a {}"
     public static var labels: [String] { ToyWorld.words }
     /// A batch's labels: the shape names (drawings carry a shape).
     public static var batchLabels: [String] { ToyWorld.Shape.allCases.map(\.rawValue) }

@@ -78,7 +78,7 @@ struct Attack: ParsableCommand {
         @Option(help: ArgumentHelp("A labels file, 'imagenet', or a comma-separated list a,b,c (default: imagenet; the toy's words, or its shape names in a batch).", valueName: "FILE|a,b,c"))
         var labels: String?
 
-        @Option(help: ArgumentHelp("The caption each label is put into, at {} (default \"This is a photo of a {}\"; \"a photo of a {}\" for the toy).", valueName: "T"))
+        @Option(help: ArgumentHelp("The caption each label is put into, at {} (default \"This is a photo of a {}\"; \"a drawing of a {}\" for the toy).", valueName: "T"))
         var template: String?
 
         @Option(help: "Labels shown before and after (one image).")
