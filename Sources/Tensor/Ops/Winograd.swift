@@ -140,7 +140,7 @@ struct WinogradTransform: Sendable {
     func scratch(_ g: ConvGeometry, outputChannels: Int, images: Int) -> (v: Int, m: Int) {
         let (th, tw) = tiles(g)
         let perImage = alpha * alpha * th * tw * images
-        return (perImage * g.channels, perImage * outputChannels)
+        return (perImage * g.channels, perImage * outputChannels + 8)   // M: 8 spare (whole vectors are read)
     }
 
     func imagesPerChunk(_ g: ConvGeometry, outputChannels: Int, batch: Int) -> Int {
@@ -149,38 +149,62 @@ struct WinogradTransform: Sendable {
     }
 }
 
-/// dst[x] = Σ_t coefficient_t * src[offset_t + x]: one row of a transform matrix applied
-/// to whole vectors (of tiles, or of padded input columns) at once.
-struct Combination {
-    var count = 0
-    var offsets = SIMD8<Int>()
-    var coefficients = SIMD8<Float>()
+/// The 1-D transforms of one F(m, 3), written out, on vectors of 8 tiles: applied along
+/// a patch's rows, then its columns (Bᵀ d B and Aᵀ M A). `s` is the stride between the
+/// alpha values transformed in place (1 along a row of the 6x6 or 4x4 block, alpha down
+/// a column); the output transform leaves its m values in the first m places.
+protocol WinogradTiles {
+    static var m: Int { get }
+    static func input(_ d: UnsafeMutablePointer<SIMD8<Float>>, _ s: Int)
+    static func output(_ d: UnsafeMutablePointer<SIMD8<Float>>, _ s: Int)
+}
 
-    init(_ row: [Float], offset: (Int) -> Int) {
-        for (index, c) in row.enumerated() where c != 0 {
-            offsets[count] = offset(index)
-            coefficients[count] = c
-            count += 1
-        }
+/// F(2, 3): Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], Aᵀ = [1 1 1 0; 0 1 -1 -1].
+enum WinogradTiles2: WinogradTiles {
+    static var m: Int { 2 }
+
+    @inline(__always)
+    static func input(_ d: UnsafeMutablePointer<SIMD8<Float>>, _ s: Int) {
+        let (p0, p1, p2, p3) = (d[0], d[s], d[2 * s], d[3 * s])
+        d[0] = p0 - p2
+        d[s] = p1 + p2
+        d[2 * s] = p2 - p1
+        d[3 * s] = p1 - p3
     }
 
     @inline(__always)
-    func apply(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count n: Int) {
-        var x = 0
-        while x + 8 <= n {
-            var acc = SIMD8<Float>()
-            for t in 0..<count {
-                acc += coefficients[t] * UnsafeRawPointer(src + offsets[t] + x).loadUnaligned(as: SIMD8<Float>.self)
-            }
-            UnsafeMutableRawPointer(dst + x).storeBytes(of: acc, as: SIMD8<Float>.self)
-            x += 8
-        }
-        while x < n {
-            var s: Float = 0
-            for t in 0..<count { s += coefficients[t] * src[offsets[t] + x] }
-            dst[x] = s
-            x += 1
-        }
+    static func output(_ d: UnsafeMutablePointer<SIMD8<Float>>, _ s: Int) {
+        let (p0, p1, p2, p3) = (d[0], d[s], d[2 * s], d[3 * s])
+        d[0] = p0 + p1 + p2
+        d[s] = p1 - p2 - p3
+    }
+}
+
+/// F(4, 3), points 0, ±1, ±2, ∞ (the matrices of `WinogradTransform.f4`).
+enum WinogradTiles4: WinogradTiles {
+    static var m: Int { 4 }
+
+    @inline(__always)
+    static func input(_ d: UnsafeMutablePointer<SIMD8<Float>>, _ s: Int) {
+        let (p0, p1, p2, p3, p4, p5) = (d[0], d[s], d[2 * s], d[3 * s], d[4 * s], d[5 * s])
+        let sum34 = p3 + p4, sum12 = p1 + p2, diff43 = p4 - p3, diff12 = p1 - p2
+        let diff42 = p4 - p2, diff31 = p3 - p1
+        d[0] = 4 * p0 - 5 * p2 + p4
+        d[s] = sum34 - 4 * sum12
+        d[2 * s] = diff43 + 4 * diff12
+        d[3 * s] = diff42 + 2 * diff31
+        d[4 * s] = diff42 - 2 * diff31
+        d[5 * s] = 4 * p1 - 5 * p3 + p5
+    }
+
+    @inline(__always)
+    static func output(_ d: UnsafeMutablePointer<SIMD8<Float>>, _ s: Int) {
+        let (p0, p1, p2, p3, p4, p5) = (d[0], d[s], d[2 * s], d[3 * s], d[4 * s], d[5 * s])
+        let sum12 = p1 + p2, diff12 = p1 - p2, sum34 = p3 + p4, diff34 = p3 - p4
+        d[0] = p0 + sum12 + sum34
+        d[s] = diff12 + 2 * diff34
+        d[2 * s] = sum12 + 4 * sum34
+        d[3 * s] = diff12 + 8 * diff34 + p5
     }
 }
 
@@ -239,36 +263,47 @@ extension Tensor {
         while start < n {
             let images = start..<Swift.min(n, start + perChunk)
             let tiles = images.count * th * tw
-            winogradInput(images: images, geometry: g, transform: f, into: vBuffer.pointer)
+            if f.m == 4 {
+                winogradInput(WinogradTiles4.self, images: images, geometry: g, into: vBuffer.pointer)
+            } else {
+                winogradInput(WinogradTiles2.self, images: images, geometry: g, into: vBuffer.pointer)
+            }
             for e in 0..<a2 {
                 gemm(transposeA: false, transposeB: false, m: k, n: tiles, k: c,
                      a: u.data + e * k * c, lda: c, b: vBuffer.pointer + e * c * tiles, ldb: tiles,
                      c: mBuffer.pointer + e * k * tiles, ldc: tiles)
             }
-            Tensor.winogradOutput(mBuffer.pointer, images: images, outputChannels: k, geometry: g, transform: f,
-                                  into: out.data, accumulate: accumulate, relu: relu)
+            if f.m == 4 {
+                Tensor.winogradOutput(WinogradTiles4.self, mBuffer.pointer, images: images, outputChannels: k,
+                                      geometry: g, into: out.data, accumulate: accumulate, relu: relu)
+            } else {
+                Tensor.winogradOutput(WinogradTiles2.self, mBuffer.pointer, images: images, outputChannels: k,
+                                      geometry: g, into: out.data, accumulate: accumulate, relu: relu)
+            }
             start = images.upperBound
         }
     }
 
     /// V[e, c, t] = (Bᵀ d B)[e] for every channel c and tile t of the images `images`
     /// (t counts tiles from the first of them, row by row).
-    func winogradInput(images: Range<Int>, geometry g: ConvGeometry, transform f: WinogradTransform,
-                       into v: UnsafeMutablePointer<Float>) {
-        let (m, a, c, h, w) = (f.m, f.alpha, g.channels, g.height, g.width)
-        let (th, tw) = f.tiles(g)
+    func winogradInput<F: WinogradTiles>(_: F.Type, images: Range<Int>, geometry g: ConvGeometry,
+                                         into v: UnsafeMutablePointer<Float>) {
+        let (m, c, h, w) = (F.m, g.channels, g.height, g.width)
+        let a = m + 2, a2 = a * a
+        let (th, tw) = ((h + m - 1) / m, (w + m - 1) / m)
         let tiles = images.count * th * tw
-        // A band of a rows (one tile row's patches) is stored de-interleaved by column
-        // phase: padded column q*m + p at p*phase + q, so that the patch column
-        // tx*m + j of every tile is one contiguous vector over tx.
-        let phase = tw + 1, rowLength = m * phase
-        let vertical = (0..<a).map { i in Combination(f.input[i]) { r in r * rowLength } }
-        let horizontal = (0..<a).map { j in Combination(f.input[j]) { col in (col % m) * phase + col / m } }
+        // The a input rows of one tile row, de-interleaved by column phase: padded column
+        // q*m + p at p*phase + q, so that patch column j of tiles tx..tx+7 is one vector
+        // load. Rounded up to whole vectors of tiles, zeros beyond the input.
+        let phase = (tw + 7) / 8 * 8 + 1, rowLength = m * phase
         let x = data + images.lowerBound * c * h * w
         Parallel.forChunks(images.count * c, grain: Swift.max(1, 4096 / Swift.max(h * w, 1))) { range in
-            let band = UnsafeMutablePointer<Float>.allocate(capacity: 2 * a * rowLength)
-            defer { band.deallocate() }
-            let u = band + a * rowLength
+            let band = UnsafeMutablePointer<Float>.allocate(capacity: a * rowLength)
+            let block = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: a2)
+            defer {
+                band.deallocate()
+                block.deallocate()
+            }
             for item in range {
                 let (image, channel) = (item / c, item % c)
                 let plane = x + item * h * w
@@ -282,18 +317,35 @@ extension Tensor {
                         let src = plane + iy * w
                         for p in 0..<m {
                             let line = dst + p * phase
-                            for q in 0..<phase {
-                                let ix = q * m + p - 1
-                                line[q] = ix >= 0 && ix < w ? src[ix] : 0
-                            }
+                            // ix = q*m + p - 1 in 0..<w for q in first..<last.
+                            let first = p == 0 ? 1 : 0, last = Swift.min(phase, (w - p + m) / m)
+                            if first > 0 { line[0] = 0 }
+                            var q = first, ix = first * m + p - 1
+                            while q < last { line[q] = src[ix]; q += 1; ix += m }
+                            if last < phase { (line + last).update(repeating: 0, count: phase - last) }
                         }
                     }
-                    for i in 0..<a { vertical[i].apply(band, to: u + i * rowLength, count: rowLength) }
                     let tile = image * th * tw + ty * tw
-                    for i in 0..<a {
-                        for j in 0..<a {
-                            horizontal[j].apply(u + i * rowLength, to: v + ((i * a + j) * c + channel) * tiles + tile, count: tw)
+                    var group = 0
+                    while group < tw {
+                        for r in 0..<a {
+                            for col in 0..<a {
+                                block[r * a + col] = UnsafeRawPointer(band + r * rowLength + (col % m) * phase + col / m + group)
+                                    .loadUnaligned(as: SIMD8<Float>.self)
+                            }
                         }
+                        for r in 0..<a { F.input(block + r * a, 1) }
+                        for col in 0..<a { F.input(block + col, a) }
+                        let lanes = Swift.min(8, tw - group)
+                        for e in 0..<a2 {
+                            let dst = v + (e * c + channel) * tiles + tile + group
+                            if lanes == 8 {
+                                UnsafeMutableRawPointer(dst).storeBytes(of: block[e], as: SIMD8<Float>.self)
+                            } else {
+                                for l in 0..<lanes { dst[l] = block[e][l] }
+                            }
+                        }
+                        group += 8
                     }
                 }
             }
@@ -301,46 +353,49 @@ extension Tensor {
     }
 
     /// y = Aᵀ M A for every output channel and tile of the images `images`, written
-    /// (or added, when `accumulate`) into the [N, K, H, W] output.
-    static func winogradOutput(_ mBuffer: UnsafePointer<Float>, images: Range<Int>, outputChannels k: Int,
-                               geometry g: ConvGeometry, transform f: WinogradTransform,
-                               into out: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool) {
-        let (m, a, h, w) = (f.m, f.alpha, g.height, g.width)
-        let (th, tw) = f.tiles(g)
+    /// (or added, when `accumulate`) into the [N, K, H, W] output. `mBuffer` must have 8
+    /// floats to spare at its end (whole vectors of tiles are read).
+    static func winogradOutput<F: WinogradTiles>(_: F.Type, _ mBuffer: UnsafePointer<Float>, images: Range<Int>,
+                                                 outputChannels k: Int, geometry g: ConvGeometry,
+                                                 into out: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool) {
+        let (m, h, w) = (F.m, g.height, g.width)
+        let a = m + 2, a2 = a * a
+        let (th, tw) = ((h + m - 1) / m, (w + m - 1) / m)
         let tiles = images.count * th * tw
-        // Along the tile's columns (e2, from the GEMM outputs), then along its rows (e1).
-        let across = (0..<m).map { j in Combination(f.output[j]) { e2 in e2 * k * tiles } }
-        let down = (0..<m).map { i in Combination(f.output[i]) { e1 in e1 * m * tw } }
         let y = out + images.lowerBound * k * h * w
         Parallel.forChunks(images.count * k, grain: Swift.max(1, 4096 / Swift.max(h * w, 1))) { range in
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: (a + 1) * m * tw)
-            defer { s.deallocate() }
-            let rowValues = s + a * m * tw
+            let block = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: a2)
+            defer { block.deallocate() }
             for item in range {
                 let (image, channel) = (item / k, item % k)
                 let plane = y + item * h * w
                 for ty in 0..<th {
                     let tile = image * th * tw + ty * tw
-                    for e1 in 0..<a {
-                        let src = mBuffer + (e1 * a * k + channel) * tiles + tile
-                        for j in 0..<m { across[j].apply(src, to: s + (e1 * m + j) * tw, count: tw) }
-                    }
-                    for i in 0..<m {
-                        let oy = ty * m + i
-                        guard oy < h else { break }
-                        for j in 0..<m { down[i].apply(s + j * tw, to: rowValues + j * tw, count: tw) }
-                        let line = plane + oy * w
-                        for j in 0..<m {
-                            let values = rowValues + j * tw
-                            var ox = j
-                            for tx in 0..<tw {
-                                guard ox < w else { break }
-                                var value = values[tx]
-                                if accumulate { value += line[ox] }
-                                line[ox] = relu ? Swift.max(value, 0) : value
-                                ox += m
+                    var group = 0
+                    while group < tw {
+                        for e in 0..<a2 {
+                            block[e] = UnsafeRawPointer(mBuffer + (e * k + channel) * tiles + tile + group)
+                                .loadUnaligned(as: SIMD8<Float>.self)
+                        }
+                        for r in 0..<a { F.output(block + r * a, 1) }
+                        for col in 0..<m { F.output(block + col, a) }
+                        let lanes = Swift.min(8, tw - group)
+                        for i in 0..<Swift.min(m, h - ty * m) {
+                            let line = plane + (ty * m + i) * w + group * m
+                            let columns = Swift.min(lanes * m, w - group * m)
+                            for j in 0..<m {
+                                let values = block[i * a + j]
+                                var ox = j, l = 0
+                                while ox < columns {
+                                    var value = values[l]
+                                    if accumulate { value += line[ox] }
+                                    line[ox] = relu ? Swift.max(value, 0) : value
+                                    ox += m
+                                    l += 1
+                                }
                             }
                         }
+                        group += 8
                     }
                 }
             }
