@@ -196,14 +196,16 @@ extension Tensor {
         if relu { out.clampNegativesInPlace() }
     }
 
-    /// The first call of a 3x3 shape: runs every algorithm on this input (the kernel
+    /// The first call of a 3x3 shape: runs every algorithm twice on this input (the kernel
     /// transforms and first touches of scratch memory untimed), keeps the fastest for
     /// the shape, and leaves the last run's result in `out`.
     func measureAlgorithms(_ key: Conv3x3Shape, into out: Tensor, weight: Tensor, geometry g: ConvGeometry,
                            bias: Tensor?, residual: Tensor?, relu: Bool) {
         out.data.update(repeating: 0, count: out.count)
         var timings: [ConvAlgorithm: Double] = [:]
-        for candidate in ConvAlgorithm.allCases {
+        // Two interleaved rounds, the faster of each candidate's two runs: one round is
+        // at the mercy of whatever else the machine does at that moment.
+        for candidate in ConvAlgorithm.allCases + ConvAlgorithm.allCases {
             if let f = candidate.transform {
                 _ = weight.winogradKernel(f)
                 let sizes = f.scratch(g, outputChannels: key.outputChannels,
@@ -214,7 +216,8 @@ extension Tensor {
             }
             let start = DispatchTime.now().uptimeNanoseconds
             convolve(into: out, weight: weight, geometry: g, algorithm: candidate, bias: bias, residual: residual, relu: relu)
-            timings[candidate] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            timings[candidate] = Swift.min(timings[candidate] ?? .infinity, seconds)
         }
         _ = ConvAlgorithmChoice.record(key, timings: timings)
     }

@@ -2,7 +2,8 @@
 // F(2x2, 3x3) and F(4x4, 3x3). Each m x m output tile comes from an (m+2) x (m+2)
 // input patch: V = Bᵀ d B per input channel, U = G g Gᵀ per kernel, then one GEMM per
 // transform element e (U[e] [K x C] times V[e] [C x tiles]), then Y = Aᵀ M A. That is
-// (m+2)² GEMMs of K x C x tiles instead of one of K x 9C x m²·tiles: 2.25x fewer
+// (m+2)² GEMMs of K x C x tiles (V and M are stored channel-major, [C][e][tiles] and
+// [K][e][tiles], so that each channel's transforms touch one contiguous block) instead of one of K x 9C x m²·tiles: 2.25x fewer
 // multiplies for F(2x2), 4x for F(4x4). Which path a shape takes is measured once
 // (`ConvAlgorithmChoice`).
 
@@ -270,8 +271,8 @@ extension Tensor {
             }
             for e in 0..<a2 {
                 gemm(transposeA: false, transposeB: false, m: k, n: tiles, k: c,
-                     a: u.data + e * k * c, lda: c, b: vBuffer.pointer + e * c * tiles, ldb: tiles,
-                     c: mBuffer.pointer + e * k * tiles, ldc: tiles)
+                     a: u.data + e * k * c, lda: c, b: vBuffer.pointer + e * tiles, ldb: a2 * tiles,
+                     c: mBuffer.pointer + e * tiles, ldc: a2 * tiles)
             }
             if f.m == 4 {
                 Tensor.winogradOutput(WinogradTiles4.self, mBuffer.pointer, images: images, outputChannels: k,
@@ -284,7 +285,7 @@ extension Tensor {
         }
     }
 
-    /// V[e, c, t] = (Bᵀ d B)[e] for every channel c and tile t of the images `images`
+    /// V[c, e, t] = (Bᵀ d B)[e] for every channel c and tile t of the images `images`
     /// (t counts tiles from the first of them, row by row).
     func winogradInput<F: WinogradTiles>(_: F.Type, images: Range<Int>, geometry g: ConvGeometry,
                                          into v: UnsafeMutablePointer<Float>) {
@@ -338,7 +339,7 @@ extension Tensor {
                         for col in 0..<a { F.input(block + col, a) }
                         let lanes = Swift.min(8, tw - group)
                         for e in 0..<a2 {
-                            let dst = v + (e * c + channel) * tiles + tile + group
+                            let dst = v + (channel * a2 + e) * tiles + tile + group
                             if lanes == 8 {
                                 UnsafeMutableRawPointer(dst).storeBytes(of: block[e], as: SIMD8<Float>.self)
                             } else {
@@ -374,25 +375,26 @@ extension Tensor {
                     var group = 0
                     while group < tw {
                         for e in 0..<a2 {
-                            block[e] = UnsafeRawPointer(mBuffer + (e * k + channel) * tiles + tile + group)
+                            block[e] = UnsafeRawPointer(mBuffer + (channel * a2 + e) * tiles + tile + group)
                                 .loadUnaligned(as: SIMD8<Float>.self)
                         }
                         for r in 0..<a { F.output(block + r * a, 1) }
                         for col in 0..<m { F.output(block + col, a) }
-                        let lanes = Swift.min(8, tw - group)
+                        // Row i of the 8 tiles: column l*m + j is lane l of Y[i][j].
+                        let columns = Swift.min(8 * m, w - group * m)
+                        let values = UnsafeRawPointer(block).assumingMemoryBound(to: Float.self)
                         for i in 0..<Swift.min(m, h - ty * m) {
                             let line = plane + (ty * m + i) * w + group * m
-                            let columns = Swift.min(lanes * m, w - group * m)
-                            for j in 0..<m {
-                                let values = block[i * a + j]
-                                var ox = j, l = 0
-                                while ox < columns {
-                                    var value = values[l]
-                                    if accumulate { value += line[ox] }
-                                    line[ox] = relu ? Swift.max(value, 0) : value
-                                    ox += m
-                                    l += 1
-                                }
+                            let row = values + i * a * 8
+                            switch (accumulate, relu) {
+                            case (false, false):
+                                for ox in 0..<columns { line[ox] = row[(ox % m) * 8 + ox / m] }
+                            case (false, true):
+                                for ox in 0..<columns { line[ox] = Swift.max(row[(ox % m) * 8 + ox / m], 0) }
+                            case (true, false):
+                                for ox in 0..<columns { line[ox] += row[(ox % m) * 8 + ox / m] }
+                            case (true, true):
+                                for ox in 0..<columns { line[ox] = Swift.max(line[ox] + row[(ox % m) * 8 + ox / m], 0) }
                             }
                         }
                         group += 8
