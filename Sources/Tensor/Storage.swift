@@ -45,13 +45,25 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 enum ScratchPool {
     private static let free = Mutex<[Storage]>([])
 
-    /// A buffer of at least `count` floats, contents undefined.
+    /// A buffer of at least `count` floats, contents undefined: the smallest free one
+    /// that fits, so that a small request does not take the buffer a large one needs.
     static func take(_ count: Int) -> Storage {
         let reused = free.withLock { buffers -> Storage? in
-            guard let index = buffers.firstIndex(where: { $0.count >= count }) else { return nil }
-            return buffers.remove(at: index)
+            var best: Int?
+            for (index, buffer) in buffers.enumerated() where buffer.count >= count {
+                if best.map({ buffer.count < buffers[$0].count }) ?? true { best = index }
+            }
+            return best.map { buffers.remove(at: $0) }
         }
         return reused ?? Storage(count: count)
+    }
+
+    /// Takes buffers of these sizes, writes every page and gives them back, so that a
+    /// timed op after it pays no first-touch page faults.
+    static func touch(_ counts: Int...) {
+        let buffers = counts.map(take)
+        for buffer in buffers { buffer.pointer.update(repeating: 0, count: buffer.count) }
+        buffers.forEach(give)
     }
 
     static func give(_ storage: Storage) {

@@ -17,7 +17,9 @@ struct Bench: ParsableCommand {
         abstract: "Time the operations that matter (build with -c release).",
         discussion: """
             Medians of --runs timed runs after one warm-up. The trunk figures use the RN50x4 \
-            shape at 288x288, batch 1, random weights. GFLOP/s counts a multiply-add as 2.
+            shape at 288x288, batch 1, random weights. GFLOP/s counts a multiply-add as 2. \
+            3x3 stride-1 convolutions take im2col or Winograd, measured once per shape in the \
+            warm-up; CLIPSCOPE_CONV3X3=im2col|winograd2x2|winograd4x4 forces one.
             """)
 
     @Option(help: "Run only benchmarks whose name contains this text (or any of several, comma-separated).")
@@ -51,6 +53,24 @@ struct Bench: ParsableCommand {
                 let name = result.name.padding(toLength: 30, withPad: " ", startingAt: 0)
                 let rate = result.gflops.map { String(format: "%7.1f GFLOP/s", $0) } ?? String(repeating: " ", count: 14)
                 print("\(name) \(String(format: "%9.4f s", result.seconds))  \(rate)  \(String(format: "%3.0f%% in GEMM", result.gemmShare * 100))")
+            }
+        }
+        if !json {
+            let choices = ConvAlgorithmChoice.choices.sorted {
+                ($0.key.batch, $0.key.inputChannels, $0.key.outputChannels, -$0.key.height) <
+                    ($1.key.batch, $1.key.inputChannels, $1.key.outputChannels, -$1.key.height)
+            }
+            if let forced = ConvAlgorithmChoice.forced {
+                print("3x3 convolutions: \(forced.rawValue) everywhere (\(ConvAlgorithmChoice.environmentVariable))")
+            } else if !choices.isEmpty {
+                let measured = ConvAlgorithmChoice.measures
+                print(measured ? "3x3 convolutions, measured once per shape (seconds of im2col / winograd2x2 / winograd4x4 -> choice):"
+                               : "3x3 convolutions by spatial size (\(ConvAlgorithmChoice.environmentVariable)=measure times them instead):")
+                for (shape, choice) in choices {
+                    let t = ConvAlgorithmChoice.timings[shape] ?? [:]
+                    let seconds = measured ? ConvAlgorithm.allCases.map { String(format: "%.4f", t[$0] ?? .nan) }.joined(separator: " / ") + " " : ""
+                    print("  \(shape.description.padding(toLength: 22, withPad: " ", startingAt: 0)) \(seconds)-> \(choice.rawValue)")
+                }
             }
         }
         if json {
@@ -134,6 +154,11 @@ struct Benchmark {
                     x.conv2d(weight: w, padding: 1).sum().backward()
                 }
             },
+            // One RN50x4 3x3 shape per algorithm (FLOPs of the direct convolution, as above).
+            conv3x3(channels: 80, size: 72, .im2col), conv3x3(channels: 80, size: 72, .winograd2x2),
+            conv3x3(channels: 80, size: 72, .winograd4x4),
+            conv3x3(channels: 640, size: 9, .im2col), conv3x3(channels: 640, size: 9, .winograd2x2),
+            conv3x3(channels: 640, size: 9, .winograd4x4),
             Benchmark(name: "relu.320x72x72", flops: nil) {
                 let x = Tensor.randomNormal([1, 320, 72, 72], generator: &generator)
                 return { _ = x.relu() }
@@ -322,6 +347,24 @@ struct Benchmark {
                 return { _ = try? CLIPModel.load(path: path) }
             },
         ]
+    }
+}
+
+extension Benchmark {
+    /// `conv3x3.ALGORITHM.CxSxS`: a C -> C 3x3 same-size convolution forced onto one algorithm.
+    static func conv3x3(channels: Int, size: Int, _ algorithm: ConvAlgorithm) -> Benchmark {
+        Benchmark(name: "conv3x3.\(algorithm.rawValue).\(channels)x\(size)x\(size)",
+                  flops: 2 * Double(channels * channels * 9 * size * size)) {
+            var generator = SeededGenerator(seed: UInt64(channels * 1000 + size))
+            let x = Tensor.randomNormal([1, channels, size, size], generator: &generator)
+            let w = Tensor.randomNormal([channels, channels, 3, 3], generator: &generator)
+            return {
+                let previous = ConvAlgorithmChoice.forced
+                ConvAlgorithmChoice.forced = algorithm
+                _ = x.conv2d(weight: w, padding: 1)
+                ConvAlgorithmChoice.forced = previous
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 // 2-D convolution (NCHW, OIHW weights, square stride and zero padding) as GEMM:
 // 1x1 stride-1 convolutions multiply the input directly, the rest go through
-// im2col. Average pooling with kernel = stride.
+// im2col (3x3 stride-1 ones may take Winograd, Winograd.swift). Average pooling with kernel = stride.
+
+import Dispatch
 
 /// The geometry of one convolution.
 struct ConvGeometry {
@@ -14,6 +16,9 @@ struct ConvGeometry {
     var isSameSizeOddKernel: Bool {
         kernelH == kernelW && kernelH > 1 && kernelH % 2 == 1 && stride == 1 && padding == kernelH / 2
     }
+
+    /// 3x3, stride 1, padding 1: the shape Winograd serves.
+    var isWinogradCandidate: Bool { kernelH == 3 && kernelW == 3 && stride == 1 && padding == 1 }
 
     /// col[(c, i, j), (oy, ox)] = x[c, oy*s - p + i, ox*s - p + j], zero outside.
     func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
@@ -104,17 +109,17 @@ extension Tensor {
             precondition(residual.shape == outShape, "conv2d: residual \(residual.shape) for an output of \(outShape)")
         }
         let out = Tensor(uninitializedShape: outShape)
-        let prefilled = out.prefill(bias: bias, residual: residual)
-        let col = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
-        defer { col.map(ScratchPool.give) }
-        for s in 0..<n {
-            let x = data + s * g.channels * g.height * g.width
-            if let col { g.im2col(x, col.pointer) }
-            gemm(transposeA: false, transposeB: false, m: o, n: hw, k: g.rows,
-                 a: weight.data, lda: g.rows, b: col?.pointer ?? x, ldb: hw,
-                 beta: prefilled ? 1 : 0, c: out.data + s * o * hw, ldc: hw)
+        if g.isWinogradCandidate {
+            // 3x3 stride 1 padding 1: im2col or Winograd, as `ConvAlgorithmChoice` decides for this shape.
+            let key = Conv3x3Shape(batch: n, inputChannels: g.channels, outputChannels: o, height: g.height, width: g.width)
+            if let algorithm = ConvAlgorithmChoice.algorithm(for: key) {
+                convolve(into: out, weight: weight, geometry: g, algorithm: algorithm, bias: bias, residual: residual, relu: relu)
+            } else {
+                measureAlgorithms(key, into: out, weight: weight, geometry: g, bias: bias, residual: residual, relu: relu)
+            }
+        } else {
+            convolve(into: out, weight: weight, geometry: g, algorithm: .im2col, bias: bias, residual: residual, relu: relu)
         }
-        if relu { out.clampNegativesInPlace() }
 
         let input = detached(), w = weight.detached(), y = out.detached()
         var inputs = [self, weight]
@@ -123,12 +128,15 @@ extension Tensor {
         return out.recording("conv2d", inputs) { [isTracked, weight] outputGrad in
             let grad = relu ? outputGrad.maskedByPositive(y) : outputGrad
             var gInput: Tensor?, gWeight: Tensor?
-            let colBuffer = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
+            // Columns only where a GEMM reads or writes them (not for the flipped-kernel convolution).
+            let needsColumns = !g.isPointwise && (weight.isTracked || (isTracked && !g.isSameSizeOddKernel))
+            let colBuffer = needsColumns ? ScratchPool.take(g.rows * hw) : nil
             defer { colBuffer.map(ScratchPool.give) }
             if isTracked && g.isSameSizeOddKernel {
                 // The input gradient of a stride-1 "same" convolution is itself such a
                 // convolution of the output gradient with the kernel flipped and its
-                // channel axes swapped: one GEMM of the forward's shape, no col2im.
+                // channel axes swapped: one GEMM of the forward's shape, no col2im (or, for
+                // 3x3, the Winograd path the forward's shape measured fastest).
                 gInput = grad.conv2d(weight: weight.flippedKernel(), padding: padding)
             } else if isTracked {
                 // col2im accumulates into zeros; the pointwise GEMM overwrites.
@@ -163,6 +171,55 @@ extension Tensor {
             if let residual { grads.append(residual.isTracked ? grad : nil) }
             return grads
         }
+    }
+
+    /// Writes relu(conv(self) + bias + residual) into `out` by `algorithm` (Winograd only
+    /// for 3x3 stride-1 padding-1 geometry).
+    func convolve(into out: Tensor, weight: Tensor, geometry g: ConvGeometry, algorithm: ConvAlgorithm,
+                  bias: Tensor?, residual: Tensor?, relu: Bool) {
+        let prefilled = out.prefill(bias: bias, residual: residual)
+        if let f = algorithm.transform {
+            precondition(g.isWinogradCandidate, "conv2d: Winograd needs a 3x3 stride-1 padding-1 convolution")
+            winogradConv3x3(weight: weight, geometry: g, transform: f, into: out, accumulate: prefilled, relu: relu)
+            return
+        }
+        let (n, o, hw) = (shape[0], weight.shape[0], g.outH * g.outW)
+        let col = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
+        defer { col.map(ScratchPool.give) }
+        for s in 0..<n {
+            let x = data + s * g.channels * g.height * g.width
+            if let col { g.im2col(x, col.pointer) }
+            gemm(transposeA: false, transposeB: false, m: o, n: hw, k: g.rows,
+                 a: weight.data, lda: g.rows, b: col?.pointer ?? x, ldb: hw,
+                 beta: prefilled ? 1 : 0, c: out.data + s * o * hw, ldc: hw)
+        }
+        if relu { out.clampNegativesInPlace() }
+    }
+
+    /// The first call of a 3x3 shape: runs every algorithm twice on this input (the kernel
+    /// transforms and first touches of scratch memory untimed), keeps the fastest for
+    /// the shape, and leaves the last run's result in `out`.
+    func measureAlgorithms(_ key: Conv3x3Shape, into out: Tensor, weight: Tensor, geometry g: ConvGeometry,
+                           bias: Tensor?, residual: Tensor?, relu: Bool) {
+        out.data.update(repeating: 0, count: out.count)
+        var timings: [ConvAlgorithm: Double] = [:]
+        // Two interleaved rounds, the faster of each candidate's two runs: one round is
+        // at the mercy of whatever else the machine does at that moment.
+        for candidate in ConvAlgorithm.allCases + ConvAlgorithm.allCases {
+            if let f = candidate.transform {
+                _ = weight.winogradKernel(f)
+                let sizes = f.scratch(g, outputChannels: key.outputChannels,
+                                      images: f.imagesPerChunk(g, outputChannels: key.outputChannels, batch: key.batch))
+                ScratchPool.touch(sizes.v, sizes.m)
+            } else {
+                ScratchPool.touch(g.rows * g.outH * g.outW)
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            convolve(into: out, weight: weight, geometry: g, algorithm: candidate, bias: bias, residual: residual, relu: relu)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            timings[candidate] = Swift.min(timings[candidate] ?? .infinity, seconds)
+        }
+        _ = ConvAlgorithmChoice.record(key, timings: timings)
     }
 
     /// [O, C, kh, kw] -> [C, O, kh, kw] with both kernel axes reversed, cached on
