@@ -103,12 +103,13 @@ public enum ToyAttackDefaults {
     public static func isToy(_ model: String) -> Bool { model.lowercased() == ModelLocator.toyName }
 }
 
-/// The Stroop test in the toy world: its ten inks on a white canvas at its resolution,
-/// in the prompt its own report card uses.
+/// The Stroop test in the toy world: its inks (but white, unreadable on the white canvas)
+/// at its resolution, in the prompt its own report card uses.
 public enum ToyStroop {
     public static var settings: StroopSettings {
         let n = ToyTrainJob.defaultConfig.imageResolution
-        return StroopSettings(colours: ToyWorld.Ink.allCases.map { StroopColour($0.rawValue, $0.color.r, $0.color.g, $0.color.b) },
+        let inks = ToyWorld.Ink.allCases.filter { $0 != .white }
+        return StroopSettings(colours: inks.map { StroopColour($0.rawValue, $0.color.r, $0.color.g, $0.color.b) },
                               neutralWords: ["dog", "tree", "music"], width: n, height: n, fontSize: (Double(n) * 0.21).rounded(),
                               template: "my favorite word, written in the color {}")
     }

@@ -137,12 +137,7 @@ struct Attack: ParsableCommand {
             let job = AttackJob(model: modelOptions.model, image: image, text: text, style: style, labels: try resolvedLabels(batch: false),
                                 template: resolvedTemplate, top: top, font: styleOptions.font, output: folder)
             let result = try failing { try runCommandJob(job, token: InterruptCancels.installedToken()) }
-            if let output, let attacked = result.image {
-                do {
-                    if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-                    try FileManager.default.copyItem(atPath: attacked, toPath: output)
-                } catch { throw CommandFailure("-o \(output): cannot write it") }
-            }
+            if let output, let attacked = result.image { try copyFile(attacked, to: output) }
             if json.json { return try Output.printJSON(result) }
             func rows(_ scores: [LabelScore]) -> [[String]] {
                 scores.map { s in
@@ -230,7 +225,7 @@ struct Stroop: ParsableCommand {
             255,165,0; purple 128,0,128; black; pink 255,192,203), plus neutral words in each ink; \
             prompt "My favorite word, written in the color {}"; top-3 per image. Reports how often the \
             ink is named and how often the word wins on the conflicting images, and the ink accuracy \
-            on neutral words. --toy draws the toy world's ten colours at its 96x96 resolution with \
+            on neutral words. --toy draws the toy world's colours (but white) at its 96x96 resolution with \
             its own prompt (the default for the toy model). -o draws the figure: each image beside \
             its top-3 probabilities.
             """)
@@ -279,12 +274,7 @@ struct Stroop: ParsableCommand {
         let job = StroopJob(model: modelOptions.model, settings: settings, top: top, font: font,
                             output: runFolder ?? (runsOption.directory as NSString).appendingPathComponent(name))
         let result = try failing { try runCommandJob(job, token: InterruptCancels.installedToken()) }
-        if let output, let figure = result.figure {
-            do {
-                if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-                try FileManager.default.copyItem(atPath: figure, toPath: output)
-            } catch { throw CommandFailure("-o \(output): cannot write it") }
-        }
+        if let output, let figure = result.figure { try copyFile(figure, to: output) }
         if json.json { return try Output.printJSON(result) }
         print(Output.table([["word", "ink", "top"]] + result.images.map { item in
             [item.word, item.ink, item.top.map { String(format: "%@ %.0f%%", $0.label, 100 * $0.probability) }.joined(separator: ", ")]
@@ -292,4 +282,12 @@ struct Stroop: ParsableCommand {
         print(StroopJob.summary(of: result))
         print("figure: \(output ?? result.figure ?? "-")")
     }
+}
+
+/// Copies a run folder's file to where `-o` asked for it (replacing what is there).
+func copyFile(_ source: String, to output: String) throws {
+    do {
+        if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+        try FileManager.default.copyItem(atPath: source, toPath: output)
+    } catch { throw CommandFailure("-o \(output): cannot write it") }
 }

@@ -76,7 +76,8 @@ struct Bench: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(BenchReport(results: results)), as: UTF8.self))
+            let blas = "BLAS: \(BLAS.description), \(BLAS.threads) threads; our loops: \(Parallel.workers) workers"
+            print(String(decoding: try encoder.encode(BenchReport(results: results, blas: blas)), as: UTF8.self))
         }
     }
 }
@@ -99,7 +100,11 @@ struct BenchResult: Codable {
     }
 }
 
-struct BenchReport: Codable { let results: [BenchResult] }
+struct BenchReport: Codable {
+    let results: [BenchResult]
+    /// The BLAS line (library, threads), so that a saved report says what it ran on.
+    var blas: String?
+}
 
 /// One timed operation: `prepare` builds its inputs once, and returns the closure
 /// to time.

@@ -10,6 +10,10 @@ Run by `make bench-compare` (never by tests). Prints one JSON document like
                             the code's range penalty, TV (beta 2), one zero-fill translation,
                             Adam (lr 0.01)
   visualize.step_batch8     the same for 8 neurons at once, per neuron
+  visual.embed              the trunk and OpenAI's attention pool (81 + 1 tokens of 2560, 40
+                            heads, query from the mean token) to the 640-d embedding
+  text.embed                RN50x4's text tower on 8 captions, per caption (OpenAI's code
+                            runs all 77 positions; clipscope stops after the end token)
   maxtext.step              RN50x4's text tower (12 layers, width 640, 10 heads) forward and
                             backward to free token embeddings of all 77 positions
 """
@@ -85,6 +89,22 @@ class Trunk(nn.Module):
         for block in self.blocks[:-1]:
             x = block(x)
         return self.blocks[-1].branch(x)
+
+
+class AttentionPool(nn.Module):
+    """OpenAI CLIP's AttentionPool2d: the mean token, positional embedding, one attention."""
+
+    def __init__(self, grid=9, width=2560, heads=40, out=640):
+        super().__init__()
+        self.positional_embedding = nn.Parameter(torch.randn(grid * grid + 1, width) / width ** 0.5)
+        self.attn = nn.MultiheadAttention(width, heads)
+        self.c_proj = nn.Linear(width, out)
+
+    def forward(self, x):
+        x = x.flatten(start_dim=2).permute(2, 0, 1)
+        x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0) + self.positional_embedding[:, None, :]
+        pooled = self.attn(x[:1], x, x, need_weights=False)[0]
+        return self.c_proj(pooled.squeeze(0))
 
 
 class TextBlock(nn.Module):
@@ -191,6 +211,18 @@ def main():
         generator = torch.Generator().manual_seed(10)
         seconds = timed(lambda: visualize_step(trunk, pixels, optimizer, targets, generator), args.runs)
         results.append({"name": name, "seconds": seconds / len(neurons)})
+    if want("visual.embed"):
+        pool = AttentionPool().eval()
+        with torch.no_grad():
+            results.append({"name": "visual.embed", "seconds": timed(lambda: pool(trunk(image)), args.runs)})
+    if want("text.embed"):
+        tower = TextTower().eval()
+        table = torch.randn(49408, 640) * 0.02
+        tokens = torch.randint(1, 49407, (8, 77))
+        end = torch.full((8,), 11)
+        with torch.no_grad():
+            seconds = timed(lambda: tower(table[tokens], end), args.runs)
+        results.append({"name": "text.embed", "seconds": seconds / 8})
     if want("maxtext.step"):
         tower = TextTower().eval()
         for p in tower.parameters():
