@@ -32,6 +32,8 @@ public struct AttackLabResult: Sendable {
     public var imageSize: (width: Int, height: Int)
     /// Why the text could not be drawn (too big, no glyphs); the scores are the clean image's then.
     public var problem: String?
+    /// The clean image's top label after the attack, with its change (shown when it left the top 5).
+    public var cleanTopAfter: LabelScore? = nil
 }
 
 /// The attack lab's part of the app state.
@@ -208,6 +210,9 @@ final class AttackLabSession {
         if isStale(request.generation) { return nil }
         result.image = attacked
         result.comparison = scorer.comparison(clean: cleanRow, attacked: row, top: 5)
+        let cleanTop = ZeroShotClassifier.topClass(cleanRow)
+        result.cleanTopAfter = LabelScore(label: scorer.classifier.labels[cleanTop], probability: Double(row[cleanTop]),
+                                          delta: Double(row[cleanTop] - cleanRow[cleanTop]))
         result.coverage = AttackCoverage(clean: image, attacked: attacked)
         return result
     }

@@ -357,14 +357,17 @@ public enum Panes {
             for score in result.comparison.before { line(String(format: "%5.1f%% ", 100 * score.probability) + score.label) }
             line("")
             line(lab.text.isEmpty ? "after (type a text)" : "after \"\(lab.text)\"", .bold)
-            for score in result.comparison.after {
+            var shown = result.comparison.after
+            if let former = result.cleanTopAfter, !shown.contains(where: { $0.label == former.label }) { shown.append(former) }
+            for score in shown {
                 let delta = score.delta.map { String(format: " %+6.1f", 100 * $0) } ?? ""
                 line(String(format: "%5.1f%%", 100 * score.probability) + delta + " " + score.label,
                      (score.delta ?? 0) > 0.005 ? .good : (score.delta ?? 0) < -0.005 ? .bad : .plain)
             }
         }
         line("")
-        line("arrows move · PgUp/PgDn size · ^N colour · ^P paper · ^W save", .dim)
+        line("arrows move · PgUp/PgDn size", .dim)
+        line("^N colour · ^P paper's 8 · ^W save · Esc", .dim)
         let source: ImageSource = lab.result.map { .attackLab(generation: $0.generation) } ?? .file(lab.imagePath)
         return [ImagePlacement(source: source, rect: pictureArea.inset(0))]
     }

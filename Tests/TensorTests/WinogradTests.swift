@@ -180,6 +180,19 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(ConvAlgorithmChoice.choices.count, before)
     }
 
+    func testAnImageGivesTheSameNumbersInAnyBatch() {
+        let w = randomTensor([24, 16, 3, 3], seed: 360)
+        let batch = randomTensor([3, 16, 40, 40], seed: 361)
+        for algorithm in Self.winograd {
+            let together = forward(batch, w, algorithm).values
+            let per = 24 * 40 * 40
+            for item in 0..<3 {
+                let alone = forward(batch.sliced(axis: 0, item..<(item + 1)), w, algorithm).values
+                XCTAssertEqual(alone, Array(together[(item * per)..<((item + 1) * per)]), "\(algorithm) item \(item)")
+            }
+        }
+    }
+
     func testAlgorithmNames() {
         XCTAssertEqual(ConvAlgorithm(name: "im2col"), .im2col)
         XCTAssertEqual(ConvAlgorithm(name: "winograd2x2"), .winograd2x2)

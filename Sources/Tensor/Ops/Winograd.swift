@@ -155,9 +155,6 @@ struct WinogradTransform: Sendable {
                  [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]],
         output: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
 
-    /// Floats of scratch (V and M together) per image we allow before splitting a batch.
-    static let chunkBudget = 1 << 23
-
     func tiles(_ g: ConvGeometry) -> (rows: Int, columns: Int) {
         ((g.height + m - 1) / m, (g.width + m - 1) / m)
     }
@@ -169,10 +166,10 @@ struct WinogradTransform: Sendable {
         return (perImage * g.channels, perImage * outputChannels + 8)   // M: 8 spare (whole vectors are read)
     }
 
-    func imagesPerChunk(_ g: ConvGeometry, outputChannels: Int, batch: Int) -> Int {
-        let one = scratch(g, outputChannels: outputChannels, images: 1)
-        return Swift.max(1, Swift.min(batch, Self.chunkBudget / Swift.max(one.v + one.m, 1)))
-    }
+    /// One image at a time: BLAS may round a column differently when the GEMM has more
+    /// columns, and an image must give the same numbers whatever batch it is in (a scan that
+    /// grows, shards merged, a resumed run all rely on it).
+    func imagesPerChunk(_ g: ConvGeometry, outputChannels: Int, batch: Int) -> Int { 1 }
 }
 
 /// The 1-D transforms of one F(m, 3), written out, on vectors of 8 tiles: applied along
