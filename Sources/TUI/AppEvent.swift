@@ -86,6 +86,8 @@ public enum AppEvent: Sendable {
     case job(UUID, JobEvent)
     /// The run folders under the runs directory, newest first.
     case runsFound([PastRun])
+    /// Each neuron's newest feature visualization found in those run folders.
+    case visualizationsFound([Int: String])
     /// An encoded picture is ready for its slot.
     case imageReady(ImageKey)
     case searchResults(query: String, neurons: [(neuron: Int, score: Float)])

@@ -151,6 +151,11 @@ public struct AppState {
     /// Jobs whose cancellation was asked for (shown as stopping).
     public var stopping: Set<UUID> = []
 
+    /// Each neuron's newest feature visualization (a marker in the list, a thumbnail beside it).
+    public var visualizations: [Int: String] = [:]
+    /// Whether the app has offered to draw every neuron's visualization (once, when there are none).
+    var offeredAtlas = false
+
     public var log: [(message: String, isError: Bool)] = []
     public var logFollow = true
     public var logOffset = 0
@@ -274,6 +279,12 @@ public struct AppState {
             runs = found
             if let selected, let index = jobRows.firstIndex(where: { $0.state.id == selected }) { jobSelection = index }
             jobSelection = min(jobSelection, max(0, jobRows.count - 1))
+        case let .visualizationsFound(found):
+            visualizations = found
+            if found.isEmpty, !offeredAtlas, let catalog, message == nil {
+                offeredAtlas = true
+                message = ("no feature visualizations yet: :atlas draws all \(catalog.scan.model.neurons) in the background", false)
+            }
         case .imageReady:
             break
         case let .attackScored(result):

@@ -57,6 +57,7 @@ public final class Backend: @unchecked Sendable {
         var waits: [UUID: @Sendable () -> Void] = [:]
         var restarts: [UUID: @Sendable () -> Void] = [:]
         var runs: [PastRun]?
+        var visualizations: [Int: String]?
         /// The open model's fingerprint, and whether the index's model was found to differ.
         var modelFingerprint: String?
         var mismatch: String?
@@ -221,6 +222,19 @@ public final class Backend: @unchecked Sendable {
         }
     }
 
+    /// Every neuron's newest visualization among the runs (newest first): one listing per run folder.
+    static func visualizations(in runs: [PastRun]) -> [Int: String] {
+        var found: [Int: String] = [:]
+        for run in runs where run.state.kind == VisualizeJob.kind {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: run.folder)) ?? [] {
+                guard name.hasPrefix("neuron-"), name.hasSuffix(".png"),
+                      let neuron = Int(name.dropFirst("neuron-".count).dropLast(".png".count)), found[neuron] == nil else { continue }
+                found[neuron] = VisualizeJob.picturePath(folder: run.folder, neuron: neuron)
+            }
+        }
+        return found
+    }
+
     /// The newest picture of a neuron among the visualization runs found under the runs directory.
     func visualization(of neuron: Int) -> String? {
         let runs = withShared { $0.runs ?? [] }
@@ -246,6 +260,13 @@ public final class Backend: @unchecked Sendable {
             return (changed, fresh)
         }
         if changed { mailbox.post(.runsFound(runs)) }
+        let pictures = Self.visualizations(in: runs)
+        if withShared({ shared -> Bool in
+            defer { shared.visualizations = pictures }
+            return shared.visualizations != pictures
+        }) {
+            mailbox.post(.visualizationsFound(pictures))
+        }
         for item in newlyUnreadable { mailbox.post(.message("skipped run folder \(item.error)", isError: true)) }
     }
 

@@ -41,7 +41,7 @@ public enum Panes {
         tabs(state, canvas)
         var placements: [ImagePlacement] = []
         switch state.screen {
-        case .neurons: neuronList(state, canvas, body)
+        case .neurons: placements = neuronList(state, canvas, body)
         case .card: placements = card(state, canvas, body)
         case .image: placements = imageView(state, canvas, body)
         case .lab: placements = labPane(state, canvas, body)
@@ -130,11 +130,24 @@ public enum Panes {
         return text
     }
 
-    static func neuronList(_ state: AppState, _ canvas: Canvas, _ area: Rect) {
+    static func neuronList(_ state: AppState, _ canvas: Canvas, _ fullArea: Rect) -> [ImagePlacement] {
         guard let catalog = state.catalog else {
-            canvas.put(area.top + 1, 2, "Opening the index (\(state.indexStatus)) ...", .dim)
-            canvas.put(area.top + 2, 2, "Building the demo runs as jobs (Tab shows them).", .dim)
-            return
+            canvas.put(fullArea.top + 1, 2, "Opening the index (\(state.indexStatus)) ...", .dim)
+            canvas.put(fullArea.top + 2, 2, "Building the demo runs as jobs (Tab shows them).", .dim)
+            return []
+        }
+        // The selected neuron's visualization beside the list, when there is room and a picture to show.
+        var area = fullArea, placements: [ImagePlacement] = []
+        let thumbnailWidth = 30
+        if state.graphicsName != "no graphics", fullArea.width >= 100, !state.visualizations.isEmpty {
+            area = Rect(top: fullArea.top, left: fullArea.left, height: fullArea.height, width: fullArea.width - thumbnailWidth)
+            let side = Rect(top: fullArea.top + 1, left: area.right + 1, height: min(15, fullArea.height - 2), width: thumbnailWidth - 2)
+            if let neuron = state.selectedRow?.neuron, let picture = state.visualizations[neuron] {
+                canvas.put(fullArea.top, side.left, "visualization of \(neuron)", width: side.width, .dim)
+                placements.append(ImagePlacement(source: .file(picture), rect: side))
+            } else {
+                canvas.put(fullArea.top, side.left, "no visualization (v on its card)", width: side.width, .dim)
+            }
         }
         let rows = state.visibleRows
         let meaning = state.meaning.flatMap { $0.query == state.query ? $0.scores : nil }
@@ -150,7 +163,8 @@ public enum Panes {
         for (line, index) in (offset..<min(rows.count, offset + height)).enumerated() {
             let row = rows[index]
             let star = row.starred ? "★" : " "
-            var text = "\(star) " + String(format: "%6d  %-7.3f  ", row.neuron, row.top)
+            let pictured = state.visualizations[row.neuron] != nil ? "◆" : " "
+            var text = "\(star)\(pictured)" + String(format: "%6d  %-7.3f  ", row.neuron, row.top)
             text += padded(sparkline(row.topValues, width: 8), 8) + "  "
             if let score = meaning?[row.neuron] { text += String(format: "%5.3f   ", score) }
             text += (row.label.map { $0 + (row.labelSource == "proposed" ? " ?" : "") } ?? "-")
@@ -161,6 +175,7 @@ public enum Panes {
             canvas.put(area.top + 2, 2, state.query.isEmpty ? "No neurons to show (filter: \(state.filter.rawValue))."
                                                             : "No neuron matches /\(state.query).", .dim)
         }
+        return placements
     }
 
     /// The first row shown so that the selection stays in view (kept near the middle when paging).
@@ -481,7 +496,8 @@ public enum Panes {
             specific = [("↑↓ j k", "move"), ("PgUp PgDn g G", "page, first, last"), ("Enter / l", "open the neuron's card"),
                         ("/", "search ids, labels and notes; Enter also ranks by meaning"), ("Esc", "clear the search"),
                         ("o", "sort: id, top activation, label"), ("f", "filter: all, labelled, starred"),
-                        ("r", "edit the label"), ("n", "edit the note"), ("s", "star"), ("e", "export the card as PNG")]
+                        ("r", "edit the label"), ("n", "edit the note"), ("s", "star"), ("e", "export the card as PNG"),
+                        ("◆", "the neuron has a feature visualization (beside the list; :atlas draws them all)")]
         case .card:
             specific = [("←→↑↓ h j k l", "move over the pictures"), ("Enter", "open the picture"), ("b", "top / bottom images"),
                         ("i", "category bars and histogram in place of the pictures (and back)"),

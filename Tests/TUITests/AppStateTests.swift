@@ -107,6 +107,29 @@ final class AppStateTests: XCTestCase {
         XCTAssertTrue(tiny.text.contains("too small"))
     }
 
+    func testTheListMarksVisualizedNeuronsShowsTheSelectedOnesPictureAndOffersAnAtlasOnce() {
+        var state = state(rows: 40, columns: 120)
+        _ = state.apply(.visualizationsFound([:]))
+        XCTAssertTrue(state.message?.text.contains(":atlas") ?? false, "\(String(describing: state.message))")
+        state.message = nil
+        _ = state.apply(.visualizationsFound([:]))
+        XCTAssertNil(state.message, "offered once")
+        _ = state.apply(.visualizationsFound([0: "/runs/v/neuron-0.png", 2: "/runs/v/neuron-2.png"]))
+        let canvas = TextCanvas(rows: 40, columns: 120)
+        var placements = Panes.draw(state, on: canvas)
+        XCTAssertEqual(placements.map(\.source), [.file("/runs/v/neuron-0.png")], "the selected neuron's picture")
+        XCTAssertTrue(placements[0].rect.left >= 90 && placements[0].rect.right <= 120, "\(placements[0].rect)")
+        XCTAssertTrue(canvas.line(2).hasPrefix(" ◆     0"), canvas.line(2))
+        XCTAssertTrue(canvas.line(3).hasPrefix("       1"), canvas.line(3))
+        _ = state.apply(.key(.down))
+        placements = Panes.draw(state, on: canvas)
+        XCTAssertEqual(placements, [], "no picture for neuron 1")
+        XCTAssertTrue(canvas.text.contains("no visualization"), canvas.text)
+        var text = state
+        text.graphicsName = "no graphics"
+        XCTAssertEqual(Panes.draw(text, on: canvas), [])
+    }
+
     func testTheAttackLabAsksForEveryChangeAndKeepsOnlyTheNewestAnswer() {
         var state = state()
         _ = state.apply(.modelLoaded(name: "toy", neurons: 40))
