@@ -141,12 +141,13 @@ public enum Panes {
         let thumbnailWidth = 30
         if state.graphicsName != "no graphics", fullArea.width >= 100, !state.visualizations.isEmpty {
             area = Rect(top: fullArea.top, left: fullArea.left, height: fullArea.height, width: fullArea.width - thumbnailWidth)
-            let side = Rect(top: fullArea.top + 1, left: area.right + 1, height: min(15, fullArea.height - 2), width: thumbnailWidth - 2)
+            // Under the header row (its summary is right-aligned there), a caption, then the picture.
+            let side = Rect(top: fullArea.top + 2, left: area.right + 1, height: min(14, fullArea.height - 3), width: thumbnailWidth - 2)
             if let neuron = state.selectedRow?.neuron, let picture = state.visualizations[neuron] {
-                canvas.put(fullArea.top, side.left, "visualization of \(neuron)", width: side.width, .dim)
+                canvas.put(fullArea.top + 1, side.left, "visualization of \(neuron)", width: side.width, .dim)
                 placements.append(ImagePlacement(source: .file(picture), rect: side))
             } else {
-                canvas.put(fullArea.top, side.left, "no visualization (v on its card)", width: side.width, .dim)
+                canvas.put(fullArea.top + 1, side.left, "no visualization: v on a card", width: side.width, .dim)
             }
         }
         let rows = state.visibleRows
@@ -156,8 +157,8 @@ public enum Panes {
             + (meaning != nil ? padded("match", 5) + "   " : "") + "label"
         let summary = "\(rows.count) of \(catalog.rows.count) · sort \(state.sort.rawValue) · \(state.filter.rawValue)"
             + (state.query.isEmpty ? "" : " · /\(state.query)")
-        canvas.put(area.top, 0, header, width: max(0, area.width - summary.count - 1), .bold)
-        canvas.put(area.top, max(0, area.width - summary.count), summary, .dim)
+        canvas.put(area.top, 0, header, width: max(0, fullArea.width - summary.count - 1), .bold)
+        canvas.put(area.top, max(0, fullArea.width - summary.count), summary, .dim)
         let height = area.height - 1
         let offset = listOffset(state, count: rows.count, height: height)
         for (line, index) in (offset..<min(rows.count, offset + height)).enumerated() {
