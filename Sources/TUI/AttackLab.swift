@@ -68,7 +68,10 @@ extension AppState {
             report("the attack lab needs the model (still loading)", isError: true)
             return []
         }
+        // Generations keep growing across images, so that no answer for the last image passes for this one's.
+        let generation = (lab?.generation ?? -1) + 1
         lab = AttackLab(imagePath: path)
+        lab!.generation = generation
         show(.lab)
         return [.rescoreAttack(lab!.request)]
     }
@@ -127,8 +130,9 @@ final class AttackLabWorker: @unchecked Sendable {
 
     func submit(_ request: AttackLabRequest, start: () -> Void) {
         condition.lock()
+        // The UI thread submits in order: the last request is the newest.
         pending = request
-        newest = max(newest, request.generation)
+        newest = request.generation
         let needsStart = !started
         started = true
         condition.signal()
@@ -139,7 +143,7 @@ final class AttackLabWorker: @unchecked Sendable {
     func isStale(_ generation: Int) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        return generation < newest
+        return generation != newest
     }
 
     /// Blocks until a request is waiting, then waits out the debounce; returns the newest.

@@ -162,5 +162,26 @@ final class AppStateTests: XCTestCase {
         XCTAssertTrue(state.lab?.isCurrent ?? false)
         _ = state.apply(.key(.escape))
         XCTAssertNotEqual(state.screen, .lab)
+        // Another image: generations go on growing, so the last image's answers cannot pass for its.
+        _ = state.apply(.key(.character(":")))
+        for character in "attack /" { _ = state.apply(.key(.character(character))) }
+        guard case let .rescoreAttack(reopened)? = state.apply(.key(.enter)).first else { return XCTFail("no request") }
+        XCTAssertEqual(reopened.imagePath, "/")
+        XCTAssertGreaterThan(reopened.generation, 5)
+        _ = state.apply(.attackScored(answer(5)))
+        XCTAssertNil(state.lab?.result)
+    }
+
+    func testTheLabWorkerHandsOutOnlyTheLastRequest() {
+        let worker = AttackLabWorker(debounce: 0.01)
+        var starts = 0
+        for generation in [3, 4, 9] {
+            worker.submit(AttackLabRequest(generation: generation, imagePath: "/a.png", text: "x", centerX: 0.5, centerY: 0.5,
+                                           paperPlacement: false, size: nil, fill: "white")) { starts += 1 }
+        }
+        XCTAssertEqual(starts, 1, "one evaluator thread")
+        XCTAssertEqual(worker.next().generation, 9)
+        XCTAssertTrue(worker.isStale(4))
+        XCTAssertFalse(worker.isStale(9))
     }
 }
