@@ -50,7 +50,8 @@ struct Attack: ParsableCommand {
             keeps each image's outcome as it comes (results.jsonl in its run folder): run the same \
             command again to continue; --shard K/N splits a folder like scan, and `attack merge \
             RUN...` joins the shards. Labels: --labels imagenet, a file, a list a,b,c; the toy model \
-            uses its own words (shape names for a batch) unless given some.
+            uses its own words (shape names for a batch) unless given some. Every option: \
+            clipscope attack run --help.
             """,
         subcommands: [Run.self, Merge.self],
         defaultSubcommand: Run.self)
