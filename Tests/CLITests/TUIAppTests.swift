@@ -150,8 +150,9 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "neuron 89")
         // Help lists the keys of the pane.
         try tmux.keys("?")
-        screen = try tmux.wait(for: "keys: Card")
-        XCTAssertTrue(screen.contains("top / bottom images"), screen)
+        // Waits for a line inside the box: the title alone may be captured before the frame is complete.
+        screen = try tmux.wait(for: "top / bottom images")
+        XCTAssertTrue(screen.contains("keys: Card"), screen)
         try tmux.keys("Escape")
         // Resizing re-lays out; a tiny window says so and comes back.
         try tmux.resize(columns: 80, rows: 24)
