@@ -50,6 +50,12 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
     /// Image side in pixels (default: the model's input resolution).
     public var size: Int?
     public var parameterization: ImageParameterization
+    /// lucid's random scale and rotation on top of the jitter (nil: translations only).
+    public var transforms: RandomTransforms?
+    /// `fourier`: coefficients are scaled by 1 / frequency^decay (nil: 1, lucid's); larger
+    /// values favour smoother images.
+    public var fourierDecay: Double?
+    public var spectrumDecay: Double { fourierDecay ?? 1 }
 
     /// The spec's settings of a variant.
     public init(variant: VisualizationVariant) {
@@ -59,8 +65,15 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
         case .paperCode: steps = 1000; jitter = 0.5
         case .paperFormula: steps = 1000; jitter = 0.125
         case .gray: steps = 200; jitter = 0.5
-        case .direct: steps = 512; jitter = 0.0625; parameterization = .fourier; smoothnessWeight = 0
+        case .direct: steps = 512; jitter = 0.0625; parameterization = .fourier; smoothnessWeight = 0; transforms = .lucid
         }
+    }
+
+    /// Sets the largest scale and/or turn of `transforms`, keeping the other as it was.
+    public mutating func changeTransforms(scale: Double?, rotation: Double?) {
+        guard scale != nil || rotation != nil else { return }
+        let base = transforms ?? RandomTransforms(scale: 0, rotation: 0)
+        transforms = RandomTransforms(scale: scale ?? base.scale, rotation: rotation ?? base.rotation)
     }
 
     /// The code's range penalty applies past these (normalized units).
@@ -76,8 +89,32 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
         if objectiveWeight < 0 || smoothnessWeight < 0 {
             throw InvalidParameter(objectiveWeight < 0 ? "objectiveWeight" : "smoothnessWeight", "cannot be negative")
         }
+        if let transforms {
+            if !(0..<1).contains(transforms.scale) { throw InvalidParameter("scale", "must be in 0..<1 (a fraction of the size), got \(transforms.scale)") }
+            if !(0...180).contains(transforms.rotation) { throw InvalidParameter("rotate", "must be in 0...180 degrees, got \(transforms.rotation)") }
+        }
+        if let fourierDecay, !(0...4).contains(fourierDecay) { throw InvalidParameter("decay", "must be in 0...4, got \(fourierDecay)") }
         if let size, size < 32 || size % 32 != 0 { throw InvalidParameter("size", "must be a multiple of 32 pixels (the ResNet halves it five times), got \(size)") }
     }
+}
+
+/// Random scaling and rotation of the image at each step (lucid's `random_scale` and
+/// `random_rotate`), so that what excites the neuron survives small changes of size and angle.
+public struct RandomTransforms: Codable, Sendable, Equatable {
+    /// The largest change of size, a fraction (0.1: from 0.9 to 1.1 times).
+    public var scale: Double
+    /// The largest turn either way, in degrees.
+    public var rotation: Double
+
+    public init(scale: Double, rotation: Double) {
+        self.scale = scale
+        self.rotation = rotation
+    }
+
+    /// lucid's defaults: sizes 0.9...1.1, angles -10...10 degrees.
+    public static let lucid = RandomTransforms(scale: 0.1, rotation: 10)
+
+    var isIdentity: Bool { scale == 0 && rotation == 0 }
 }
 
 /// Optimizes images (one neuron per batch item) to excite neurons of a model's last layer.
@@ -119,7 +156,7 @@ public final class FeatureVisualizer {
             basis = nil
         case .fourier:
             parameters = FeatureVisualizer.initialCoefficients(neurons: neurons, size: size, seed: settings.seed)
-            basis = FourierBasis(size: size)
+            basis = FourierBasis(size: size, decay: settings.spectrumDecay)
         }
         for parameter in parameters { parameter.requiresGrad = true }
         optimizer = Adam(parameters: parameters, learningRate: settings.learningRate, beta1: settings.beta1, beta2: settings.beta2)
@@ -175,13 +212,21 @@ public final class FeatureVisualizer {
         return ((rgb - basis.mean) * basis.inverseStd).reshaped([n, 3, size, size])
     }
 
-    /// The translation of item `neuron` at `step`: uniform in +-jitter of the side.
-    func translation(neuron: Int, step: Int) -> (rows: Int, columns: Int) {
+    /// The move of item `neuron` at `step`: a translation uniform in +-jitter of the side (whole
+    /// pixels), then, with `transforms`, a scale and an angle uniform in their ranges.
+    func warp(neuron: Int, step: Int) -> ImageWarp {
         let limit = Int((settings.jitter * Double(size)).rounded(.down))
-        guard limit > 0 else { return (0, 0) }
         var generator = SeededGenerator(seed: FeatureVisualizer.mix(settings.seed, UInt64(neuron), UInt64(step) &+ 1))
-        let span = UInt64(2 * limit + 1)
-        return (Int(generator.next() % span) - limit, Int(generator.next() % span) - limit)
+        var warp = ImageWarp()
+        if limit > 0 {
+            let span = UInt64(2 * limit + 1)
+            warp.translation = (Double(Int(generator.next() % span) - limit), Double(Int(generator.next() % span) - limit))
+        }
+        if let transforms = settings.transforms, !transforms.isIdentity {
+            warp.scale = 1 + transforms.scale * (2 * Double(generator.nextUniform()) - 1)
+            warp.angle = transforms.rotation * (2 * Double(generator.nextUniform()) - 1) * Double.pi / 180
+        }
+        return warp
     }
 
     static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
@@ -192,11 +237,14 @@ public final class FeatureVisualizer {
         return hash.value
     }
 
-    /// The loss of the current pixels at a given jitter: each item's total, and its terms.
-    public func loss(rows: [Int], columns: [Int]) -> (total: Tensor, terms: [(name: String, values: [Float])]) {
+    /// The loss of the current pixels seen through each item's warp: each item's total, and its terms.
+    public func loss(warps: [ImageWarp]) -> (total: Tensor, terms: [(name: String, values: [Float])]) {
         let x = render()
         let n = neurons.count
-        let moved = x.shifted(rows: rows, columns: columns)
+        // Whole-pixel moves alone take the exact shift (zeros moved in, like the warp's fill).
+        let moved = warps.allSatisfy({ $0.scale == 1 && $0.angle == 0 })
+            ? x.shifted(rows: warps.map { Int($0.translation.rows) }, columns: warps.map { Int($0.translation.columns) })
+            : x.warped(warps, fill: [0, 0, 0])
         var perItem: Tensor
         var terms: [(name: String, values: [Float])] = []
         switch settings.variant {
@@ -282,9 +330,9 @@ public final class FeatureVisualizer {
     /// One optimization step; returns each item's loss terms before the step.
     @discardableResult
     public func advance() -> [(name: String, values: [Float])] {
-        let moves = neurons.map { translation(neuron: $0, step: step) }
+        let warps = neurons.map { warp(neuron: $0, step: step) }
         optimizer.zeroGrad()
-        let (total, terms) = loss(rows: moves.map(\.rows), columns: moves.map(\.columns))
+        let (total, terms) = loss(warps: warps)
         total.backward()
         optimizer.step()
         optimizer.zeroGrad()
@@ -355,13 +403,13 @@ public final class FeatureVisualizer {
 
 /// The real 2-D Fourier synthesis as matrix products (so the tape differentiates it):
 /// x = C (A C' + B S') + S (B C' - A S') with C[m, k] = cos(2 pi k m / n), S likewise, and
-/// the coefficients scaled by 1 / frequency as lucid does.
+/// the coefficients scaled by 1 / frequency^decay (lucid: decay 1).
 final class FourierBasis {
     let cosine: Tensor, sine: Tensor
-    /// [size, size]: 1 / max(frequency, 1 / size), divided by size.
+    /// [size, size]: (1 / (size max(frequency, 1 / size)))^decay, 1 at the lowest frequency.
     let scale: Tensor
 
-    init(size: Int) {
+    init(size: Int, decay: Double = 1) {
         let n = size
         cosine = Tensor(shape: [n, n]) { (p: UnsafeMutableBufferPointer<Float>) in
             for m in 0..<n { for k in 0..<n { p[m * n + k] = Float(Foundation.cos(2 * Double.pi * Double(k * m % n) / Double(n))) } }
@@ -373,7 +421,7 @@ final class FourierBasis {
             for ky in 0..<n {
                 for kx in 0..<n {
                     let fy = Double(min(ky, n - ky)) / Double(n), fx = Double(min(kx, n - kx)) / Double(n)
-                    p[ky * n + kx] = Float(1 / max((fy * fy + fx * fx).squareRoot(), 1 / Double(n)) / Double(n))
+                    p[ky * n + kx] = Float(Foundation.pow(Double(n) * max((fy * fy + fx * fx).squareRoot(), 1 / Double(n)), -decay))
                 }
             }
         }

@@ -60,6 +60,24 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
         "visualized \(result.images.count) neuron(s) into \(result.run)" + (result.images.count == 1 ? " (\(result.image))" : "")
     }
 
+    /// The run folder's name under the runs directory: `visualize-N-variant` (a range
+    /// `N-M` for several neurons, `-shard-KofN` for a shard) with the spec's settings, and a
+    /// hash of the settings after it otherwise, so a tweaked run gets its own folder and the
+    /// same tweak continues it.
+    public static func folderName(neurons: [Int], settings: VisualizationSettings, shard: String? = nil) -> String {
+        var name = "visualize-\(neurons[0])" + (neurons.count > 1 ? "-\(neurons[neurons.count - 1])" : "") + "-\(settings.variant.rawValue)"
+        if let shard { name += "-shard-" + shard.replacingOccurrences(of: "/", with: "of") }
+        if settings != VisualizationSettings(variant: settings.variant) {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let json = (try? encoder.encode(settings)) ?? Data()
+            var hash = FNV1a()
+            hash.add(bytes: json)
+            name += "-" + String(String(hash.value, radix: 16).suffix(8))
+        }
+        return name
+    }
+
     public static func picturePath(folder: String, neuron: Int) -> String {
         (folder as NSString).appendingPathComponent("neuron-\(neuron).png")
     }

@@ -34,7 +34,7 @@ public enum Effect: Sendable, Equatable {
     /// Starts a run folder's job again (it continues from its last checkpoint).
     case resumeRun(folder: String)
     case exportCard(Int)
-    case visualize(neuron: Int, variant: String, steps: Int?, seed: UInt64?)
+    case visualize(neuron: Int, variant: String, tweaks: VisualizeTweaks)
     /// Maximal text for the neuron's top images.
     case maxText(neuron: Int)
     case dream(neuron: Int)
@@ -756,24 +756,22 @@ public struct AppState {
         return []
     }
 
-    /// `:visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S]`.
+    /// `:visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S] [lr=F] ...` (see `VisualizeTweaks`).
     mutating func visualizeCommand(_ argument: String) -> [Effect] {
-        let usage = "usage: :visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S]"
+        let usage = "usage: :visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S] [lr=F] [jitter=F] [scale=F] [rotate=DEG] [decay=F] [reduce=mean|max]"
         let words = argument.split(separator: " ").map(String.init)
         guard let first = words.first, let neuron = Int(first) else { report(usage, isError: true); return [] }
         guard let catalog, neuron >= 0, neuron < catalog.scan.model.neurons else {
             report("no neuron \(neuron)" + (catalog.map { " (this scan has 0-\($0.scan.model.neurons - 1))" } ?? ""), isError: true)
             return []
         }
-        var variant = "paper-code", steps: Int?, seed: UInt64?
+        var variant = "paper-code", tweaks = VisualizeTweaks()
         for word in words.dropFirst() {
-            if word.hasPrefix("steps="), let value = Int(word.dropFirst(6)), value > 0 { steps = value }
-            else if word.hasPrefix("seed="), let value = UInt64(word.dropFirst(5)) { seed = value }
-            else if ["paper-code", "paper-formula", "gray", "direct"].contains(word) { variant = word }
-            else { report("\(word)? " + usage, isError: true); return [] }
+            if ["paper-code", "paper-formula", "gray", "direct"].contains(word) { variant = word }
+            else if !tweaks.read(word) { report("\(word)? " + usage, isError: true); return [] }
         }
         show(.jobs)
-        return [.visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)]
+        return [.visualize(neuron: neuron, variant: variant, tweaks: tweaks)]
     }
 
     /// `:atlas [FIRST-LAST] [steps=S]`: visualize every neuron (or a range) in the background.

@@ -195,14 +195,12 @@ public final class Backend: @unchecked Sendable {
 
     /// Starts a feature visualization of one neuron into `<runs>/visualize-N-variant` (the
     /// folder `clipscope visualize` uses, so either continues the other's run).
-    func visualize(neuron: Int, variant: String, steps: Int?, seed: UInt64?) {
+    func visualize(neuron: Int, variant: String, tweaks: VisualizeTweaks) {
         guard let variant = VisualizationVariant(rawValue: variant) else { return }
-        var settings = VisualizationSettings(variant: variant)
-        if let steps { settings.steps = steps }
-        if let seed { settings.seed = seed }
-        let folder = (options.runs as NSString).appendingPathComponent("visualize-\(neuron)-\(variant.rawValue)")
+        let settings = tweaks.applied(to: VisualizationSettings(variant: variant))
+        let folder = (options.runs as NSString).appendingPathComponent(VisualizeJob.folderName(neurons: [neuron], settings: settings))
         let job = VisualizeJob(model: options.model, neurons: [neuron], settings: settings, output: folder)
-        _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant.rawValue, steps: steps, seed: seed) })
+        _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant.rawValue, tweaks: tweaks) })
     }
 
     /// Maximal text for a neuron's top 10 images into `<runs>/maxtext-neuron-N` (the folder
@@ -386,7 +384,7 @@ public final class Backend: @unchecked Sendable {
                 mailbox.post(.message("this kind of job cannot run again from here", isError: false))
             }
         case let .exportCard(neuron): export(neuron)
-        case let .visualize(neuron, variant, steps, seed): visualize(neuron: neuron, variant: variant, steps: steps, seed: seed)
+        case let .visualize(neuron, variant, tweaks): visualize(neuron: neuron, variant: variant, tweaks: tweaks)
         case let .atlas(neurons, steps):
             var settings = VisualizationSettings(variant: .direct)
             settings.steps = steps

@@ -78,6 +78,15 @@ struct Visualize: ParsableCommand {
     @Option(help: "What is optimized: pixels, or fourier (lucid's decorrelated Fourier coefficients; the default for direct).")
     var parameterization: ImageParameterization?
 
+    @Option(help: "Random change of size per step, a fraction (0.1: 0.9-1.1 times; lucid's transform; default 0.1 for direct, else 0).")
+    var scale: Double?
+
+    @Option(help: "Random turn per step, up to this many degrees either way (lucid's transform; default 10 for direct, else 0).")
+    var rotate: Double?
+
+    @Option(help: "fourier: coefficients scaled by 1/frequency^decay; above 1 favours smoother images (default 1, lucid's).")
+    var decay: Double?
+
     @Option(help: "Neurons optimized together (one per batch item).")
     var batchSize = 1
 
@@ -127,8 +136,9 @@ struct Visualize: ParsableCommand {
         settings.reduce = reduce
         settings.tap = tap
         settings.size = size
-        let name = neurons.count == 1 ? "visualize-\(neurons[0])-\(variant.rawValue)"
-            : "visualize-\(neurons[0])-\(neurons[neurons.count - 1])-\(variant.rawValue)" + (shard.map { "-shard-" + $0.replacingOccurrences(of: "/", with: "of") } ?? "")
+        settings.fourierDecay = decay
+        settings.changeTransforms(scale: scale, rotation: rotate)
+        let name = VisualizeJob.folderName(neurons: neurons, settings: settings, shard: shard)
         var job = VisualizeJob(model: modelOptions.model, neurons: neurons, settings: settings,
                                output: output ?? (runsOption.directory as NSString).appendingPathComponent(name))
         job.batchSize = batchSize

@@ -341,10 +341,13 @@ final class TUIAppTests: XCTestCase {
         try tmux.type("visualize 551 paper-code steps=60")
         try tmux.keys("Enter")
         try tmux.wait(for: "visualize  running")
-        try tmux.wait(for: "· visualize-551-paper-code")
+        // Not the spec's settings: the folder's name carries a hash of them.
+        try tmux.wait(for: "· visualize-551-paper-code-")
         let finished = try tmux.wait(for: "visualize  finished", timeout: 120)
         XCTAssertTrue(finished.contains("1-cos"), finished)
-        let folder = runs.appendingPathComponent("visualize-551-paper-code")
+        let names = try FileManager.default.contentsOfDirectory(atPath: runs.path).filter { $0.hasPrefix("visualize-551-paper-code-") }
+        XCTAssertEqual(names.count, 1, "\(names)")
+        let folder = runs.appendingPathComponent(names.first ?? "")
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("neuron-551.png").path))
         XCTAssertEqual(try record(folder)["status"] as? String, "finished")
         // Back on the card, the picture is there.

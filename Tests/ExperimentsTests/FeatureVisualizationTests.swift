@@ -38,9 +38,12 @@ final class FeatureVisualizationTests: XCTestCase {
             for parameterization in ImageParameterization.allCases {
                 settings.parameterization = parameterization
                 let visualizer = try FeatureVisualizer(model: model, neurons: [7, 200], settings: settings)
-                let (rows, columns) = ([5, -9], [-3, 12])
-                visualizer.loss(rows: rows, columns: columns).total.backward()
-                func loss() -> Float { visualizer.loss(rows: rows, columns: columns).total.values[0] }
+                // Whole-pixel jitter for the pixels, lucid's scale and rotation on top for Fourier.
+                let warps = parameterization == .pixels
+                    ? [ImageWarp(translation: (5, -3)), ImageWarp(translation: (-9, 12))]
+                    : [ImageWarp(scale: 1.08, angle: 0.12, translation: (5, -3)), ImageWarp(scale: 0.93, angle: -0.17, translation: (-9, 12))]
+                visualizer.loss(warps: warps).total.backward()
+                func loss() -> Float { visualizer.loss(warps: warps).total.values[0] }
                 // Fourier coefficients are small and act through 1/frequency: a finer step.
                 let epsilon: Float = parameterization == .pixels ? 1e-2 : 2e-3
                 var checked = 0
@@ -56,6 +59,37 @@ final class FeatureVisualizationTests: XCTestCase {
                 XCTAssertGreaterThan(checked, 7)
             }
         }
+    }
+
+    func testLucidsTransformsStayInTheirRangesAndKeepTheJitter() throws {
+        let model = try model
+        var settings = settings(.direct)
+        settings.transforms = RandomTransforms(scale: 0.3, rotation: 20)
+        let transformed = try FeatureVisualizer(model: model, neurons: [5], settings: settings)
+        settings.transforms = nil
+        let shifted = try FeatureVisualizer(model: model, neurons: [5], settings: settings)
+        var scales: [Double] = [], angles: [Double] = []
+        for step in 0..<200 {
+            let warp = transformed.warp(neuron: 5, step: step), plain = shifted.warp(neuron: 5, step: step)
+            XCTAssertTrue(warp.translation == plain.translation, "the jitter is drawn first and is the same with or without transforms")
+            XCTAssertEqual(plain.scale, 1)
+            XCTAssertEqual(plain.angle, 0)
+            scales.append(warp.scale)
+            angles.append(warp.angle * 180 / Double.pi)
+        }
+        XCTAssertTrue(scales.allSatisfy { (0.7...1.3).contains($0) } && angles.allSatisfy { (-20...20).contains($0) })
+        XCTAssertLessThan(scales.min()!, 0.8, "the range is used")
+        XCTAssertGreaterThan(scales.max()!, 1.2)
+        XCTAssertLessThan(angles.min()!, -15)
+        XCTAssertGreaterThan(angles.max()!, 15)
+        XCTAssertEqual(VisualizationSettings(variant: .direct).transforms, .lucid, "direct uses lucid's transforms by default")
+        XCTAssertNil(VisualizationSettings(variant: .paperCode).transforms, "the paper's variants translate only")
+        var bad = VisualizationSettings(variant: .direct)
+        bad.transforms = RandomTransforms(scale: 1, rotation: 0)
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("scale"), "\($0)") }
+        bad.transforms = nil
+        bad.fourierDecay = -1
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("decay"), "\($0)") }
     }
 
     func testEveryVariantLowersItsLossAndTheSameSeedGivesTheSameImage() throws {

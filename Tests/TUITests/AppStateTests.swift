@@ -130,6 +130,41 @@ final class AppStateTests: XCTestCase {
         XCTAssertEqual(Panes.draw(text, on: canvas), [])
     }
 
+    func testVisualizeTakesTweaksAndATweakedRunGetsItsOwnFolder() {
+        var state = state()
+        func command(_ text: String) -> [Effect] {
+            _ = state.apply(.key(.character(":")))
+            for c in text { _ = state.apply(.key(.character(c))) }
+            return state.apply(.key(.enter))
+        }
+        var tweaks = VisualizeTweaks()
+        for word in ["steps=300", "scale=0.4", "rotate=45", "decay=1.5", "reduce=max", "lr=0.03", "jitter=0.2"] {
+            XCTAssertTrue(tweaks.read(word), word)
+        }
+        XCTAssertEqual(command("visualize 7 direct steps=300 scale=0.4 rotate=45 decay=1.5 reduce=max lr=0.03 jitter=0.2"),
+                       [.visualize(neuron: 7, variant: "direct", tweaks: tweaks)])
+        let settings = tweaks.applied(to: VisualizationSettings(variant: .direct))
+        XCTAssertEqual(settings.transforms, RandomTransforms(scale: 0.4, rotation: 45))
+        XCTAssertEqual(settings.reduce, .max)
+        XCTAssertEqual(settings.fourierDecay, 1.5)
+        XCTAssertEqual(settings.learningRate, 0.03)
+        // Only the rotation given: the scale keeps the variant's default.
+        var turn = VisualizeTweaks()
+        XCTAssertTrue(turn.read("rotate=20"))
+        XCTAssertEqual(turn.applied(to: VisualizationSettings(variant: .direct)).transforms, RandomTransforms(scale: 0.1, rotation: 20))
+        // The spec's settings keep the plain folder name; any tweak adds a hash of the settings, the same for the same tweak.
+        XCTAssertEqual(VisualizeJob.folderName(neurons: [7], settings: VisualizationSettings(variant: .direct)), "visualize-7-direct")
+        let tweaked = VisualizeJob.folderName(neurons: [7], settings: settings)
+        XCTAssertTrue(tweaked.hasPrefix("visualize-7-direct-") && tweaked.count == "visualize-7-direct-".count + 8, tweaked)
+        XCTAssertEqual(tweaked, VisualizeJob.folderName(neurons: [7], settings: tweaks.applied(to: VisualizationSettings(variant: .direct))))
+        XCTAssertNotEqual(tweaked, VisualizeJob.folderName(neurons: [7], settings: turn.applied(to: VisualizationSettings(variant: .direct))))
+        for bad in ["scale=1.5", "rotate=-3", "reduce=median", "size=64"] {
+            XCTAssertEqual(command("visualize 7 direct \(bad)"), [], bad)
+            XCTAssertEqual(state.message?.isError, true, bad)
+            XCTAssertTrue(state.message?.text.hasPrefix("\(bad)?") ?? false, "\(String(describing: state.message))")
+        }
+    }
+
     func testTheAttackLabAsksForEveryChangeAndKeepsOnlyTheNewestAnswer() {
         var state = state()
         _ = state.apply(.modelLoaded(name: "toy", neurons: 40))
