@@ -69,11 +69,12 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
         }
     }
 
-    /// Sets the largest scale and/or turn of `transforms`, keeping the other as it was.
+    /// Sets the largest scale and/or turn of `transforms`, keeping the other as it was (both 0: none).
     public mutating func changeTransforms(scale: Double?, rotation: Double?) {
         guard scale != nil || rotation != nil else { return }
         let base = transforms ?? RandomTransforms(scale: 0, rotation: 0)
-        transforms = RandomTransforms(scale: scale ?? base.scale, rotation: rotation ?? base.rotation)
+        let changed = RandomTransforms(scale: scale ?? base.scale, rotation: rotation ?? base.rotation)
+        transforms = changed.isIdentity ? nil : changed
     }
 
     /// The code's range penalty applies past these (normalized units).

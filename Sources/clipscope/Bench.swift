@@ -18,8 +18,9 @@ struct Bench: ParsableCommand {
         discussion: """
             Medians of --runs timed runs after one warm-up. The trunk figures use the RN50x4 \
             shape at 288x288, batch 1, random weights. GFLOP/s counts a multiply-add as 2. \
-            3x3 stride-1 convolutions take im2col or Winograd, measured once per shape in the \
-            warm-up; CLIPSCOPE_CONV3X3=im2col|winograd2x2|winograd4x4 forces one.
+            3x3 stride-1 convolutions take im2col or Winograd by a fixed rule of spatial size; \
+            CLIPSCOPE_CONV3X3=measure times the candidates once per shape instead, \
+            =im2col|winograd2x2|winograd4x4 forces one.
             """)
 
     @Option(help: "Run only benchmarks whose name contains this text (or any of several, comma-separated).")
