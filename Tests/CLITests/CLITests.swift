@@ -558,6 +558,9 @@ final class CLITests: XCTestCase {
                                    (["--neuron", "1", "--jitter", "3"], "--jitter must be in 0...1"),
                                    (["--neurons", "5-x"], "--neurons 5-x"),
                                    (["--neuron", "1", "--batch-size", "0"], "--batch-size must be at least 1"),
+                                   (["--neuron", "1", "--scale", "1.5"], "--scale must be in 0..<1"),
+                                   (["--neuron", "1", "--rotate", "200"], "--rotate must be in 0...180"),
+                                   (["--neuron", "1", "--decay", "9"], "--decay must be in 0...4"),
                                    ([], "give --neuron N or --neurons LIST")] {
             let message = try failure(["visualize", "--model", Self.modelPT, "-o", run] + arguments)
             XCTAssertTrue(message.contains(named), "\(arguments): \(message)")
