@@ -31,8 +31,6 @@ public struct GapJob: JobSpec, Equatable {
     /// Pairs given directly.
     public var pairs: [Pair]?
     public var output: String
-    /// Where a copy of the UMAP figure goes besides the run folder's gap.png (nil: none).
-    public var figure: String?
     public var neighbours = 15
     public var minimumDistance = 0.1
     public var seed: UInt64 = 42
@@ -248,11 +246,6 @@ public struct GapJob: JobSpec, Equatable {
         let umapFigure = Self.figure(umapPoints, gap: gap, method: "UMAP", font: font)
         try umapFigure.writePNG(path: figure)
         context.artefact(JobArtefact(name: "figure", path: figure))
-        if let copy = self.figure {
-            let folder = (copy as NSString).deletingLastPathComponent
-            if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            try umapFigure.writePNG(path: copy)
-        }
         try Self.figure(pcaPoints, gap: gap, method: "PCA", font: font, equalAspect: true).writePNG(path: pcaFigure)
         context.artefact(JobArtefact(name: "PCA figure", path: pcaFigure))
         try writePoints(umapPoints, pcaPoints, pairs: kept.map { pairs[$0] })
@@ -260,7 +253,7 @@ public struct GapJob: JobSpec, Equatable {
 
         let result = Result(run: output, pairs: n, centroidDistance: gap.centroidDistance, matchedCosine: gap.matchedCosine,
                             unmatchedCosine: gap.unmatchedCosine, nearestCentroidAccuracy: gap.nearestCentroidAccuracy,
-                            points: umapPoints, pcaPoints: pcaPoints, figure: self.figure ?? figure, pcaFigure: pcaFigure,
+                            points: umapPoints, pcaPoints: pcaPoints, figure: figure, pcaFigure: pcaFigure,
                             skipped: skipped)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -774,11 +774,14 @@ public struct AppState {
         return [.visualize(neuron: neuron, variant: variant, tweaks: tweaks)]
     }
 
+    /// Steps per neuron of `:atlas` unless given (direct, lucid's transforms).
+    static let atlasSteps = 100
+
     /// `:atlas [FIRST-LAST] [steps=S]`: visualize every neuron (or a range) in the background.
     mutating func atlasCommand(_ argument: String) -> [Effect] {
         let usage = "usage: :atlas [FIRST-LAST] [steps=S]"
         guard let catalog else { report("no index open", isError: true); return [] }
-        var range = 0...(catalog.scan.model.neurons - 1), steps = 100
+        var range = 0...(catalog.scan.model.neurons - 1), steps = AppState.atlasSteps
         for word in argument.split(separator: " ").map(String.init) {
             if word.hasPrefix("steps="), let value = Int(word.dropFirst(6)), value > 0 {
                 steps = value

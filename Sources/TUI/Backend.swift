@@ -233,14 +233,12 @@ public final class Backend: @unchecked Sendable {
         return found
     }
 
-    /// The newest picture of a neuron among the visualization runs found under the runs directory.
+    /// The newest picture of a neuron among the visualization runs found under the runs
+    /// directory: from the last listing, or listed again when that has none (it may have
+    /// finished since).
     func visualization(of neuron: Int) -> String? {
-        let runs = withShared { $0.runs ?? [] }
-        for run in runs where run.state.kind == VisualizeJob.kind {
-            let path = VisualizeJob.picturePath(folder: run.folder, neuron: neuron)
-            if FileManager.default.fileExists(atPath: path) { return path }
-        }
-        return nil
+        if let known = withShared({ $0.visualizations?[neuron] }) { return known }
+        return Self.visualizations(in: withShared { $0.runs ?? [] })[neuron]
     }
 
     /// Reads the run folders under the runs directory; posts them when they changed.
@@ -390,7 +388,8 @@ public final class Backend: @unchecked Sendable {
             settings.steps = steps
             let name = (options.model as NSString).lastPathComponent.split(separator: ".").first.map(String.init) ?? "model"
             var job = VisualizeJob(model: options.model, neurons: Array(neurons), settings: settings,
-                                   output: (options.runs as NSString).appendingPathComponent("atlas-\(name)-\(neurons.lowerBound)-\(neurons.upperBound)"))
+                                   output: (options.runs as NSString).appendingPathComponent("atlas-\(name)-\(neurons.lowerBound)-\(neurons.upperBound)"
+                                                                             + (steps == AppState.atlasSteps ? "" : "-steps-\(steps)")))
             job.batchSize = 16
             _ = start(job, restart: { [self] in perform(.atlas(neurons: neurons, steps: steps)) })
         case let .dream(neuron):

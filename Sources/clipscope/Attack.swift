@@ -285,9 +285,11 @@ struct Stroop: ParsableCommand {
     }
 }
 
-/// Copies a run folder's file to where `-o` asked for it (replacing what is there).
+/// Copies a run folder's file to where `-o` asked for it (replacing what is there, making its folder).
 func copyFile(_ source: String, to output: String) throws {
     do {
+        let folder = (output as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
         try FileManager.default.copyItem(atPath: source, toPath: output)
     } catch { throw CommandFailure("-o \(output): cannot write it") }

@@ -76,7 +76,6 @@ struct Gap: ParsableCommand {
             ?? csv.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension } ?? "toy"
         let folder = outputRun ?? (runsOption.directory as NSString).appendingPathComponent("gap-" + name)
         var job = GapJob(model: modelOptions.model, directory: dir, csv: csv, output: folder)
-        job.figure = output
         job.neighbours = neighbours
         job.minimumDistance = minDist
         job.seed = seed
@@ -97,6 +96,7 @@ struct Gap: ParsableCommand {
         } catch {
             throw Self.failure(error)
         }
+        if let output { try copyFile(result.figure, to: output) }
         if json.json {
             try Output.printJSON(result)
         } else {
@@ -107,7 +107,7 @@ struct Gap: ParsableCommand {
                 ["unmatched cosine", String(format: "%.4f", result.unmatchedCosine)],
                 ["nearest-centroid accuracy", String(format: "%.4f", result.nearestCentroidAccuracy)],
             ], rightAligned: [1]))
-            print("figure: \(result.figure) (PCA: \(result.pcaFigure)); run folder \(result.run)")
+            print("figure: \(output ?? result.figure) (PCA: \(result.pcaFigure)); run folder \(result.run)")
         }
     }
 }

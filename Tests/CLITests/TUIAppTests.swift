@@ -374,8 +374,8 @@ final class TUIAppTests: XCTestCase {
         try tmux.keys(":")
         try tmux.type("atlas 0-31 steps=3")
         try tmux.keys("Enter")
-        try tmux.wait(for: "· atlas-toy-0-31")
-        let atlas = runs.appendingPathComponent("atlas-toy-0-31")
+        try tmux.wait(for: "· atlas-toy-0-31-steps-3")
+        let atlas = runs.appendingPathComponent("atlas-toy-0-31-steps-3")
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, (try? record(atlas)["status"] as? String) != "finished" { Thread.sleep(forTimeInterval: 0.5) }
         XCTAssertEqual(try record(atlas)["status"] as? String, "finished")

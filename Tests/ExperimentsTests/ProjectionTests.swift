@@ -275,8 +275,7 @@ final class GapJobTests: XCTestCase {
         try Data("not a png".utf8).write(to: URL(fileURLWithPath: broken))
         try Data("notes".utf8).write(to: URL(fileURLWithPath: (images as NSString).appendingPathComponent("notes.txt")))
         let run = scratch.appendingPathComponent("run").path
-        var job = GapJob(model: Fixture.modelPath, directory: images, output: run)
-        job.figure = scratch.appendingPathComponent("copy/gap.png").path
+        let job = GapJob(model: Fixture.modelPath, directory: images, output: run)
         let logged = Mutex<[String]>([])
         let result = try JobRunner.run(job) { _, event in
             if case let .log(.warning, message) = event { logged.withLock { $0.append(message) } }
@@ -307,7 +306,7 @@ final class GapJobTests: XCTestCase {
             let figure = try Image.load(path: run + "/" + name)
             XCTAssertEqual([figure.width, figure.height], [760, 560], name)
         }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: job.figure!))
+        XCTAssertEqual(result.figure, run + "/gap.png")
         let csv = try String(contentsOfFile: run + "/points.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 11)
         XCTAssertTrue(csv.contains { $0.hasSuffix(",text,\(result.points[5].x),\(result.points[5].y),\(result.pcaPoints[5].x),\(result.pcaPoints[5].y),This is a blue whale") },

@@ -158,6 +158,14 @@ final class AppStateTests: XCTestCase {
         XCTAssertTrue(tweaked.hasPrefix("visualize-7-direct-") && tweaked.count == "visualize-7-direct-".count + 8, tweaked)
         XCTAssertEqual(tweaked, VisualizeJob.folderName(neurons: [7], settings: tweaks.applied(to: VisualizationSettings(variant: .direct))))
         XCTAssertNotEqual(tweaked, VisualizeJob.folderName(neurons: [7], settings: turn.applied(to: VisualizationSettings(variant: .direct))))
+        // v on a card pre-fills the command; the status line lists the fields after the cursor.
+        var card = self.state(rows: 30, columns: 160)
+        _ = card.apply(.key(.enter))
+        _ = card.apply(.key(.character("v")))
+        let canvas = TextCanvas(rows: 30, columns: 160)
+        _ = Panes.draw(card, on: canvas)
+        XCTAssertTrue(canvas.line(29).hasPrefix(":visualize 0 paper-code steps=1000█"), canvas.line(29))
+        XCTAssertTrue(canvas.line(29).contains("scale= rotate= decay="), canvas.line(29))
         for bad in ["scale=1.5", "rotate=-3", "reduce=median", "size=64"] {
             XCTAssertEqual(command("visualize 7 direct \(bad)"), [], bad)
             XCTAssertEqual(state.message?.isError, true, bad)

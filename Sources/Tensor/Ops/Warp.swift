@@ -42,33 +42,38 @@ extension Tensor {
         let out = Tensor(shape: shape, repeating: 0)
         let source = data, target = out.data
         let plane = h * w
-        for item in 0..<n {
-            let itemTaps = taps[item]
-            for channel in 0..<c {
-                let base = (item * c + channel) * plane
-                let outside = fill[channel]
-                for pixel in 0..<plane {
-                    let tap = itemTaps[pixel]
-                    var value: Float = 0
-                    for k in 0..<4 {
-                        let index = tap.index[k]
-                        value += tap.weight[k] * (index >= 0 ? source[base + Int(index)] : outside)
+        // Items are independent: each worker reads and writes its own items' planes.
+        Parallel.forChunks(n) { items in
+            for item in items {
+                let itemTaps = taps[item]
+                for channel in 0..<c {
+                    let base = (item * c + channel) * plane
+                    let outside = fill[channel]
+                    for pixel in 0..<plane {
+                        let tap = itemTaps[pixel]
+                        var value: Float = 0
+                        for k in 0..<4 {
+                            let index = tap.index[k]
+                            value += tap.weight[k] * (index >= 0 ? source[base + Int(index)] : outside)
+                        }
+                        target[base + pixel] = value
                     }
-                    target[base + pixel] = value
                 }
             }
         }
         return out.recording("warp", [self]) { g in
             let grad = Tensor(shape: [n, c, h, w], repeating: 0)
             let upstream = g.data, into = grad.data
-            for item in 0..<n {
-                let itemTaps = taps[item]
-                for channel in 0..<c {
-                    let base = (item * c + channel) * plane
-                    for pixel in 0..<plane {
-                        let tap = itemTaps[pixel], value = upstream[base + pixel]
-                        for k in 0..<4 where tap.index[k] >= 0 {
-                            into[base + Int(tap.index[k])] += tap.weight[k] * value
+            Parallel.forChunks(n) { items in
+                for item in items {
+                    let itemTaps = taps[item]
+                    for channel in 0..<c {
+                        let base = (item * c + channel) * plane
+                        for pixel in 0..<plane {
+                            let tap = itemTaps[pixel], value = upstream[base + pixel]
+                            for k in 0..<4 where tap.index[k] >= 0 {
+                                into[base + Int(tap.index[k])] += tap.weight[k] * value
+                            }
                         }
                     }
                 }
