@@ -424,10 +424,13 @@ public enum Panes {
             return []
         }
         var placements: [ImagePlacement] = []
-        let previewWidth = area.width >= 120 ? 32 : 0
+        // The picture goes beside the list on wide windows, below it on narrow ones (80x24 over SSH).
+        let beside = area.width >= 120
+        let previewWidth = beside ? 32 : 0
+        let belowRows = !beside && area.height >= 16 ? min(12, area.height / 2 - 1) : 0
         let listWidth = area.width - previewWidth
         let perJob = 3
-        let visible = max(1, (area.height - 1) / perJob)
+        let visible = max(1, (area.height - belowRows - 1) / perJob)
         let offset = min(max(0, state.jobSelection - visible + 1), max(0, rows.count - visible))
         for (line, index) in (offset..<min(rows.count, offset + visible)).enumerated() {
             let row = rows[index], job = row.state
@@ -457,8 +460,9 @@ public enum Panes {
             }
         }
         // The selected job's picture, else the newest running job's preview.
-        if previewWidth > 0 {
-            let rect = Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)
+        if beside || belowRows > 0 {
+            let rect = beside ? Rect(top: area.top + 1, left: listWidth + 1, height: min(12, area.height - 2), width: previewWidth - 2)
+                : Rect(top: area.top + area.height - belowRows, left: 4, height: belowRows, width: belowRows * 2)
             let selected = rows.indices.contains(state.jobSelection) ? rows[state.jobSelection].state : nil
             let shown = selected.flatMap(Self.picture)
                 ?? rows.reversed().lazy.filter { $0.state.status == .running }.compactMap { Self.picture($0.state) }.first

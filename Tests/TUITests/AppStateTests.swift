@@ -107,6 +107,31 @@ final class AppStateTests: XCTestCase {
         XCTAssertTrue(tiny.text.contains("too small"))
     }
 
+    func testTheJobsPaneShowsTheLivePictureBesideTheListOrBelowItOnNarrowWindows() {
+        for (rows, columns) in [(40, 120), (24, 80)] {
+            var state = state(rows: rows, columns: columns)
+            let info = JobInfo(id: UUID(), kind: "visualize", parameters: Data("{}".utf8), unit: "steps")
+            _ = state.apply(.job(info.id, .started(info)))
+            _ = state.apply(.job(info.id, .preview(JobPreview(step: 10, width: 2, height: 2, rgb: [UInt8](repeating: 90, count: 12)))))
+            state.show(.jobs)
+            let canvas = TextCanvas(rows: rows, columns: columns)
+            let placements = Panes.draw(state, on: canvas)
+            XCTAssertEqual(placements.map(\.source), [.preview(info.id, step: 10)], "\(columns) columns")
+            let rect = try! XCTUnwrap(placements.first?.rect)
+            XCTAssertTrue(rect.top + rect.height <= rows - 1 && rect.left + rect.width <= columns, "inside, never the last row: \(rect)")
+            XCTAssertGreaterThanOrEqual(rect.height, 8, "\(rect)")
+            let text = (0..<rows).map { canvas.line($0) }
+            let jobLine = try! XCTUnwrap(text.firstIndex { $0.contains("visualize  running") })
+            if columns >= 120 {
+                XCTAssertGreaterThan(rect.left, 60, "beside the list")
+            } else {
+                XCTAssertGreaterThan(rect.top, jobLine + 1, "below the job's lines")
+                XCTAssertTrue(text[rect.top..<(rect.top + rect.height)].allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty },
+                              "no text under the picture")
+            }
+        }
+    }
+
     func testTheListMarksVisualizedNeuronsShowsTheSelectedOnesPictureAndOffersAnAtlasOnce() {
         var state = state(rows: 40, columns: 120)
         _ = state.apply(.visualizationsFound([:]))
