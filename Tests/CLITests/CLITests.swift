@@ -551,6 +551,39 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(Set(objects(runs["runs"]).compactMap { $0["status"] as? String }), ["finished"])
     }
 
+    func testAKilledVisualizationResumesBitForBit() throws {
+        // direct: Fourier coefficients, lucid's scale and rotation, a checkpoint every 10 steps.
+        let arguments = ["visualize", "--model", Self.modelPT, "--neuron", "17", "--variant", "direct", "--steps", "200",
+                         "--checkpoint-every", "10"]
+        let whole = scratch.appendingPathComponent("whole").path, killed = scratch.appendingPathComponent("killed").path
+        _ = try json(arguments + ["-o", whole])
+
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments + ["-o", killed]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let metrics = killed + "/metrics.csv"
+        var logged = 0
+        for _ in 0..<2400 where logged < 25 {
+            Thread.sleep(forTimeInterval: 0.025)
+            logged = ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count - 1
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: killed + "/checkpoint.safetensors"), "killed after a checkpoint")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: killed + "/neuron-17.png"), "killed before the end (\(logged) steps logged)")
+
+        let resumed = try json(arguments + ["-o", killed])
+        XCTAssertEqual((resumed["losses"] as? [Double])?.count, 200)
+        for name in ["neuron-17.png", "metrics.csv"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killed + "/" + name)),
+                           try Data(contentsOf: URL(fileURLWithPath: whole + "/" + name)), "\(name): the same bytes as a run never killed")
+        }
+    }
+
     func testVisualizeRefusesBadParametersBeforeAnyWork() throws {
         let run = scratch.appendingPathComponent("bad").path
         for (arguments, named) in [(["--neuron", "256"], "--neuron 256 is out of range"),
