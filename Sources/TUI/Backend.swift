@@ -193,8 +193,9 @@ public final class Backend: @unchecked Sendable {
         }
     }
 
-    /// Starts a feature visualization of one neuron into `<runs>/visualize-N-variant` (the
-    /// folder `clipscope visualize` uses, so either continues the other's run).
+    /// Starts a feature visualization of one neuron into `<runs>/visualize-N-variant[-hash]`
+    /// (the folder `clipscope visualize` uses for the same settings, so either continues the
+    /// other's run).
     func visualize(neuron: Int, variant: String, tweaks: VisualizeTweaks) {
         guard let variant = VisualizationVariant(rawValue: variant) else { return }
         let settings = tweaks.applied(to: VisualizationSettings(variant: variant))
