@@ -208,8 +208,7 @@ extension Tensor {
         for candidate in ConvAlgorithm.allCases + ConvAlgorithm.allCases {
             if let f = candidate.transform {
                 _ = weight.winogradKernel(f)
-                let sizes = f.scratch(g, outputChannels: key.outputChannels,
-                                      images: f.imagesPerChunk(g, outputChannels: key.outputChannels, batch: key.batch))
+                let sizes = f.scratch(g, outputChannels: key.outputChannels)
                 ScratchPool.touch(sizes.v, sizes.m)
             } else {
                 ScratchPool.touch(g.rows * g.outH * g.outW)

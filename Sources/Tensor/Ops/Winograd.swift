@@ -159,17 +159,12 @@ struct WinogradTransform: Sendable {
         ((g.height + m - 1) / m, (g.width + m - 1) / m)
     }
 
-    /// Floats of the V and M buffers for `images` images.
-    func scratch(_ g: ConvGeometry, outputChannels: Int, images: Int) -> (v: Int, m: Int) {
+    /// Floats of the V and M buffers for one image.
+    func scratch(_ g: ConvGeometry, outputChannels: Int) -> (v: Int, m: Int) {
         let (th, tw) = tiles(g)
-        let perImage = alpha * alpha * th * tw * images
+        let perImage = alpha * alpha * th * tw
         return (perImage * g.channels, perImage * outputChannels + 8)   // M: 8 spare (whole vectors are read)
     }
-
-    /// One image at a time: BLAS may round a column differently when the GEMM has more
-    /// columns, and an image must give the same numbers whatever batch it is in (a scan that
-    /// grows, shards merged, a resumed run all rely on it).
-    func imagesPerChunk(_ g: ConvGeometry, outputChannels: Int, batch: Int) -> Int { 1 }
 }
 
 /// The 1-D transforms of one F(m, 3), written out, on vectors of 8 tiles: applied along
@@ -275,17 +270,18 @@ extension Tensor {
         let u = weight.winogradKernel(f)
         let a2 = f.alpha * f.alpha
         let (th, tw) = f.tiles(g)
-        let perChunk = f.imagesPerChunk(g, outputChannels: k, batch: n)
-        let sizes = f.scratch(g, outputChannels: k, images: perChunk)
+        let sizes = f.scratch(g, outputChannels: k)
         let vBuffer = ScratchPool.take(sizes.v), mBuffer = ScratchPool.take(sizes.m)
         defer {
             ScratchPool.give(vBuffer)
             ScratchPool.give(mBuffer)
         }
-        var start = 0
-        while start < n {
-            let images = start..<Swift.min(n, start + perChunk)
-            let tiles = images.count * th * tw
+        // One image at a time: BLAS rounds a column differently when the GEMM has more
+        // columns, and an image must give the same numbers whatever batch it is in (a scan
+        // that grows, shards merged, a resumed run all rely on it; see docs/performance.md).
+        let tiles = th * tw
+        for image in 0..<n {
+            let images = image..<(image + 1)
             if f.m == 4 {
                 winogradInput(WinogradTiles4.self, images: images, geometry: g, into: vBuffer.pointer)
             } else {
@@ -303,7 +299,6 @@ extension Tensor {
                 Tensor.winogradOutput(WinogradTiles2.self, mBuffer.pointer, images: images, outputChannels: k,
                                       geometry: g, into: out.data, accumulate: accumulate, relu: relu)
             }
-            start = images.upperBound
         }
     }
 
