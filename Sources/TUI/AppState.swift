@@ -767,8 +767,14 @@ public struct AppState {
         }
         var variant = "paper-code", tweaks = VisualizeTweaks()
         for word in words.dropFirst() {
-            if ["paper-code", "paper-formula", "gray", "direct"].contains(word) { variant = word }
-            else if !tweaks.read(word) { report("\(word)? " + usage, isError: true); return [] }
+            if ["paper-code", "paper-formula", "gray", "direct"].contains(word) { variant = word; continue }
+            guard tweaks.read(word) else { report("\(word)? " + usage, isError: true); return [] }
+            do {
+                try tweaks.applied(to: VisualizationSettings(variant: VisualizationVariant(rawValue: variant)!)).validate()
+            } catch {
+                report("\(word)? " + ((error as? InvalidParameter)?.detail ?? "\(error)"), isError: true)
+                return []
+            }
         }
         show(.jobs)
         return [.visualize(neuron: neuron, variant: variant, tweaks: tweaks)]

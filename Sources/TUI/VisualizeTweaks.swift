@@ -13,19 +13,20 @@ public struct VisualizeTweaks: Equatable, Sendable {
     var decay: Double?
     var reduce: ActivationReduce?
 
-    /// Takes one word (`steps=500`); false when it is not a tweak or its value is not valid.
+    /// Takes one word (`steps=500`); false when it is not a tweak or its value does not
+    /// parse. Ranges are the settings' own (`VisualizationSettings.validate`).
     mutating func read(_ word: String) -> Bool {
         let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return false }
         let value = parts[1]
         switch parts[0] {
-        case "steps": guard let v = Int(value), v > 0 else { return false }; steps = v
+        case "steps": guard let v = Int(value) else { return false }; steps = v
         case "seed": guard let v = UInt64(value) else { return false }; seed = v
-        case "lr": guard let v = Float(value), v > 0 else { return false }; learningRate = v
-        case "jitter": guard let v = Double(value), (0...1).contains(v) else { return false }; jitter = v
-        case "scale": guard let v = Double(value), (0..<1).contains(v) else { return false }; scale = v
-        case "rotate": guard let v = Double(value), (0...180).contains(v) else { return false }; rotate = v
-        case "decay": guard let v = Double(value), (0...4).contains(v) else { return false }; decay = v
+        case "lr": guard let v = Float(value) else { return false }; learningRate = v
+        case "jitter": guard let v = Double(value) else { return false }; jitter = v
+        case "scale": guard let v = Double(value) else { return false }; scale = v
+        case "rotate": guard let v = Double(value) else { return false }; rotate = v
+        case "decay": guard let v = Double(value) else { return false }; decay = v
         case "reduce": guard let v = ActivationReduce(rawValue: value) else { return false }; reduce = v
         default: return false
         }

@@ -191,7 +191,9 @@ final class AppStateTests: XCTestCase {
         _ = Panes.draw(card, on: canvas)
         XCTAssertTrue(canvas.line(29).hasPrefix(":visualize 0 paper-code steps=1000█"), canvas.line(29))
         XCTAssertTrue(canvas.line(29).contains("scale= rotate= decay="), canvas.line(29))
-        for bad in ["scale=1.5", "rotate=-3", "reduce=median", "size=64"] {
+        _ = command("visualize 7 direct scale=1.5")
+        XCTAssertEqual(state.message?.text, "scale=1.5? must be in 0..<1 (a fraction of the size), got 1.5", "the settings' own range")
+        for bad in ["scale=1.5", "rotate=-3", "steps=0", "lr=-1", "reduce=median", "size=64"] {
             XCTAssertEqual(command("visualize 7 direct \(bad)"), [], bad)
             XCTAssertEqual(state.message?.isError, true, bad)
             XCTAssertTrue(state.message?.text.hasPrefix("\(bad)?") ?? false, "\(String(describing: state.message))")
