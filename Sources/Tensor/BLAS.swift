@@ -16,11 +16,14 @@ public enum BLAS {
         return String(cString: name)
     }
 
-    /// How many threads OpenBLAS uses inside one call.
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
-    }
+    /// OpenBLAS runs one thread per call: our workers run the parts of a large GEMM (see
+    /// `gemm`), so no BLAS thread waits spinning while our loops run.
+    private static let setSingleThreaded: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    static func singleThreaded() { _ = setSingleThreaded }
 
     private static let nanosecondsInGEMM = Atomic<UInt64>(0)
 
@@ -30,29 +33,33 @@ public enum BLAS {
         Double(nanosecondsInGEMM.load(ordering: .relaxed)) / 1e9
     }
 
-    static func recordTime(since start: UInt64) {
-        nanosecondsInGEMM.add(DispatchTime.now().uptimeNanoseconds - start, ordering: .relaxed)
+    /// Adds a GEMM's wall time; a GEMM run beside others on the workers counts its share
+    /// of them, so that the total stays a share of wall time.
+    static func recordTime(since start: UInt64, concurrently: Bool) {
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        nanosecondsInGEMM.add(concurrently ? elapsed / UInt64(max(Parallel.workers, 1)) : elapsed, ordering: .relaxed)
     }
 
-    private static let callersInGEMM = Atomic<Int>(0)
-    private static let mostCallersInGEMM = Atomic<Int>(0)
+    private static let computeCallers = Atomic<Int>(0)
+    private static let mostComputeCallers = Atomic<Int>(0)
 
-    /// The most threads that were inside GEMM at once since the process started (or since
-    /// `resetConcurrencyRecord`): more than one means multi-threaded BLAS callers competed
-    /// for the cores, which the compute executor exists to prevent.
-    public static var mostConcurrentGEMMCallers: Int { mostCallersInGEMM.load(ordering: .relaxed) }
+    /// The most threads that ran compute at once (a GEMM or one of our parallel loops,
+    /// each counted once however many workers it used) since the process started (or
+    /// since `resetConcurrencyRecord`): more than one means callers competed for the
+    /// cores, which the compute executor exists to prevent.
+    public static var mostConcurrentComputeCallers: Int { mostComputeCallers.load(ordering: .relaxed) }
 
-    public static func resetConcurrencyRecord() { mostCallersInGEMM.store(0, ordering: .relaxed) }
+    public static func resetConcurrencyRecord() { mostComputeCallers.store(0, ordering: .relaxed) }
 
-    static func enterGEMM() {
-        let now = callersInGEMM.add(1, ordering: .relaxed).newValue
-        var most = mostCallersInGEMM.load(ordering: .relaxed)
+    static func enterCompute() {
+        let now = computeCallers.add(1, ordering: .relaxed).newValue
+        var most = mostComputeCallers.load(ordering: .relaxed)
         while now > most {
-            let exchanged = mostCallersInGEMM.compareExchange(expected: most, desired: now, ordering: .relaxed)
+            let exchanged = mostComputeCallers.compareExchange(expected: most, desired: now, ordering: .relaxed)
             if exchanged.exchanged { break }
             most = exchanged.original
         }
     }
 
-    static func leaveGEMM() { callersInGEMM.subtract(1, ordering: .relaxed) }
+    static func leaveCompute() { computeCallers.subtract(1, ordering: .relaxed) }
 }

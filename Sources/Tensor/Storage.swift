@@ -69,8 +69,8 @@ enum ScratchPool {
     static func give(_ storage: Storage) {
         free.withLock { buffers in
             buffers.append(storage)
-            // Keep the few largest: one per concurrent conv is all that is reused.
-            if buffers.count > 4 {
+            // Keep the few largest: a conv's two buffers for each image in flight.
+            if buffers.count > max(4, 2 * Parallel.workers) {
                 buffers.sort { $0.count > $1.count }
                 buffers.removeLast()
             }

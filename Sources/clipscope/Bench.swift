@@ -20,7 +20,10 @@ struct Bench: ParsableCommand {
             shape at 288x288, batch 1, random weights. GFLOP/s counts a multiply-add as 2. \
             3x3 stride-1 convolutions take im2col or Winograd by a fixed rule of spatial size; \
             CLIPSCOPE_CONV3X3=measure times the candidates once per shape instead, \
-            =im2col|winograd2x2|winograd4x4 forces one.
+            =im2col|winograd2x2|winograd4x4 forces one. OpenBLAS runs one thread per call; \
+            a large GEMM is cut into one part per worker (CLIPSCOPE_WORKERS, default the \
+            cores). Peak RSS is the process's resident peak while a benchmark is prepared \
+            and run (its model included).
             """)
 
     @Option(help: "Run only benchmarks whose name contains this text (or any of several, comma-separated).")
@@ -44,7 +47,7 @@ struct Bench: ParsableCommand {
         let selected = Benchmark.all.filter { benchmark in wanted.isEmpty || wanted.contains { benchmark.name.contains($0) } }
         guard !selected.isEmpty else { throw ValidationError("no benchmark matches --filter \(filter!)") }
         if !json {
-            print("BLAS: \(BLAS.description), \(BLAS.threads) threads; our loops: \(Parallel.workers) workers")
+            print("BLAS: \(BLAS.description), one thread per call; \(Parallel.workers) workers share loops and GEMM parts")
         }
         var results: [BenchResult] = []
         for benchmark in selected {
@@ -53,7 +56,8 @@ struct Bench: ParsableCommand {
             if !json {
                 let name = result.name.padding(toLength: 30, withPad: " ", startingAt: 0)
                 let rate = result.gflops.map { String(format: "%7.1f GFLOP/s", $0) } ?? String(repeating: " ", count: 14)
-                print("\(name) \(String(format: "%9.4f s", result.seconds))  \(rate)  \(String(format: "%3.0f%% in GEMM", result.gemmShare * 100))")
+                let memory = result.peakResidentBytes.map { String(format: "  %5d MB peak RSS", $0 >> 20) } ?? ""
+                print("\(name) \(String(format: "%9.4f s", result.seconds))  \(rate)  \(String(format: "%3.0f%% in GEMM", result.gemmShare * 100))\(memory)")
             }
         }
         if !json {
@@ -77,7 +81,7 @@ struct Bench: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let blas = "BLAS: \(BLAS.description), \(BLAS.threads) threads; our loops: \(Parallel.workers) workers"
+            let blas = "BLAS: \(BLAS.description), one thread per call; \(Parallel.workers) workers share loops and GEMM parts"
             print(String(decoding: try encoder.encode(BenchReport(results: results, blas: blas)), as: UTF8.self))
         }
     }
@@ -89,8 +93,12 @@ struct BenchResult: Codable {
     let gflops: Double?
     /// Share of the time spent inside BLAS GEMM calls.
     var gemmShare: Double = 0
+    /// The process's peak resident memory while preparing and running it (the model included).
+    var peakResidentBytes: Int?
 
-    private enum CodingKeys: String, CodingKey { case name, seconds, gflops, gemmShare = "gemm_share" }
+    private enum CodingKeys: String, CodingKey {
+        case name, seconds, gflops, gemmShare = "gemm_share", peakResidentBytes = "peak_resident_bytes"
+    }
 
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -98,6 +106,7 @@ struct BenchResult: Codable {
         try container.encode(seconds, forKey: .seconds)
         try container.encode(gflops, forKey: .gflops)   // null when not a FLOP count
         try container.encode(gemmShare, forKey: .gemmShare)
+        try container.encode(peakResidentBytes, forKey: .peakResidentBytes)
     }
 }
 
@@ -118,6 +127,7 @@ struct Benchmark {
     let prepare: () -> () -> Void
 
     func measure(runs: Int) -> BenchResult {
+        ProcessMemory.resetPeak()
         let body = prepare()
         body()   // warm-up: allocator, caches, lazy folding
         var times: [Double] = []
@@ -130,7 +140,8 @@ struct Benchmark {
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let gemmShare = (BLAS.secondsInGEMM - gemmBefore) / perItem / times.reduce(0, +)
-        return BenchResult(name: name, seconds: median, gflops: flops.map { $0 / perItem / median / 1e9 }, gemmShare: gemmShare)
+        return BenchResult(name: name, seconds: median, gflops: flops.map { $0 / perItem / median / 1e9 }, gemmShare: gemmShare,
+                           peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
     static var all: [Benchmark] {
@@ -172,6 +183,12 @@ struct Benchmark {
             Benchmark(name: "trunk.forward", flops: trunkFlops) {
                 let visual = model.value.visual
                 return { _ = visual.trunk(image).features }
+            },
+            Benchmark(name: "trunk.forward_batch8", flops: 8 * trunkFlops, perItem: 8) {
+                // What a scan's batch costs the trunk: images on the workers instead of one image's ops.
+                let visual = model.value.visual
+                let batch = Tensor.concatenate(Array(repeating: image, count: 8), axis: 0)
+                return { _ = visual.trunk(batch).features }
             },
             Benchmark(name: "trunk.forward_input_grad", flops: 2 * trunkFlops) {
                 let visual = model.value.visual

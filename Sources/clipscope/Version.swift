@@ -11,7 +11,7 @@ struct Version: ParsableCommand {
 
     func run() throws {
         print("clipscope 0.6.0")
-        print("blas      \(BLAS.description) (core \(BLAS.coreName), \(BLAS.threads) threads)")
+        print("blas      \(BLAS.description) (core \(BLAS.coreName); one thread per call, \(Parallel.workers) workers share GEMM parts)")
         print("ncurses   \(TUILibraries.ncursesVersion)")
         print("libsixel  \(TerminalLibraries.sixelVersion)")
         for (name, version) in ImagingLibraries.versions {

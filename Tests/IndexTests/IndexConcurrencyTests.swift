@@ -23,7 +23,7 @@ final class IndexConcurrencyTests: XCTestCase {
         XCTAssertEqual(results.map(\.scanned), [results[0].scanned, results[0].scanned])
         XCTAssertGreaterThan(results[0].scanned, 10)
         XCTAssertEqual(executor.loads, 1, "both scans used one loaded model")
-        XCTAssertEqual(BLAS.mostConcurrentGEMMCallers, 1, "GEMMs of the two scans never overlapped")
+        XCTAssertEqual(BLAS.mostConcurrentComputeCallers, 1, "the two scans never computed at once")
         // The two indexes hold the same numbers: sharing the model changed nothing.
         XCTAssertEqual(try IndexFixtures.snapshot(jobs[0].index).neurons, try IndexFixtures.snapshot(jobs[1].index).neurons)
     }

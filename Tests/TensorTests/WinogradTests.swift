@@ -181,11 +181,17 @@ final class WinogradTests: XCTestCase {
     }
 
     func testAnImageGivesTheSameNumbersInAnyBatch() {
-        let w = randomTensor([24, 16, 3, 3], seed: 360)
-        let batch = randomTensor([3, 16, 40, 40], seed: 361)
-        for algorithm in Self.winograd {
+        // 64 channels at 24x24: the im2col GEMM (64 x 576 x 576) is cut into parts on the
+        // workers for one image and runs its parts in order on one worker inside a batch.
+        let saved = Parallel.workers
+        Parallel.workers = max(saved, 2)
+        defer { Parallel.workers = saved }
+        let w = randomTensor([64, 64, 3, 3], seed: 360)
+        let batch = randomTensor([3, 64, 24, 24], seed: 361)
+        XCTAssertGreaterThan(GEMMParts.count(m: 64, n: 24 * 24, k: 64 * 9), 1)
+        for algorithm in [ConvAlgorithm.im2col] + Self.winograd {
             let together = forward(batch, w, algorithm).values
-            let per = 24 * 40 * 40
+            let per = 64 * 24 * 24
             for item in 0..<3 {
                 let alone = forward(batch.sliced(axis: 0, item..<(item + 1)), w, algorithm).values
                 XCTAssertEqual(alone, Array(together[(item * per)..<((item + 1) * per)]), "\(algorithm) item \(item)")

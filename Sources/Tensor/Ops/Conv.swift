@@ -184,9 +184,11 @@ extension Tensor {
             return
         }
         let (n, o, hw) = (shape[0], weight.shape[0], g.outH * g.outW)
-        let col = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
-        defer { col.map(ScratchPool.give) }
-        for s in 0..<n {
+        // A batch runs its images on the workers, each image's im2col and GEMM parts in
+        // order; one image spreads them over the workers: the same numbers either way.
+        Parallel.forEach(n) { s in
+            let col = g.isPointwise ? nil : ScratchPool.take(g.rows * hw)
+            defer { col.map(ScratchPool.give) }
             let x = data + s * g.channels * g.height * g.width
             if let col { g.im2col(x, col.pointer) }
             gemm(transposeA: false, transposeB: false, m: o, n: hw, k: g.rows,

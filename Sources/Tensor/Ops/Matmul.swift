@@ -2,26 +2,76 @@ import CBLAS
 import Dispatch
 import Synchronization
 
-/// C[m, n] = alpha * op(A) op(B) + beta * C with row-major operands, through
-/// OpenBLAS's own threads. Everything else calls this one function.
-@inline(__always)
+/// C[m, n] = alpha * op(A) op(B) + beta * C with row-major operands. Everything else
+/// calls this one function.
+///
+/// OpenBLAS runs single-threaded; a large GEMM is cut into one part per worker (the
+/// larger of C's two sides, at multiples of 16) and the parts run on our workers. The cut
+/// depends only on the shape and the worker count, never on who calls: inside a worker
+/// (one image of a batch, one of Winograd's GEMMs) the same parts run in order, so an
+/// image's numbers do not depend on its batch. `whole` keeps the GEMM in one call, for
+/// callers that spread many GEMMs over the workers themselves.
 func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
           b: UnsafePointer<Float>, ldb: Int,
-          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, whole: Bool = false) {
     guard m > 0, n > 0 else { return }
     if k == 0 {
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
         return
     }
+    BLAS.singleThreaded()
+    let nested = Parallel.isInsideWorker
+    let parts = whole ? 1 : GEMMParts.count(m: m, n: n, k: k)
+    // A parallel loop counts itself as one caller (see `Parallel.forEach`).
+    let counted = !nested && parts == 1
     let start = DispatchTime.now().uptimeNanoseconds
-    BLAS.enterGEMM()
+    if counted { BLAS.enterCompute() }
     defer {
-        BLAS.leaveGEMM()
-        BLAS.recordTime(since: start)
+        if counted { BLAS.leaveCompute() }
+        BLAS.recordTime(since: start, concurrently: nested)
     }
-    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let opA = transposeA ? CblasTrans : CblasNoTrans, opB = transposeB ? CblasTrans : CblasNoTrans
+    if parts == 1 {
+        cblas_sgemm(CblasRowMajor, opA, opB, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    let alongColumns = n >= m
+    let box = UncheckedBox((a, b, c))
+    Parallel.forEach(parts) { part in
+        let (a, b, c) = box.value
+        let range = GEMMParts.range(part, of: parts, extent: alongColumns ? n : m)
+        let size = Int32(range.count)
+        if alongColumns {
+            cblas_sgemm(CblasRowMajor, opA, opB, Int32(m), size, Int32(k), alpha, a, Int32(lda),
+                        transposeB ? b + range.lowerBound * ldb : b + range.lowerBound, Int32(ldb),
+                        beta, c + range.lowerBound, Int32(ldc))
+        } else {
+            cblas_sgemm(CblasRowMajor, opA, opB, size, Int32(n), Int32(k), alpha,
+                        transposeA ? a + range.lowerBound : a + range.lowerBound * lda, Int32(lda),
+                        b, Int32(ldb), beta, c + range.lowerBound * ldc, Int32(ldc))
+        }
+    }
+}
+
+/// How `gemm` cuts a GEMM for the workers.
+enum GEMMParts {
+    /// Below this many multiply-adds a GEMM stays one call (OpenBLAS's own threading
+    /// starts at the same size).
+    static let minimumWork = 1 << 18
+
+    static func count(m: Int, n: Int, k: Int) -> Int {
+        let extent = max(m, n)
+        guard Parallel.workers > 1, m * n * k >= minimumWork else { return 1 }
+        return max(1, min(Parallel.workers, extent / 32))
+    }
+
+    /// Part `part` of 0..<extent in `parts` parts, boundaries at multiples of 16.
+    static func range(_ part: Int, of parts: Int, extent: Int) -> Range<Int> {
+        func boundary(_ p: Int) -> Int { p == parts ? extent : min(extent, (extent * p / parts + 15) / 16 * 16) }
+        return boundary(part)..<boundary(part + 1)
+    }
 }
 
 extension Tensor {

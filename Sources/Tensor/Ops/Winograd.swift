@@ -271,32 +271,36 @@ extension Tensor {
         let a2 = f.alpha * f.alpha
         let (th, tw) = f.tiles(g)
         let sizes = f.scratch(g, outputChannels: k)
-        let vBuffer = ScratchPool.take(sizes.v), mBuffer = ScratchPool.take(sizes.m)
-        defer {
-            ScratchPool.give(vBuffer)
-            ScratchPool.give(mBuffer)
-        }
-        // One image at a time: BLAS rounds a column differently when the GEMM has more
-        // columns, and an image must give the same numbers whatever batch it is in (a scan
-        // that grows, shards merged, a resumed run all rely on it; see docs/performance.md).
+        // One image at a time, each with its own GEMMs: BLAS rounds a column differently
+        // when the GEMM has more columns, and an image must give the same numbers whatever
+        // batch it is in (a scan that grows, shards merged, a resumed run rely on it; see
+        // docs/performance.md). A batch runs its images on the workers; one image spreads
+        // its transforms and its (m+2)² GEMMs over them instead. Either way each GEMM is
+        // one whole call and each transform the same chunks, in the same order.
         let tiles = th * tw
-        for image in 0..<n {
+        Parallel.forEach(n) { image in
+            let vBuffer = ScratchPool.take(sizes.v), mBuffer = ScratchPool.take(sizes.m)
+            defer {
+                ScratchPool.give(vBuffer)
+                ScratchPool.give(mBuffer)
+            }
             let images = image..<(image + 1)
             if f.m == 4 {
                 winogradInput(WinogradTiles4.self, images: images, geometry: g, into: vBuffer.pointer)
             } else {
                 winogradInput(WinogradTiles2.self, images: images, geometry: g, into: vBuffer.pointer)
             }
-            for e in 0..<a2 {
+            let (v, mm) = (vBuffer.pointer, mBuffer.pointer)
+            Parallel.forEach(a2) { e in
                 gemm(transposeA: false, transposeB: false, m: k, n: tiles, k: c,
-                     a: u.data + e * k * c, lda: c, b: vBuffer.pointer + e * tiles, ldb: a2 * tiles,
-                     c: mBuffer.pointer + e * tiles, ldc: a2 * tiles)
+                     a: u.data + e * k * c, lda: c, b: v + e * tiles, ldb: a2 * tiles,
+                     c: mm + e * tiles, ldc: a2 * tiles, whole: true)
             }
             if f.m == 4 {
-                Tensor.winogradOutput(WinogradTiles4.self, mBuffer.pointer, images: images, outputChannels: k,
+                Tensor.winogradOutput(WinogradTiles4.self, mm, images: images, outputChannels: k,
                                       geometry: g, into: out.data, accumulate: accumulate, relu: relu)
             } else {
-                Tensor.winogradOutput(WinogradTiles2.self, mBuffer.pointer, images: images, outputChannels: k,
+                Tensor.winogradOutput(WinogradTiles2.self, mm, images: images, outputChannels: k,
                                       geometry: g, into: out.data, accumulate: accumulate, relu: relu)
             }
         }
