@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -36,23 +37,30 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body(0)`, ..., `body(count - 1)`, in parallel unless the caller is a worker
-    /// (then in order, on the caller).
+    /// Runs `body(0)`, ..., `body(count - 1)` on up to `workers` threads, each taking the
+    /// next index as it finishes one; in order on the caller when the caller is a worker
+    /// (or there is one worker).
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         guard count > 0 else { return }
-        if count == 1 || isInsideWorker {
+        let threads = min(workers, count)
+        if threads <= 1 || isInsideWorker {
             for index in 0..<count { body(index) }
             return
         }
         BLAS.enterCompute()
         defer { BLAS.leaveCompute() }
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: count) { index in
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
                 // The caller's thread runs some iterations too: mark it only meanwhile.
                 let outer = pthread_getspecific(workerKey)
                 pthread_setspecific(workerKey, UnsafeRawPointer(bitPattern: 1))
-                box.value(index)
+                while true {
+                    let index = next.add(1, ordering: .relaxed).oldValue
+                    if index >= count { break }
+                    box.value(index)
+                }
                 pthread_setspecific(workerKey, outer)
             }
         }

@@ -62,4 +62,23 @@ final class BLASTests: XCTestCase {
         XCTAssertEqual(seen.withLock { $0[1] }, [0..<50, 50..<100])
         XCTAssertFalse(Parallel.isInsideWorker, "the caller is unmarked after a loop")
     }
+
+    func testLoopsUseAtMostTheWorkersAndEveryIndexOnce() {
+        let saved = Parallel.workers
+        defer { Parallel.workers = saved }
+        for workers in [1, 2] {
+            Parallel.workers = workers
+            let running = Atomic<Int>(0), most = Atomic<Int>(0)
+            let done = Mutex<[Int]>([])
+            Parallel.forEach(12) { index in
+                let now = running.add(1, ordering: .relaxed).newValue
+                _ = most.max(now, ordering: .relaxed)
+                usleep(2000)
+                running.subtract(1, ordering: .relaxed)
+                done.withLock { $0.append(index) }
+            }
+            XCTAssertEqual(done.withLock { $0.sorted() }, Array(0..<12), "\(workers) worker(s)")
+            XCTAssertLessThanOrEqual(most.load(ordering: .relaxed), workers, "\(workers) worker(s)")
+        }
+    }
 }
