@@ -36,7 +36,7 @@ public final class CLIPModel {
     /// `toy train` checkpoints (so a checkpoint loads as a model).
     public static func isIgnoredKey(_ key: String) -> Bool {
         key.hasSuffix(".num_batches_tracked") || ["input_resolution", "context_length", "vocab_size"].contains(key)
-            || key.hasPrefix("optimizer.")
+            || key.hasPrefix("optimizer.") || key.hasPrefix("trainer.")
     }
 
     /// Call after changing weights in place (loading, training): folded batch

@@ -18,24 +18,51 @@ public final class ContrastiveTrainer {
     /// (e.g. which word a scene shows); not part of the model, so it is not saved.
     public let auxiliaryHead: Tensor?
 
+    /// An optional multi-label read-out of concepts from the neurons (the last block's
+    /// conv3 channels, spatial maximum, standardised over the batch, rectified):
+    /// weights [concepts, neurons] kept non-negative, so a concept's score can only rise
+    /// with a neuron's activation, and a neuron the read-out uses must stay quiet on every
+    /// other concept. Which neurons it uses is learnt, not assigned. Not part of the model.
+    public let neuronHead: Tensor?
+    public let neuronHeadBias: Tensor?
+
     public init(model: CLIPModel, learningRate: Float = 5e-4, weightDecay: Float = 0.1,
-                auxiliaryClasses: Int = 0, seed: UInt64 = 0) throws {
+                auxiliaryClasses: Int = 0, neuronHeadConcepts: Int = 0, neuronHeadLearningRateScale: Float = 10,
+                seed: UInt64 = 0) throws {
         self.model = model
         tokenizer = try Tokenizer.shared()
         var generator = SeededGenerator(seed: seed &+ 0xA0C5)
         auxiliaryHead = auxiliaryClasses > 0
             ? Tensor.randomNormal([auxiliaryClasses, model.config.embedDim], std: 0.02, generator: &generator) : nil
+        if neuronHeadConcepts > 0 {
+            neuronHead = Tensor(shape: [neuronHeadConcepts, model.config.neuronCount]) { p in
+                for i in 0..<p.count { p[i] = 0.02 * generator.nextUniform() }
+            }
+            neuronHeadBias = Tensor(shape: [neuronHeadConcepts], repeating: -2)
+        } else {
+            (neuronHead, neuronHeadBias) = (nil, nil)
+        }
         // Every weight but the batch-norm running statistics (updated by the forward pass itself).
         let trainable = model.namedParameters.filter { !$0.key.contains("running_") }
-        let parameters = trainable.map(\.tensor) + (auxiliaryHead.map { [$0] } ?? [])
+        let heads = (auxiliaryHead.map { [$0] } ?? []) + [neuronHead, neuronHeadBias].compactMap { $0 }
+        let parameters = trainable.map(\.tensor) + heads
         for p in parameters { p.requiresGrad = true }
         let temperature = trainable.firstIndex { $0.key == "logit_scale" }!
         temperatureIndex = temperature
         // As CLIP: no decay for gains, biases (every tensor of rank < 2) and the temperature.
         let decayed = trainable.indices.map { trainable[$0].tensor.shape.count >= 2 && $0 != temperature }
-            + (auxiliaryHead.map { _ in [true] } ?? [])
+            + heads.map { $0.shape.count >= 2 }
         optimizer = Adam.adamW(parameters: parameters, learningRate: learningRate, beta2: 0.98, epsilon: 1e-6,
                                weightDecay: weightDecay, decayed: decayed)
+        if neuronHead != nil {
+            for index in (parameters.count - 2)..<parameters.count { optimizer.learningRateScales[index] = neuronHeadLearningRateScale }
+        }
+    }
+
+    /// The trainer's own tensors that a checkpoint keeps beside the model's (the heads).
+    public var headTensors: [(key: String, tensor: Tensor)] {
+        [("trainer.auxiliary_head", auxiliaryHead), ("trainer.neuron_head", neuronHead),
+         ("trainer.neuron_head_bias", neuronHeadBias)].compactMap { key, tensor in tensor.map { (key, $0) } }
     }
 
     /// The optimizer's moments and step count (saved in checkpoints).
@@ -78,14 +105,20 @@ public final class ContrastiveTrainer {
     /// One optimisation step on preprocessed pixels [B, 3, R, R] and their captions,
     /// plus, when given, `auxiliaryWeight` times the auxiliary head's cross-entropy
     /// against `auxiliaryLabels` (over the scenes that have a label).
+    /// With `neuronConcepts` (per scene, the indices of the concepts it shows) the neuron
+    /// head adds `neuronHead.weight` times its binary cross-entropy and `neuronHead.l1`
+    /// times the sum of its (non-negative) weights.
     @discardableResult
     public func step(pixels: Tensor, captions: [String], auxiliaryLabels: [Int?]? = nil,
-                     auxiliaryWeight: Float = 0) throws -> StepResult {
+                     auxiliaryWeight: Float = 0, neuronConcepts: [[Int]]? = nil,
+                     neuronHeadWeight: Float = 0, neuronHeadL1: Float = 0) throws -> StepResult {
         let batch = captions.count
         precondition(pixels.shape[0] == batch, "trainer: \(pixels.shape[0]) images for \(batch) captions")
         let tokens = try tokenizer.tokenize(captions, truncate: true)
         optimizer.zeroGrad()
-        let embeddings = model.visual(pixels, mode: .training)
+        let readsNeurons = neuronConcepts != nil && neuronHead != nil && neuronHeadWeight > 0
+        let (features, tapped) = model.visual.trunk(pixels, tap: readsNeurons ? .conv3 : nil, mode: .training)
+        let embeddings = model.visual.embedding(features: features)
         let images = embeddings.l2Normalized()
         let texts = model.text(tokens: tokens).l2Normalized()
         let logits = images.matmul(texts, transposeOther: true) * model.logitScale.exp()
@@ -98,8 +131,13 @@ public final class ContrastiveTrainer {
                 loss = loss + logits.crossEntropy(targets: labelled.map { auxiliaryLabels[$0]! }) * auxiliaryWeight
             }
         }
+        if readsNeurons, let tapped, let neuronConcepts, let neuronHead, let neuronHeadBias {
+            loss = loss + neuronHeadLoss(tapped, concepts: neuronConcepts, head: neuronHead, bias: neuronHeadBias) * neuronHeadWeight
+                + neuronHead.sum() * neuronHeadL1
+        }
         loss.backward()
         optimizer.step()
+        neuronHead?.withUnsafeMutableBufferPointer { p in for i in 0..<p.count where p[i] < 0 { p[i] = 0 } }
         model.logitScale.withUnsafeMutableBufferPointer { $0[0] = min($0[0], Self.maximumLogScale) }
         model.weightsDidChange()
         let scores = logits.values
@@ -107,6 +145,20 @@ public final class ContrastiveTrainer {
                           imageToTextAccuracy: Self.diagonalAccuracy(scores, batch, rowsAreImages: true),
                           textToImageAccuracy: Self.diagonalAccuracy(scores, batch, rowsAreImages: false),
                           temperature: Foundation.exp(model.logitScale.scalar))
+    }
+
+    /// Binary cross-entropy of the neuron head's concept scores against the concepts shown.
+    func neuronHeadLoss(_ map: Tensor, concepts: [[Int]], head: Tensor, bias: Tensor) -> Tensor {
+        let pooled = map.spatialMax()
+        let centred = pooled - pooled.mean(axis: 0, keepingDimension: true)
+        let spread = centred.squared().mean(axis: 0, keepingDimension: true).adding(1e-5).sqrt()
+        let scores = (centred / spread).relu().linear(weight: head, bias: bias)
+        let classes = head.shape[0]
+        var targets = [Float](repeating: 0, count: concepts.count * classes)
+        for (row, shown) in concepts.enumerated() { for c in shown { targets[row * classes + c] = 1 } }
+        let y = Tensor(shape: scores.shape, values: targets)
+        // log(1 + e^z) - y z, written to stay finite for large |z|.
+        return (scores.relu() + scores.abs().negated().exp().adding(1).log() - scores * y).mean()
     }
 
     /// Share of rows (or columns) whose maximum is on the diagonal.

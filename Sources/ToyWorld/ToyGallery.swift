@@ -39,16 +39,12 @@ public struct ToyGallery: JobSpec {
         guard count > 0 else { throw JobFailure(message: "toy gallery: --count must be positive") }
         context.setTotal(count)
         let renderer = SceneRenderer(font: try Font.standard())
-        let sampler = SceneSampler(resolution: resolution)
-        var generator = SeededGenerator(seed: seed)
         var captions: [String: String] = [:]
         for category in Category.allCases {
             try FileManager.default.createDirectory(atPath: folder(category), withIntermediateDirectories: true)
         }
-        for index in 0..<count {
+        for (index, (category, scene)) in scenes().enumerated() {
             try context.checkCancellation()
-            let category = Category.allCases[index % Category.allCases.count]
-            let scene = self.scene(category, sampler: sampler, &generator)
             let name = String(format: "%05d-", index) + Self.slug(scene)
             let path = (folder(category) as NSString).appendingPathComponent(name + ".png")
             try renderer.render(scene.spec).writePNG(path: path)
@@ -59,6 +55,17 @@ public struct ToyGallery: JobSpec {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(captions).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("captions.json")))
         return Result(folder: output, images: count)
+    }
+
+    /// The gallery's scenes in file order, each with its category (a pure function of
+    /// the settings: what `run` draws, without drawing it).
+    public func scenes() -> [(category: Category, scene: CaptionedScene)] {
+        let sampler = SceneSampler(resolution: resolution)
+        var generator = SeededGenerator(seed: seed)
+        return (0..<max(0, count)).map { index in
+            let category = Category.allCases[index % Category.allCases.count]
+            return (category, scene(category, sampler: sampler, &generator))
+        }
     }
 
     func folder(_ category: Category) -> String { (output as NSString).appendingPathComponent(category.rawValue) }

@@ -32,6 +32,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
             /// and the temperature locked): the image tower trains on without the text
             /// tower's drift.
             case lockedText = "locked-text"
+            /// The web phase's batches with the text tower locked and the neuron head
+            /// (`NeuronHead`) reading the concepts from the neurons: concept neurons.
+            case concepts
         }
 
         public var kind: Kind
@@ -58,7 +61,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
 
         /// Captions in the style of web alt-text.
-        var webCaptions: Bool { kind == .web || kind == .lockedText }
+        var webCaptions: Bool { kind == .web || kind == .lockedText || kind == .concepts }
+        /// Whether only the image tower learns.
+        var locksText: Bool { kind == .lockedText || kind == .concepts }
     }
 
     public var output: String
@@ -80,6 +85,27 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// hundreds of times longer than ours, and a slow temperature lets the embeddings
     /// do its work (aligning closely and closing the gap between the modalities).
     public var temperatureLearningRateScale: Float = 1
+    /// A model whose weights start the run (a path or `toy`); nil: random weights from the seed.
+    public var start: String?
+    /// The read-out of concepts from the neurons in `concepts` phases; nil: none.
+    public var neuronHead: NeuronHead?
+
+    /// A multi-label classifier of the shapes a scene shows (drawn or written: a drawn
+    /// star and the word "star" share a label) on the neurons, with non-negative weights
+    /// and an L1 penalty on them, so that each shape is read from a few neurons that stay
+    /// quiet for everything else. The network picks the neurons; the head is not saved
+    /// with the model.
+    public struct NeuronHead: Codable, Sendable, Equatable {
+        public var weight: Float
+        public var l1: Float
+        public var learningRateScale: Float
+
+        public init(weight: Float, l1: Float, learningRateScale: Float = 10) {
+            self.weight = weight
+            self.l1 = l1
+            self.learningRateScale = learningRateScale
+        }
+    }
 
     public init(output: String, seed: UInt64, phases: [Phase]) {
         self.output = output
@@ -154,9 +180,14 @@ public struct ToyTrainJob: JobSpec, Equatable {
         if let invalid = invalidSettings { throw invalid }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         context.setTotal(totalSteps)
-        let model = CLIPModel(config: config, randomSeed: seed)
+        let model = try start.map { try CLIPModel.load(model: $0) } ?? CLIPModel(config: config, randomSeed: seed)
+        guard model.config == config else {
+            throw JobFailure(message: "toy train: --start \(start ?? "") is not of the toy architecture (\(model.config.neuronCount) neurons)")
+        }
         let trainer = try ContrastiveTrainer(model: model, learningRate: phases[0].learningRate ?? 0,
-                                             auxiliaryClasses: conceptHeadWeight > 0 ? ToyWorld.words.count : 0, seed: seed)
+                                             auxiliaryClasses: conceptHeadWeight > 0 ? ToyWorld.words.count : 0,
+                                             neuronHeadConcepts: neuronHead == nil ? 0 : ToyWorld.Shape.allCases.count,
+                                             neuronHeadLearningRateScale: neuronHead?.learningRateScale ?? 1, seed: seed)
         trainer.temperatureLearningRateScale = temperatureLearningRateScale
         var start = 0
         if FileManager.default.fileExists(atPath: checkpointPath) {
@@ -171,13 +202,15 @@ public struct ToyTrainJob: JobSpec, Equatable {
             try context.checkCancellation()
             let phase = phase(at: step).phase
             trainer.learningRate = learningRate(at: step)
-            let locked = phase.kind == .lockedText
-            if trainer.textTowerLocked != locked { trainer.textTowerLocked = locked }
+            if trainer.textTowerLocked != phase.locksText { trainer.textTowerLocked = phase.locksText }
             let scenes = batch(at: step, sampler: phase.webCaptions ? webSampler : sampler)
             let concepts = step < conceptHeadSteps && conceptHeadWeight > 0 ? scenes.map(Self.conceptLabel) : nil
+            let shapes = phase.kind == .concepts && neuronHead != nil ? scenes.map(Self.shapesShown) : nil
             let result = try context.compute {
                 try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
-                                 auxiliaryLabels: concepts, auxiliaryWeight: conceptHeadWeight)
+                                 auxiliaryLabels: concepts, auxiliaryWeight: conceptHeadWeight,
+                                 neuronConcepts: shapes, neuronHeadWeight: neuronHead?.weight ?? 0,
+                                 neuronHeadL1: neuronHead?.l1 ?? 0)
             }
             loss = result.loss
             guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }
@@ -219,6 +252,14 @@ public struct ToyTrainJob: JobSpec, Equatable {
         case let (object?, nil): return ToyWorld.words.firstIndex(of: object.shape.rawValue)
         default: return nil
         }
+    }
+
+    /// The shapes a scene shows, drawn or written, as indices into `ToyWorld.Shape.allCases`.
+    static func shapesShown(_ scene: CaptionedScene) -> [Int] {
+        let shapes = ToyWorld.Shape.allCases
+        let drawn = scene.spec.object.flatMap { shapes.firstIndex(of: $0.shape) }
+        let written = scene.spec.word.flatMap { ToyWorld.Shape(rawValue: $0.text) }.flatMap { shapes.firstIndex(of: $0) }
+        return Array(Set([drawn, written].compactMap { $0 })).sorted()
     }
 
     /// The learning rate at a step: linear warm-up, then cosine decay to a tenth, over the
@@ -292,7 +333,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
     /// place, so a kill never leaves a half-written checkpoint).
     func saveCheckpoint(model: CLIPModel, trainer: ContrastiveTrainer, step: Int) throws {
         let state = trainer.optimizerState
-        var tensors = model.namedParameters.map { SafetensorsWriter.Tensor(key: $0.key, shape: $0.tensor.shape, floats: $0.tensor.values) }
+        var tensors = (model.namedParameters + trainer.headTensors).map {
+            SafetensorsWriter.Tensor(key: $0.key, shape: $0.tensor.shape, floats: $0.tensor.values)
+        }
         for (index, (first, second)) in zip(state.firstMoment, state.secondMoment).enumerated() {
             tensors.append(SafetensorsWriter.Tensor(key: "optimizer.m.\(index)", shape: [first.count], floats: first))
             tensors.append(SafetensorsWriter.Tensor(key: "optimizer.v.\(index)", shape: [second.count], floats: second))
@@ -382,6 +425,10 @@ public struct ToyTrainJob: JobSpec, Equatable {
             throw JobFailure(message: "\(checkpointPath): a checkpoint of different settings; remove it or use another output folder")
         }
         try model.assignWeights(from: archive)
+        // Checkpoints from before the heads were kept lack them; their runs resume with fresh heads.
+        for (key, tensor) in trainer.headTensors where archive.infos.contains(where: { $0.key == key }) {
+            try tensor.withUnsafeMutableBufferPointer { try archive.read(key, into: $0) }
+        }
         var state = trainer.optimizerState
         for index in state.firstMoment.indices {
             state.firstMoment[index] = try archive.floats("optimizer.m.\(index)")

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import Index
 import ToyWorld
 
 struct Toy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The toy world: a small CLIP trained by clipscope on synthetic scenes.",
-        subcommands: [ToyTrain.self, ToyEval.self, ToyMerge.self, ToyGalleryCommand.self])
+        subcommands: [ToyTrain.self, ToyEval.self, ToyPurity.self, ToyMerge.self, ToyGalleryCommand.self])
 }
 
 struct ToyTrain: ParsableCommand {
@@ -83,6 +84,25 @@ struct ToyTrain: ParsableCommand {
     @Option(help: "How many times faster than the weights the temperature learns.")
     var temperatureLearningRateScale: Float = 10
 
+    @Option(help: ArgumentHelp(
+        "Start from this model's weights (a file or toy) instead of random ones; only the concept phase runs.",
+        valueName: "M"))
+    var start: String?
+
+    @Option(help: ArgumentHelp(
+        "Steps of a last concept phase (default 0, 2000 with --start): the web phase's batches with only the image tower learning and a read-out of the shapes from the neurons.",
+        discussion: "The read-out is a multi-label classifier (a drawn star and the word \"star\" share a label) on the last block's conv3 neurons with non-negative weights and an L1 penalty, so each shape is read from a few neurons that stay quiet for everything else. The network picks the neurons; the read-out is not saved with the model."))
+    var conceptSteps: Int?
+
+    @Option(help: "Peak learning rate of the concept phase.")
+    var conceptLearningRate: Float = 3e-4
+
+    @Option(help: "Weight of the concept read-out's cross-entropy in the concept phase.")
+    var neuronHeadWeight: Float = 1
+
+    @Option(help: "Weight of the L1 penalty on the concept read-out's weights.")
+    var neuronHeadL1: Float = 1e-4
+
     @Option(help: "Steps between checkpoints (a resumed run needs the same value).")
     var checkpointEvery = 100
 
@@ -112,6 +132,11 @@ struct ToyTrain: ParsableCommand {
         if !(temperatureLearningRateScale > 0) {
             throw ValidationError("--temperature-learning-rate-scale must be positive, got \(temperatureLearningRateScale)")
         }
+        if let conceptSteps, conceptSteps < 0 { throw ValidationError("--concept-steps cannot be negative") }
+        if start != nil, conceptSteps == 0 { throw ValidationError("--start needs --concept-steps of at least 1") }
+        if !(conceptLearningRate > 0) { throw ValidationError("--concept-learning-rate must be positive, got \(conceptLearningRate)") }
+        if !(neuronHeadWeight >= 0) { throw ValidationError("--neuron-head-weight cannot be negative") }
+        if !(neuronHeadL1 >= 0) { throw ValidationError("--neuron-head-l1 cannot be negative") }
     }
 
     func run() throws {
@@ -126,6 +151,18 @@ struct ToyTrain: ParsableCommand {
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
         job.temperatureLearningRateScale = temperatureLearningRateScale
+        let concepts = ToyTrainJob.Phase(.concepts, steps: conceptSteps ?? (start == nil ? 0 : 2000),
+                                         learningRate: conceptLearningRate, warmupSteps: 20)
+        if let start {
+            // Everything before the concept phase is in the starting model.
+            job.phases = [concepts]
+            job.start = start
+            job.conceptHeadWeight = 0
+            job.conceptHeadSteps = 0
+        } else if concepts.steps > 0 {
+            job.phases.append(concepts)
+        }
+        if concepts.steps > 0 { job.neuronHead = .init(weight: neuronHeadWeight, l1: neuronHeadL1) }
         if dryRun { return try Output.printJSON(job) }
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
@@ -259,5 +296,67 @@ struct ToyGalleryCommand: ParsableCommand {
     func run() throws {
         let result = try runCommandJob(ToyGallery(output: output, count: count, seed: seed), token: InterruptCancels.installedToken())
         if json.json { try Output.printJSON(result) } else { print(ToyGallery.summary(of: result)) }
+    }
+}
+
+struct ToyPurity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purity",
+        abstract: "How cleanly single neurons hold the shape concepts, over the demo gallery or a folder of scenes.",
+        discussion: """
+            For each of the 12 shapes, the neuron whose top images (conv3, spatial maximum: \
+            what `clipscope top` ranks by) show that shape most often, drawn or written. A \
+            clean concept neuron has at least 16 of its top 20 showing the concept, at least \
+            4 of them only drawn and 4 only written. Without --folder the scenes are the demo \
+            gallery's (2400 scenes of seed 7, drawn in memory). A folder's files must be named \
+            as the gallery names them (00012-red-star+word-moon.png: a drawn star and the word \
+            moon; "star.png" or "word-star.png" also do); other files are skipped and counted.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: ArgumentHelp("Image files named by what they show, searched recursively.", valueName: "DIR"))
+    var folder: String?
+
+    @Option(help: "Seed of the generated gallery (without --folder; the demo's is 7).")
+    var seed: UInt64 = 7
+
+    @Option(help: "Scenes in the generated gallery (without --folder).")
+    var count = ToyDemo.galleryCount
+
+    @OptionGroup var json: JSONOption
+
+    func validate() throws {
+        if count < 20 { throw ValidationError("--count must be at least 20, got \(count)") }
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let purity: ConceptPurity
+        if let folder {
+            let files = try ImageFolders.walk([folder]).map(\.path)
+            let (measured, skipped) = try ConceptPurity.measure(model: model, files: files)
+            if !skipped.isEmpty { FileHandle.standardError.write(Data("\(skipped.count) file(s) skipped: their names say no shape or word (first: \(skipped[0]))\n".utf8)) }
+            guard measured.images >= measured.top else {
+                throw CommandFailure("\(folder): \(measured.images) named scene(s), fewer than the top \(measured.top)")
+            }
+            purity = measured
+        } else {
+            let gallery = ToyGallery(output: "", count: count, seed: seed, resolution: model.config.imageResolution)
+            purity = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
+        }
+        if json.json { return try Output.printJSON(purity) }
+        print(Self.lines(purity).joined(separator: "\n"))
+    }
+
+    static func lines(_ purity: ConceptPurity) -> [String] {
+        var lines = [String(format: "clean concept neurons  %d of %d shapes (>= %d of the top %d, >= %d only drawn and >= %d only written); mean %.1f of %d",
+                            purity.cleanConcepts.count, purity.concepts.count, purity.cleanCount, purity.top, purity.minimumEach,
+                            purity.minimumEach, purity.meanShowing, purity.top)]
+        for concept in purity.concepts {
+            let name = concept.concept.padding(toLength: 8, withPad: " ", startingAt: 0)
+            lines.append("  \(name) neuron \(String(format: "%4d", concept.neuron))  \(String(format: "%2d", concept.showing))/\(purity.top)  only drawn \(String(format: "%2d", concept.onlyDrawn))  only written \(String(format: "%2d", concept.onlyWritten))\(concept.clean ? "  clean" : "")")
+        }
+        return lines
     }
 }
