@@ -23,6 +23,8 @@ public struct NeuronRow: Sendable, Equatable {
     public var top: Float
     /// The top activations, highest first (for the sparkline).
     public var topValues: [Float]
+    /// The shape this neuron holds cleanly, drawn and written (a toy gallery's concept neuron).
+    public var concept: String? = nil
 }
 
 /// What the app knows of the open index: its scan and every neuron's row.

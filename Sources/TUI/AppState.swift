@@ -76,10 +76,18 @@ public struct FigureView: Sendable, Equatable {
 }
 
 /// How the neuron list is ordered.
-public enum SortOrder: String, Sendable, CaseIterable { case id, top, label }
+public enum SortOrder: String, Sendable, CaseIterable {
+    case id, top, label
+    /// Concept neurons first (by concept), then the rest by id.
+    case concept
+}
 
 /// Which neurons the list shows.
-public enum Filter: String, Sendable, CaseIterable { case all, labelled, starred }
+public enum Filter: String, Sendable, CaseIterable {
+    case all, labelled, starred
+    /// Neurons that hold a shape cleanly, drawn and written.
+    case concepts
+}
 
 /// A line typed at the bottom: a search, a command, or a field being edited.
 public enum Input: Sendable, Equatable {
@@ -187,6 +195,7 @@ public struct AppState {
             case .all: true
             case .labelled: row.label != nil
             case .starred: row.starred
+            case .concepts: row.concept != nil
             }
         }
         if let meaning, meaning.query == query {
@@ -197,6 +206,7 @@ public struct AppState {
         case .id: break
         case .top: rows.sort { ($0.top, -$0.neuron) > ($1.top, -$1.neuron) }
         case .label: rows.sort { ($0.label ?? "\u{10FFFF}", $0.neuron) < ($1.label ?? "\u{10FFFF}", $1.neuron) }
+        case .concept: rows.sort { ($0.concept ?? "\u{10FFFF}", $0.neuron) < ($1.concept ?? "\u{10FFFF}", $1.neuron) }
         }
         return rows
     }
@@ -235,6 +245,8 @@ public struct AppState {
             report(message, isError: true)
         case let .catalogLoaded(catalog):
             let selected = selectedRow?.neuron
+            // The first catalog with concept neurons opens with them first (the toy demo).
+            if self.catalog == nil, sort == .id, catalog.rows.contains(where: { $0.concept != nil }) { sort = .concept }
             self.catalog = catalog
             indexStatus = "\(catalog.scan.imageCount) images"
             if let selected, let index = visibleRows.firstIndex(where: { $0.neuron == selected }) { selection = index }
@@ -726,11 +738,11 @@ public struct AppState {
             show(.jobs)
             return [.startScan(folder: (argument as NSString).expandingTildeInPath)]
         case "sort":
-            guard let order = SortOrder(rawValue: argument) else { report("usage: :sort id|top|label", isError: true); return [] }
+            guard let order = SortOrder(rawValue: argument) else { report("usage: :sort id|top|label|concept", isError: true); return [] }
             sort = order
             meaning = nil
         case "filter":
-            guard let value = Filter(rawValue: argument) else { report("usage: :filter all|labelled|starred", isError: true); return [] }
+            guard let value = Filter(rawValue: argument) else { report("usage: :filter all|labelled|starred|concepts", isError: true); return [] }
             filter = value
             clampSelection()
         case "jobs": show(.jobs)

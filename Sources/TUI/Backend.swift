@@ -327,7 +327,7 @@ public final class Backend: @unchecked Sendable {
         for label in try index.labels(scan: scan) { labels[label.neuron] = label }
         let notes = try index.userLabels(fingerprint: scan.model.fingerprint)
         let stars = try index.stars(fingerprint: scan.model.fingerprint)
-        var rows: [NeuronRow] = []
+        var rows: [NeuronRow] = [], topEntries: [[Int64]] = []
         rows.reserveCapacity(scan.model.neurons)
         for neuron in 0..<scan.model.neurons {
             let summary = try index.summary(scan: scan, neuron: neuron)
@@ -335,6 +335,13 @@ public final class Backend: @unchecked Sendable {
             rows.append(NeuronRow(neuron: neuron, label: label?.label, labelSource: label?.source,
                                   note: notes[neuron]?.note ?? nil, starred: stars.contains(neuron),
                                   top: Float(summary.stats.max), topValues: summary.top.prefix(25).map(\.value)))
+            topEntries.append(summary.top.prefix(ConceptPurity.defaultTop).map(\.entry))
+        }
+        // A toy gallery's file names say what each scene shows: mark its clean concept neurons.
+        let entries = try index.entries(ids: Array(Set(topEntries.joined())))
+        let shown = topEntries.map { ids in ids.map { entries[$0].flatMap { ShownConcepts(fileName: ($0.path as NSString).lastPathComponent) } } }
+        if shown.joined().contains(where: { $0 != nil }) {
+            for concept in ConceptPurity(topLists: shown, images: scan.imageCount).cleanConcepts { rows[concept.neuron].concept = concept.concept }
         }
         return NeuronCatalog(indexPath: index.path, scan: scan, rows: rows)
     }

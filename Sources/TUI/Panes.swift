@@ -174,6 +174,7 @@ public enum Panes {
             text += padded(sparkline(row.topValues, width: 8), 8) + "  "
             if let score = meaning?[row.neuron] { text += String(format: "%5.3f   ", score) }
             text += (row.label.map { $0 + (row.labelSource == "proposed" ? " ?" : "") } ?? "-")
+            if let concept = row.concept { text += "  [\(concept) neuron]" }
             if let note = row.note, !note.isEmpty { text += "  · " + note }
             canvas.put(area.top + 1 + line, 0, text, width: area.width, index == state.selection ? .selected : (row.label == nil ? .dim : .plain))
         }
@@ -236,6 +237,7 @@ public enum Panes {
         let layout = cardLayout(state, area)
         var title = "neuron \(neuron)" + (row?.starred == true ? " ★" : "")
         if let label = row?.label { title += "  \(label)" + (row?.labelSource == "proposed" ? " (proposed)" : "") }
+        if let concept = row?.concept { title += "  · concept neuron: \(concept), drawn and written" }
         canvas.put(area.top, 0, title, width: area.width, .title)
         guard let card = state.card else {
             canvas.put(area.top + 2, 2, "loading neuron \(neuron) ...", .dim)
@@ -505,7 +507,7 @@ public enum Panes {
         case .neurons:
             specific = [("↑↓ j k", "move"), ("PgUp PgDn g G", "page, first, last"), ("Enter / l", "open the neuron's card"),
                         ("/", "search ids, labels and notes; Enter also ranks by meaning"), ("Esc", "clear the search"),
-                        ("o", "sort: id, top activation, label"), ("f", "filter: all, labelled, starred"),
+                        ("o", "sort: id, top activation, label, concept neurons first"), ("f", "filter: all, labelled, starred, concept neurons"),
                         ("r", "edit the label"), ("n", "edit the note"), ("s", "star"), ("e", "export the card as PNG"),
                         ("◆", "the neuron has a feature visualization (beside the list; :atlas draws them all)")]
         case .card:

@@ -69,6 +69,8 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
     }
 
     public var concepts: [Concept]
+    /// The length of the top list that counts, unless told otherwise (what `clipscope top` shows first).
+    public static let defaultTop = 20
     public var images: Int
     public var top: Int
     public var cleanCount: Int
@@ -81,26 +83,40 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
 
     /// Concepts that have a clean neuron.
     public var cleanConcepts: [Concept] { concepts.filter(\.clean) }
+    /// The cleanest concept neuron of all (by the same order as each concept's best).
+    public var strongest: Concept? {
+        concepts.filter { $0.neuron >= 0 }.max { Self.rank($0, minimumEach: minimumEach) < Self.rank($1, minimumEach: minimumEach) }
+    }
+
     /// The mean over concepts of the best neuron's `showing`.
     public var meanShowing: Double { concepts.isEmpty ? 0 : Double(concepts.map(\.showing).reduce(0, +)) / Double(concepts.count) }
 
     /// `activations` is [images x neurons], row-major; `shown` says what each image shows.
-    public init(activations: [Float], neurons: Int, shown: [ShownConcepts], top: Int = 20, cleanCount: Int = 16,
+    public init(activations: [Float], neurons: Int, shown: [ShownConcepts], top: Int = defaultTop, cleanCount: Int = 16,
                 minimumEach: Int = 4) {
         precondition(activations.count == shown.count * neurons, "ConceptPurity: \(activations.count) values for \(shown.count) images of \(neurons) neurons")
-        self.images = shown.count
+        let topLists = (0..<neurons).map { neuron in
+            shown.indices.sorted { activations[$0 * neurons + neuron] > activations[$1 * neurons + neuron] }.prefix(top).map { shown[$0] }
+        }
+        self.init(topLists: topLists, images: shown.count, top: top, cleanCount: cleanCount, minimumEach: minimumEach)
+    }
+
+    /// From each neuron's top images, highest first (nil: an image that shows no shape or
+    /// word we can tell); only the first `top` of each list count.
+    public init(topLists: [[ShownConcepts?]], images: Int, top: Int = defaultTop, cleanCount: Int = 16, minimumEach: Int = 4) {
+        self.images = images
         self.top = top
         self.cleanCount = cleanCount
         self.minimumEach = minimumEach
         var best: [ToyWorld.Shape: Concept] = [:]
         let shapes = ToyWorld.Shape.allCases
-        for neuron in 0..<neurons {
-            let ranked = shown.indices.sorted { activations[$0 * neurons + neuron] > activations[$1 * neurons + neuron] }.prefix(top)
+        for (neuron, list) in topLists.enumerated() {
+            let ranked = list.prefix(top).compactMap { $0 }
             for shape in shapes {
-                let showing = ranked.filter { shown[$0].shows(shape) }.count
+                let showing = ranked.filter { $0.shows(shape) }.count
                 guard showing > 0 else { continue }
-                let drawn = ranked.filter { shown[$0].onlyDrawn(shape) }.count
-                let written = ranked.filter { shown[$0].onlyWritten(shape) }.count
+                let drawn = ranked.filter { $0.onlyDrawn(shape) }.count
+                let written = ranked.filter { $0.onlyWritten(shape) }.count
                 let candidate = Concept(concept: shape.rawValue, neuron: neuron, showing: showing, onlyDrawn: drawn,
                                         onlyWritten: written,
                                         clean: showing >= cleanCount && drawn >= minimumEach && written >= minimumEach)
@@ -119,7 +135,7 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
     }
 
     /// Purity over scenes rendered in memory (the demo gallery's by default).
-    public static func measure(model: CLIPModel, scenes: [SceneSpec], top: Int = 20) throws -> ConceptPurity {
+    public static func measure(model: CLIPModel, scenes: [SceneSpec], top: Int = defaultTop) throws -> ConceptPurity {
         let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
         var values: [Float] = []
         for start in stride(from: 0, to: scenes.count, by: 32) {
@@ -131,7 +147,7 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
 
     /// Purity over image files named as the gallery names them (`ShownConcepts(fileName:)`).
     /// Files whose names say nothing are skipped and returned.
-    public static func measure(model: CLIPModel, files: [String], top: Int = 20) throws -> (purity: ConceptPurity, skipped: [String]) {
+    public static func measure(model: CLIPModel, files: [String], top: Int = defaultTop) throws -> (purity: ConceptPurity, skipped: [String]) {
         var shown: [ShownConcepts] = [], kept: [String] = [], skipped: [String] = []
         for file in files {
             if let concepts = ShownConcepts(fileName: (file as NSString).lastPathComponent) {

@@ -14,6 +14,8 @@ public struct ToyDemo: Sendable {
     public static let directoryVariable = "CLIPSCOPE_DEMO"
     /// Scenes in the demo gallery (a quarter per category).
     public static let galleryCount = 2400
+    /// The demo gallery's seed (the report card's concept neurons are counted over it).
+    public static let gallerySeed: UInt64 = 7
 
     public let directory: String
 
@@ -36,7 +38,7 @@ public struct ToyDemo: Sendable {
 
     /// The gallery job (run it when `galleryIsComplete` is false).
     public var galleryJob: ToyGallery {
-        ToyGallery(output: galleryPath, count: Self.galleryCount, resolution: ToyTrainJob.defaultConfig.imageResolution)
+        ToyGallery(output: galleryPath, count: Self.galleryCount, seed: Self.gallerySeed, resolution: ToyTrainJob.defaultConfig.imageResolution)
     }
 
     /// The scan of the gallery into the demo index under `model`.

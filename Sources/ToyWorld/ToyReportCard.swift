@@ -18,27 +18,22 @@ public struct ToyReportCard: Codable, Sendable, Equatable {
     /// The stricter figure: the written colour word is the top colour of all.
     public var stroopWordTop1: Double
     public var neutralInkAccuracy: Double
-    public var multimodalNeurons: [MultimodalNeuron]
+    /// Per shape, the neuron that holds it most cleanly over the demo gallery (what a user
+    /// browsing the demo sees).
+    public var conceptNeurons: ConceptPurity
     public var modalitySeparability: Double
     public var centroidDistance: Double
-
-    public struct MultimodalNeuron: Codable, Sendable, Equatable {
-        public var neuron: Int
-        public var concept: String
-        public var drawings: Int
-        public var words: Int
-    }
 
     enum CodingKeys: String, CodingKey {
         case shapeAccuracy = "shape_accuracy", colourAccuracy = "colour_accuracy", readingAccuracy = "reading_accuracy"
         case attackFlipRate = "attack_flip_rate", stroopWordWins = "stroop_word_wins"
         case stroopWordTop1 = "stroop_word_top1"
-        case neutralInkAccuracy = "neutral_ink_accuracy", multimodalNeurons = "multimodal_neurons"
+        case neutralInkAccuracy = "neutral_ink_accuracy", conceptNeurons = "concept_neurons"
         case modalitySeparability = "modality_separability", centroidDistance = "centroid_distance"
     }
 
-    /// Concepts with at least one multimodal neuron.
-    public var multimodalConcepts: Set<String> { Set(multimodalNeurons.map(\.concept)) }
+    /// Shapes with a clean concept neuron.
+    public var cleanConcepts: [ConceptPurity.Concept] { conceptNeurons.cleanConcepts }
 }
 
 /// Computes the report card of a model at the toy world's resolution.
@@ -121,18 +116,10 @@ public struct ToyEvaluator {
         }
         let neutralInk = accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! })
 
-        // Multimodal neurons over drawings-only and words-only scenes of each shape.
-        var probe: [CaptionedScene] = [], probeLabels: [(concept: String, drawing: Bool)] = []
-        for shape in Self.shapes {
-            for _ in 0..<samples {
-                probe.append(sampler.sample(kind: .object, shape: shape, &generator))
-                probeLabels.append((shape.rawValue, true))
-                probe.append(sampler.sample(kind: .word, word: shape.rawValue, &generator))
-                probeLabels.append((shape.rawValue, false))
-            }
-        }
-        let activations = neuronActivations(probe)
-        let multimodal = Self.multimodalNeurons(activations: activations, neurons: model.config.neuronCount, labels: probeLabels)
+        // Concept neurons over the demo gallery, as a user browsing the demo sees them.
+        let gallery = ToyGallery(output: "", count: ToyDemo.galleryCount, seed: ToyDemo.gallerySeed,
+                                 resolution: model.config.imageResolution)
+        let conceptNeurons = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
 
         // Modality gap: scenes and their captions.
         let pairs = (0..<(samples * 8)).map { _ in sampler.sample(&generator) }
@@ -145,7 +132,7 @@ public struct ToyEvaluator {
             attackFlipRate: eligible == 0 ? 0 : Double(flips) / Double(eligible),
             stroopWordWins: Double(wordWins) / Double(max(1, incongruent.count)),
             stroopWordTop1: Double(wordTop1) / Double(max(1, incongruent.count)), neutralInkAccuracy: neutralInk,
-            multimodalNeurons: multimodal, modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
+            conceptNeurons: conceptNeurons, modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
     }
 
     /// Shapes as classes, each described in every ink ("a red star", "a blue star", ...).
@@ -166,39 +153,8 @@ public struct ToyEvaluator {
         return Tensor.concatenate(parts, axis: 0)
     }
 
-    func neuronActivations(_ scenes: [CaptionedScene]) -> [Float] {
-        let batch = 32
-        var values: [Float] = []
-        for start in stride(from: 0, to: scenes.count, by: batch) {
-            let pixels = batcher.pixels(Array(scenes[start..<min(start + batch, scenes.count)]))
-            values += model.visual.neuronMap(pixels, tap: .conv3).spatialMax().values
-        }
-        return values
-    }
-
     func accuracy(_ images: Tensor, _ classes: ZeroShotClassifier, truth: [Int]) -> Double {
         let predicted = classes.predictions(images)
         return Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(max(1, truth.count))
-    }
-
-    /// Neurons whose top 20 probe scenes hold at least 3 drawings and 3 written
-    /// words of one concept; the best neuron per concept, strongest first.
-    static func multimodalNeurons(activations: [Float], neurons: Int, labels: [(concept: String, drawing: Bool)],
-                                  top: Int = 20, minimum: Int = 3) -> [ToyReportCard.MultimodalNeuron] {
-        var best: [String: ToyReportCard.MultimodalNeuron] = [:]
-        for neuron in 0..<neurons {
-            let ranked = labels.indices.sorted { activations[$0 * neurons + neuron] > activations[$1 * neurons + neuron] }.prefix(top)
-            var drawings: [String: Int] = [:], words: [String: Int] = [:]
-            for i in ranked {
-                if labels[i].drawing { drawings[labels[i].concept, default: 0] += 1 } else { words[labels[i].concept, default: 0] += 1 }
-            }
-            for (concept, d) in drawings {
-                let w = words[concept] ?? 0
-                guard d >= minimum, w >= minimum else { continue }
-                if let current = best[concept], min(current.drawings, current.words) >= min(d, w) { continue }
-                best[concept] = .init(neuron: neuron, concept: concept, drawings: d, words: w)
-            }
-        }
-        return best.values.sorted { ($0.drawings + $0.words, $1.concept) > ($1.drawings + $1.words, $0.concept) }
     }
 }

@@ -98,11 +98,18 @@ public struct ToyTrainJob: JobSpec, Equatable {
     public struct NeuronHead: Codable, Sendable, Equatable {
         public var weight: Float
         public var l1: Float
+        /// Weight of the mean log effective number of neurons per concept (see `ContrastiveTrainer.step`).
+        public var concentration: Float
         public var learningRateScale: Float
+        /// Weight of keeping the image embeddings where the starting model puts them (cosine
+        /// distance; 0: none). Needs `start`.
+        public var distillation: Float
 
-        public init(weight: Float, l1: Float, learningRateScale: Float = 10) {
+        public init(weight: Float, l1: Float, concentration: Float, distillation: Float = 0, learningRateScale: Float = 10) {
             self.weight = weight
             self.l1 = l1
+            self.concentration = concentration
+            self.distillation = distillation
             self.learningRateScale = learningRateScale
         }
     }
@@ -189,6 +196,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
                                              neuronHeadConcepts: neuronHead == nil ? 0 : ToyWorld.Shape.allCases.count,
                                              neuronHeadLearningRateScale: neuronHead?.learningRateScale ?? 1, seed: seed)
         trainer.temperatureLearningRateScale = temperatureLearningRateScale
+        // The starting model, frozen, when the embeddings are to stay where it puts them.
+        let teacher = try (neuronHead?.distillation ?? 0) > 0 ? self.start.map { try CLIPModel.load(model: $0) } : nil
         var start = 0
         if FileManager.default.fileExists(atPath: checkpointPath) {
             start = try restore(model: model, trainer: trainer)
@@ -210,7 +219,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
                 try trainer.step(pixels: batcher.pixels(scenes), captions: scenes.map(\.caption),
                                  auxiliaryLabels: concepts, auxiliaryWeight: conceptHeadWeight,
                                  neuronConcepts: shapes, neuronHeadWeight: neuronHead?.weight ?? 0,
-                                 neuronHeadL1: neuronHead?.l1 ?? 0)
+                                 neuronHeadL1: neuronHead?.l1 ?? 0, neuronHeadConcentration: neuronHead?.concentration ?? 0,
+                                 teacher: phase.kind == .concepts ? teacher : nil, distillationWeight: neuronHead?.distillation ?? 0)
             }
             loss = result.loss
             guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }

@@ -47,14 +47,15 @@ struct Tour: ParsableCommand {
         let card = try ToyEvaluator(model: model).evaluate()
         print(ToyEval.lines(card).joined(separator: "\n"))
 
-        heading("2. A multimodal neuron's top images in the demo gallery")
+        heading("2. A concept neuron's top images in the demo gallery")
         try buildDemo(demo, model: modelOptions.model)
         let index = try ActivationIndex(path: demo.indexPath)
         let scan = try index.scan()
-        guard let neuron = card.multimodalNeurons.first?.neuron else {
-            print("This model has no multimodal neuron by the card's measure; nothing to show here.")
+        guard let best = card.conceptNeurons.strongest else {
+            print("This model has no concept neuron by the card's measure; nothing to show here.")
             return
         }
+        let neuron = best.neuron
         let top = try index.ranking(scan: scan, neuron: neuron, k: 12)
         var tiles: [Montage.Tile] = []
         for (entry, value) in top {
@@ -63,7 +64,7 @@ struct Tour: ParsableCommand {
             let shown = name.split(separator: "-", maxSplits: 1).last.map(String.init) ?? name
             tiles.append(Montage.Tile(image, caption: "\(shown)\n\(String(format: "%.2f", value))"))
         }
-        let concept = card.multimodalNeurons.first!.concept
+        let concept = best.concept
         print("Neuron \(neuron) (\(concept) in the card) over the \(scan.imageCount) scenes of \(demo.galleryPath):")
         try show(Montage(columns: 6, cellSize: 96, gap: 6, title: "neuron \(neuron): top 12").render(tiles, font: font),
                  name: "tour-neuron-\(neuron).png", demo: demo, capabilities: capabilities)

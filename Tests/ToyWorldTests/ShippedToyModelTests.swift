@@ -47,7 +47,7 @@ final class ShippedToyModelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(card.attackFlipRate, 0.5, "typographic attack flips")
         XCTAssertGreaterThanOrEqual(card.stroopWordWins, 0.5, "Stroop: the written colour word beats the ink")
         XCTAssertGreaterThanOrEqual(card.neutralInkAccuracy, 0.8, "Stroop: a neutral word's ink named")
-        XCTAssertGreaterThanOrEqual(card.multimodalConcepts.count, 5, "concepts with a multimodal neuron: \(card.multimodalNeurons)")
+        XCTAssertGreaterThanOrEqual(card.cleanConcepts.count, 10, "shapes with a clean concept neuron: \(card.conceptNeurons.concepts)")
         XCTAssertGreaterThanOrEqual(card.modalitySeparability, 0.95, "modality separability")
         XCTAssertGreaterThan(card.centroidDistance, 0)
     }

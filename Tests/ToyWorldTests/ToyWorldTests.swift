@@ -384,21 +384,54 @@ final class LockedLog: @unchecked Sendable {
 }
 
 final class ToyReportCardTests: XCTestCase {
-    func testMultimodalNeuronCriterion() {
-        // Two neurons over 30 probe scenes: neuron 0 fires for 'star' drawings and
-        // words alike, neuron 1 only for 'star' drawings.
-        var labels: [(concept: String, drawing: Bool)] = []
-        for i in 0..<30 { labels.append((i % 3 == 0 ? "star" : "heart", i % 2 == 0)) }
-        var activations = [Float](repeating: 0, count: 30 * 2)
-        for (i, label) in labels.enumerated() {
-            activations[i * 2] = label.concept == "star" ? 10 + Float(i) : Float(i) * 0.01
-            activations[i * 2 + 1] = label.concept == "star" && label.drawing ? 10 : -Float(i)
+    func testConceptPurityCountsDrawnAndWrittenInATopList() {
+        // 40 images: 10 drawn stars, 10 written "star", 10 drawn hearts, 10 written "dog".
+        var shown: [ShownConcepts] = []
+        for i in 0..<40 {
+            switch i / 10 {
+            case 0: shown.append(ShownConcepts(drawn: .star, written: nil))
+            case 1: shown.append(ShownConcepts(drawn: nil, written: "star"))
+            case 2: shown.append(ShownConcepts(drawn: .heart, written: nil))
+            default: shown.append(ShownConcepts(drawn: nil, written: "dog"))
+            }
         }
-        let found = ToyEvaluator.multimodalNeurons(activations: activations, neurons: 2, labels: labels, top: 10, minimum: 3)
-        XCTAssertEqual(found.map(\.neuron), [0])
-        XCTAssertEqual(found.first?.concept, "star")
-        XCTAssertEqual(found.first?.drawings, 5)
-        XCTAssertEqual(found.first?.words, 5)
+        // Neuron 0 fires for stars drawn or written; neuron 1 for drawn stars and the word dog;
+        // neuron 2 for hearts and, weaker, 3 written stars.
+        var activations = [Float](repeating: 0, count: 40 * 3)
+        for i in 0..<40 {
+            activations[i * 3] = i < 20 ? 5 + Float(i % 7) : Float(i) * 0.01
+            activations[i * 3 + 1] = i < 10 || i >= 30 ? 3 : -1
+            activations[i * 3 + 2] = (20..<30).contains(i) ? 9 : (10..<13).contains(i) ? 4 : -Float(i)
+        }
+        let purity = ConceptPurity(activations: activations, neurons: 3, shown: shown, top: 20, cleanCount: 16, minimumEach: 4)
+        let star = try! XCTUnwrap(purity.concepts.first { $0.concept == "star" })
+        XCTAssertEqual(star.neuron, 0)
+        XCTAssertEqual(star.showing, 20)
+        XCTAssertEqual(star.onlyDrawn, 10)
+        XCTAssertEqual(star.onlyWritten, 10)
+        XCTAssertTrue(star.clean)
+        let heart = try! XCTUnwrap(purity.concepts.first { $0.concept == "heart" })
+        XCTAssertEqual(heart.neuron, 2)
+        XCTAssertEqual(heart.showing, 10, "drawn hearts only: shown, but not clean")
+        XCTAssertFalse(heart.clean)
+        XCTAssertEqual(purity.cleanConcepts.map(\.concept), ["star"])
+        XCTAssertEqual(purity.strongest?.neuron, 0)
+        XCTAssertEqual(purity.concepts.first { $0.concept == "moon" }?.neuron, -1, "a concept no top list shows")
+        // All 20 showing but fewer than the minimum only drawn or only written: not clean.
+        let stricter = ConceptPurity(activations: activations, neurons: 3, shown: shown, top: 20, cleanCount: 16, minimumEach: 11)
+        XCTAssertFalse(stricter.concepts.first { $0.concept == "star" }!.clean)
+        XCTAssertEqual(stricter.concepts.first { $0.concept == "star" }!.showing, 20)
+    }
+
+    func testShownConceptsFromGalleryFileNames() {
+        XCTAssertEqual(ShownConcepts(fileName: "00012-red-star+word-moon.png"), ShownConcepts(drawn: .star, written: "moon"))
+        XCTAssertEqual(ShownConcepts(fileName: "00003-word-dog.png"), ShownConcepts(drawn: nil, written: "dog"))
+        XCTAssertEqual(ShownConcepts(fileName: "hexagon.png"), ShownConcepts(drawn: .hexagon, written: nil))
+        XCTAssertEqual(ShownConcepts(fileName: "blue-smiley.jpg"), ShownConcepts(drawn: .smiley, written: nil))
+        XCTAssertNil(ShownConcepts(fileName: "holiday-photo.png"))
+        XCTAssertNil(ShownConcepts(fileName: "00001-.png"))
+        let scene = ToyGallery(output: "", count: 8).scenes()[3].scene
+        XCTAssertEqual(ShownConcepts(fileName: ToyGallery.slug(scene) + ".png"), ShownConcepts(scene.spec), "a gallery name says what its scene shows")
     }
 
     func testModalityGapOfSeparatedClusters() {
