@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Tensor", "Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index"]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),
     ]

@@ -2,6 +2,7 @@ import Experiments
 import Foundation
 import Index
 import Jobs
+import ToyWorld
 
 /// The app's screens, one shown at a time (Tab cycles the main ones).
 public enum Screen: String, Sendable, Equatable, CaseIterable {
@@ -519,7 +520,9 @@ public struct AppState {
         case .character("r"): input = .label(neuron: neuron, text: row(of: neuron)?.label ?? "")
         case .character("n"): input = .note(neuron: neuron, text: row(of: neuron)?.note ?? "")
         case .character("e"): return [.exportCard(neuron)]
-        case .character("v"): input = .command("visualize \(neuron) paper-code steps=1000")
+        case .character("v"):
+            // The toy's neurons read best with its own recipe (ToyVisualization); RN50x4's with the paper's code.
+            input = .command(ToyAttackDefaults.isToy(modelName) ? "visualize \(neuron) toy" : "visualize \(neuron) paper-code steps=1000")
         case .character("m"):
             show(.jobs)
             return [.maxText(neuron: neuron)]
@@ -768,9 +771,10 @@ public struct AppState {
         return []
     }
 
-    /// `:visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S] [lr=F] ...` (see `VisualizeTweaks`).
+    /// `:visualize N [paper-code|paper-formula|gray|direct|toy] [steps=S] [seed=S] [lr=F] ...` (see `VisualizeTweaks`;
+    /// `toy` is the toy model's recipe, `ToyVisualization.settings`).
     mutating func visualizeCommand(_ argument: String) -> [Effect] {
-        let usage = "usage: :visualize N [paper-code|paper-formula|gray|direct] [steps=S] [seed=S] [lr=F] [jitter=F] [scale=F] [rotate=DEG] [decay=F] [reduce=mean|max]"
+        let usage = "usage: :visualize N [paper-code|paper-formula|gray|direct|toy] [steps=S] [seed=S] [lr=F] [jitter=F] [scale=F] [rotate=DEG] [decay=F] [reduce=mean|max]"
         let words = argument.split(separator: " ").map(String.init)
         guard let first = words.first, let neuron = Int(first) else { report(usage, isError: true); return [] }
         guard let catalog, neuron >= 0, neuron < catalog.scan.model.neurons else {
@@ -779,10 +783,10 @@ public struct AppState {
         }
         var variant = "paper-code", tweaks = VisualizeTweaks()
         for word in words.dropFirst() {
-            if ["paper-code", "paper-formula", "gray", "direct"].contains(word) { variant = word; continue }
+            if Self.visualizationDefaults(word) != nil { variant = word; continue }
             guard tweaks.read(word) else { report("\(word)? " + usage, isError: true); return [] }
             do {
-                try tweaks.applied(to: VisualizationSettings(variant: VisualizationVariant(rawValue: variant)!)).validate()
+                try tweaks.applied(to: Self.visualizationDefaults(variant)!).validate()
             } catch {
                 report("\(word)? " + ((error as? InvalidParameter)?.detail ?? "\(error)"), isError: true)
                 return []
@@ -790,6 +794,12 @@ public struct AppState {
         }
         show(.jobs)
         return [.visualize(neuron: neuron, variant: variant, tweaks: tweaks)]
+    }
+
+    /// The settings a `:visualize` variant word starts from: a variant's, or `toy`, the toy
+    /// model's recipe (a direct variant with strong transforms).
+    static func visualizationDefaults(_ word: String) -> VisualizationSettings? {
+        word == "toy" ? ToyVisualization.settings : VisualizationVariant(rawValue: word).map(VisualizationSettings.init(variant:))
     }
 
     /// Steps per neuron of `:atlas` unless given (direct, lucid's transforms).

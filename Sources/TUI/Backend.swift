@@ -197,11 +197,11 @@ public final class Backend: @unchecked Sendable {
     /// (the folder `clipscope visualize` uses for the same settings, so either continues the
     /// other's run).
     func visualize(neuron: Int, variant: String, tweaks: VisualizeTweaks) {
-        guard let variant = VisualizationVariant(rawValue: variant) else { return }
-        let settings = tweaks.applied(to: VisualizationSettings(variant: variant))
+        guard let defaults = AppState.visualizationDefaults(variant) else { return }
+        let settings = tweaks.applied(to: defaults)
         let folder = (options.runs as NSString).appendingPathComponent(VisualizeJob.folderName(neurons: [neuron], settings: settings))
         let job = VisualizeJob(model: options.model, neurons: [neuron], settings: settings, output: folder)
-        _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant.rawValue, tweaks: tweaks) })
+        _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant, tweaks: tweaks) })
     }
 
     /// Maximal text for a neuron's top 10 images into `<runs>/maxtext-neuron-N` (the folder

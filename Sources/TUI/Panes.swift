@@ -96,7 +96,7 @@ public enum Panes {
             canvas.put(row, 0, prompt + "█", width: width, .bold)
             // The visualize command is the app's form for a visualization: its fields, after the cursor.
             if case let .command(text) = input, text.hasPrefix("visualize "), prompt.count + 3 < width {
-                let fields = "  paper-code|paper-formula|gray|direct steps= seed= lr= jitter= scale= rotate= decay= reduce=mean|max"
+                let fields = "  paper-code|paper-formula|gray|direct|toy steps= seed= lr= jitter= scale= rotate= decay= reduce=mean|max"
                 canvas.put(row, prompt.count + 1, fields, width: width - prompt.count - 1, .dim)
             }
             return

@@ -4,6 +4,8 @@ import Experiments
 /// The `key=value` words of `:visualize` that change a visualization's settings; what is
 /// not given keeps the variant's default.
 public struct VisualizeTweaks: Equatable, Sendable {
+    public init() {}
+
     var steps: Int?
     var seed: UInt64?
     var learningRate: Float?
@@ -15,7 +17,7 @@ public struct VisualizeTweaks: Equatable, Sendable {
 
     /// Takes one word (`steps=500`); false when it is not a tweak or its value does not
     /// parse. Ranges are the settings' own (`VisualizationSettings.validate`).
-    mutating func read(_ word: String) -> Bool {
+    public mutating func read(_ word: String) -> Bool {
         let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return false }
         let value = parts[1]
@@ -33,7 +35,7 @@ public struct VisualizeTweaks: Equatable, Sendable {
         return true
     }
 
-    func applied(to defaults: VisualizationSettings) -> VisualizationSettings {
+    public func applied(to defaults: VisualizationSettings) -> VisualizationSettings {
         var settings = defaults
         if let steps { settings.steps = steps }
         if let seed { settings.seed = seed }

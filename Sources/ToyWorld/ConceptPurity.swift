@@ -111,20 +111,36 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
         var best: [ToyWorld.Shape: Concept] = [:]
         let shapes = ToyWorld.Shape.allCases
         for (neuron, list) in topLists.enumerated() {
-            let ranked = list.prefix(top).compactMap { $0 }
             for shape in shapes {
-                let showing = ranked.filter { $0.shows(shape) }.count
-                guard showing > 0 else { continue }
-                let drawn = ranked.filter { $0.onlyDrawn(shape) }.count
-                let written = ranked.filter { $0.onlyWritten(shape) }.count
-                let candidate = Concept(concept: shape.rawValue, neuron: neuron, showing: showing, onlyDrawn: drawn,
-                                        onlyWritten: written,
-                                        clean: showing >= cleanCount && drawn >= minimumEach && written >= minimumEach)
+                let candidate = Self.concept(shape, neuron: neuron, topList: list, top: top, cleanCount: cleanCount, minimumEach: minimumEach)
+                guard candidate.showing > 0 else { continue }
                 if let current = best[shape], Self.rank(current, minimumEach: minimumEach) >= Self.rank(candidate, minimumEach: minimumEach) { continue }
                 best[shape] = candidate
             }
         }
         concepts = shapes.map { best[$0] ?? Concept(concept: $0.rawValue, neuron: -1, showing: 0, onlyDrawn: 0, onlyWritten: 0, clean: false) }
+    }
+
+    /// How one neuron's top list holds one shape.
+    public static func concept(_ shape: ToyWorld.Shape, neuron: Int, topList: [ShownConcepts?], top: Int = defaultTop,
+                               cleanCount: Int = 16, minimumEach: Int = 4) -> Concept {
+        let ranked = topList.prefix(top).compactMap { $0 }
+        let showing = ranked.filter { $0.shows(shape) }.count
+        let drawn = ranked.filter { $0.onlyDrawn(shape) }.count
+        let written = ranked.filter { $0.onlyWritten(shape) }.count
+        return Concept(concept: shape.rawValue, neuron: neuron, showing: showing, onlyDrawn: drawn, onlyWritten: written,
+                       clean: showing >= cleanCount && drawn >= minimumEach && written >= minimumEach)
+    }
+
+    /// The same neurons as `concepts` (one per shape), measured over other images: do
+    /// they hold their shape there too?
+    public func same(neuronsOver activations: [Float], neurons: Int, shown: [ShownConcepts]) -> [Concept] {
+        concepts.map { concept in
+            guard concept.neuron >= 0, let shape = ToyWorld.Shape(rawValue: concept.concept) else { return concept }
+            let ranked = shown.indices.sorted { activations[$0 * neurons + concept.neuron] > activations[$1 * neurons + concept.neuron] }
+            return Self.concept(shape, neuron: concept.neuron, topList: ranked.prefix(top).map { shown[$0] }, top: top,
+                                cleanCount: cleanCount, minimumEach: minimumEach)
+        }
     }
 
     /// Clean first, then multimodal (enough only drawn and only written), then the most
@@ -134,20 +150,26 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
          concept.showing, min(concept.onlyDrawn, concept.onlyWritten))
     }
 
-    /// Purity over scenes rendered in memory (the demo gallery's by default).
-    public static func measure(model: CLIPModel, scenes: [SceneSpec], top: Int = defaultTop) throws -> ConceptPurity {
+    /// Each scene's neuron activations (conv3, spatial maximum), [scenes x neurons] row-major.
+    public static func activations(model: CLIPModel, scenes: [SceneSpec]) throws -> [Float] {
         let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
         var values: [Float] = []
         for start in stride(from: 0, to: scenes.count, by: 32) {
             let part = scenes[start..<min(start + 32, scenes.count)].map { CaptionedScene(spec: $0, caption: "") }
             values += model.visual.neuronMap(batcher.pixels(part), tap: .conv3).spatialMax().values
         }
-        return ConceptPurity(activations: values, neurons: model.config.neuronCount, shown: scenes.map(ShownConcepts.init), top: top)
+        return values
     }
 
-    /// Purity over image files named as the gallery names them (`ShownConcepts(fileName:)`).
-    /// Files whose names say nothing are skipped and returned.
-    public static func measure(model: CLIPModel, files: [String], top: Int = defaultTop) throws -> (purity: ConceptPurity, skipped: [String]) {
+    /// Purity over scenes rendered in memory (the demo gallery's by default).
+    public static func measure(model: CLIPModel, scenes: [SceneSpec], top: Int = defaultTop) throws -> ConceptPurity {
+        ConceptPurity(activations: try activations(model: model, scenes: scenes), neurons: model.config.neuronCount,
+                      shown: scenes.map(ShownConcepts.init), top: top)
+    }
+
+    /// Image files named as the gallery names them (`ShownConcepts(fileName:)`): what each
+    /// shows and its activations; files whose names say nothing are skipped and returned.
+    public static func activations(model: CLIPModel, files: [String]) throws -> (values: [Float], shown: [ShownConcepts], skipped: [String]) {
         var shown: [ShownConcepts] = [], kept: [String] = [], skipped: [String] = []
         for file in files {
             if let concepts = ShownConcepts(fileName: (file as NSString).lastPathComponent) {
@@ -162,6 +184,6 @@ public struct ConceptPurity: Codable, Sendable, Equatable {
             let images = try kept[start..<min(start + 32, kept.count)].map { try DecodedImage.load(path: $0) }
             values += model.visual.neuronMap(model.pixels(images), tap: .conv3).spatialMax().values
         }
-        return (ConceptPurity(activations: values, neurons: model.config.neuronCount, shown: shown, top: top), skipped)
+        return (values, shown, skipped)
     }
 }

@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import Jobs
 import Weights
 
 /// A model made of two runs of one architecture: the image tower (every `visual.`
@@ -12,9 +13,16 @@ public enum ToyTowerMerge {
 
     /// Writes the merged model to `output` as float16 safetensors (atomically, as every
     /// safetensors file); its metadata records where each tower came from (each file's
-    /// own `clipscope.spec`).
+    /// own `clipscope.spec`, and what the image tower's run started from). With an
+    /// `imageTowerWeight` below 1 the image tower is that mix of the two files' image
+    /// towers (weight by weight; the image tower of a fine-tune of the text tower's file
+    /// interpolated back towards its start).
     @discardableResult
-    public static func merge(imageTower imagePath: String, textTower textPath: String, output: String) throws -> CLIPModel {
+    public static func merge(imageTower imagePath: String, textTower textPath: String, output: String,
+                             imageTowerWeight: Float = 1) throws -> CLIPModel {
+        guard imageTowerWeight >= 0, imageTowerWeight <= 1 else {
+            throw InvalidParameter("imageTowerWeight", "must be in 0...1, got \(imageTowerWeight)")
+        }
         let imageArchive = try WeightArchive.open(imagePath), textArchive = try WeightArchive.open(textPath)
         let image = try CLIPModel.load(archive: imageArchive)
         let merged = try CLIPModel.load(archive: textArchive)
@@ -24,16 +32,21 @@ public enum ToyTowerMerge {
         let imageWeights = Dictionary(uniqueKeysWithValues: image.namedParameters.map { ($0.key, $0.tensor) })
         for (key, tensor) in merged.namedParameters where key.hasPrefix("visual.") {
             let values = imageWeights[key]!.values
+            let weight = imageTowerWeight
             tensor.withUnsafeMutableBufferPointer { target in
-                values.withUnsafeBufferPointer { target.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+                for i in 0..<target.count { target[i] = weight == 1 ? values[i] : weight * values[i] + (1 - weight) * target[i] }
             }
         }
         merged.weightsDidChange()
-        let metadata = [
+        var metadata = [
             "clipscope.job": kind,
             "clipscope.image_tower": provenance(imageArchive),
             "clipscope.text_tower": provenance(textArchive),
         ]
+        for (key, value) in imageArchive.metadata where key.hasPrefix("clipscope.start.") {
+            metadata["clipscope.image_tower." + key.dropFirst("clipscope.".count)] = value
+        }
+        if imageTowerWeight < 1 { metadata["clipscope.image_tower_weight"] = String(imageTowerWeight) }
         try merged.save(path: output, halfPrecision: true, metadata: metadata)
         return merged
     }

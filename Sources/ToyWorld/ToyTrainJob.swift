@@ -232,7 +232,12 @@ public struct ToyTrainJob: JobSpec, Equatable {
                 try saveCheckpoint(model: model, trainer: trainer, step: step + 1)
             }
         }
-        try model.save(path: modelPath, halfPrecision: true, metadata: provenance)
+        // A run from another model says how that one was made too.
+        var metadata = provenance
+        if self.start != nil, let archive = try? CLIPModel.load(model: self.start!).source?.openArchive() {
+            for (key, value) in archive.metadata where key.hasPrefix("clipscope.") { metadata["clipscope.start." + key.dropFirst(10)] = value }
+        }
+        try model.save(path: modelPath, halfPrecision: true, metadata: metadata)
         context.artefact(JobArtefact(name: "model", path: modelPath, step: totalSteps))
         return Result(model: modelPath, steps: totalSteps, loss: loss, seconds: context.elapsed)
     }

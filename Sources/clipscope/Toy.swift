@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import Index
+import TUI
 import ToyWorld
 
 struct Toy: ParsableCommand {
@@ -90,7 +92,7 @@ struct ToyTrain: ParsableCommand {
     var start: String?
 
     @Option(help: ArgumentHelp(
-        "Steps of a last concept phase (default 0, 2000 with --start): the web phase's batches with only the image tower learning and a read-out of the shapes from the neurons.",
+        "Steps of a last concept phase (default 0, 1500 with --start): the web phase's batches with only the image tower learning and a read-out of the shapes from the neurons.",
         discussion: "The read-out is a multi-label classifier (a drawn star and the word \"star\" share a label) on the last block's conv3 neurons with non-negative weights and an L1 penalty, so each shape is read from a few neurons that stay quiet for everything else. The network picks the neurons; the read-out is not saved with the model."))
     var conceptSteps: Int?
 
@@ -106,12 +108,12 @@ struct ToyTrain: ParsableCommand {
     @Option(help: ArgumentHelp(
         "Weight of the concept read-out's concentration penalty: the mean log of each shape's effective number of neurons.",
         discussion: "L1 alone costs the same whether a shape is read from one neuron or from a drawn-shape neuron plus a written-name neuron; this term makes one neuron for both pay."))
-    var neuronHeadConcentration: Float = 0.1
+    var neuronHeadConcentration: Float = 0
 
     @Option(help: ArgumentHelp(
-        "Weight of keeping the image embeddings where the --start model puts them (mean cosine distance) in the concept phase.",
+        "Weight of keeping the image embeddings where the --start model puts them (mean cosine distance) in the concept phase (default 10 with --start).",
         discussion: "What the embeddings say (zero-shot, attacks, Stroop) stays while the neurons reorganise."))
-    var distillation: Float = 0
+    var distillation: Float?
 
     @Option(help: "Steps between checkpoints (a resumed run needs the same value).")
     var checkpointEvery = 100
@@ -148,8 +150,8 @@ struct ToyTrain: ParsableCommand {
         if !(neuronHeadWeight >= 0) { throw ValidationError("--neuron-head-weight cannot be negative") }
         if !(neuronHeadL1 >= 0) { throw ValidationError("--neuron-head-l1 cannot be negative") }
         if !(neuronHeadConcentration >= 0) { throw ValidationError("--neuron-head-concentration cannot be negative") }
-        if !(distillation >= 0) { throw ValidationError("--distillation cannot be negative") }
-        if distillation > 0, start == nil { throw ValidationError("--distillation needs --start (the model whose embeddings to keep)") }
+        if let distillation, !(distillation >= 0) { throw ValidationError("--distillation cannot be negative") }
+        if (distillation ?? 0) > 0, start == nil { throw ValidationError("--distillation needs --start (the model whose embeddings to keep)") }
     }
 
     func run() throws {
@@ -164,7 +166,7 @@ struct ToyTrain: ParsableCommand {
         job.conceptHeadWeight = conceptHeadWeight
         job.conceptHeadSteps = conceptHeadSteps ?? total / 2
         job.temperatureLearningRateScale = temperatureLearningRateScale
-        let concepts = ToyTrainJob.Phase(.concepts, steps: conceptSteps ?? (start == nil ? 0 : 2000),
+        let concepts = ToyTrainJob.Phase(.concepts, steps: conceptSteps ?? (start == nil ? 0 : 1500),
                                          learningRate: conceptLearningRate, warmupSteps: 20)
         if let start {
             // Everything before the concept phase is in the starting model.
@@ -175,7 +177,8 @@ struct ToyTrain: ParsableCommand {
         } else if concepts.steps > 0 {
             job.phases.append(concepts)
         }
-        if concepts.steps > 0 { job.neuronHead = .init(weight: neuronHeadWeight, l1: neuronHeadL1, concentration: neuronHeadConcentration, distillation: distillation) }
+        if concepts.steps > 0 { job.neuronHead = .init(weight: neuronHeadWeight, l1: neuronHeadL1, concentration: neuronHeadConcentration,
+                                                 distillation: distillation ?? (start == nil ? 0 : 10)) }
         if dryRun { return try Output.printJSON(job) }
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "training interrupted; the last checkpoint in \(output) is kept: run the same command to continue")
@@ -269,11 +272,20 @@ struct ToyMerge: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where the merged model goes.", valueName: "FILE"))
     var output: String
 
+    @Option(help: ArgumentHelp(
+        "How much of the image tower comes from --image-tower, the rest from --text-tower's file (0...1).",
+        discussion: "Below 1, every visual weight is that mix of the two files' (for a fine-tune of --text-tower's model: part of the way back to its start)."))
+    var imageTowerWeight: Float = 1
+
+    func validate() throws {
+        if !(0...1).contains(imageTowerWeight) { throw ValidationError("--image-tower-weight must be in 0...1, got \(imageTowerWeight)") }
+    }
+
     func run() throws {
         for path in [imageTower, textTower] where !FileManager.default.fileExists(atPath: path) {
             throw CommandFailure("\(path): no such file")
         }
-        try ToyTowerMerge.merge(imageTower: imageTower, textTower: textTower, output: output)
+        try ToyTowerMerge.merge(imageTower: imageTower, textTower: textTower, output: output, imageTowerWeight: imageTowerWeight)
         print("merged the image tower of \(imageTower) and the text tower of \(textTower) into \(output)")
     }
 }
@@ -320,7 +332,10 @@ struct ToyPurity: ParsableCommand {
             4 of them only drawn and 4 only written. Without --folder the scenes are the demo \
             gallery's (2400 scenes of seed 7, drawn in memory). A folder's files must be named \
             as the gallery names them (00012-red-star+word-moon.png: a drawn star and the word \
-            moon; "star.png" or "word-star.png" also do); other files are skipped and counted.
+            moon; "star.png" or "word-star.png" also do); other files are skipped and counted. \
+            With --folder, the demo gallery's concept neurons are measured over the folder too: \
+            do the same neurons hold their shape on other scenes (tools/other_renderer.py draws \
+            such a folder)?
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -334,39 +349,101 @@ struct ToyPurity: ParsableCommand {
     @Option(help: "Scenes in the generated gallery (without --folder).")
     var count = ToyDemo.galleryCount
 
+    @Flag(help: "Also visualize each shape's neuron (the toy's default visualization) and name the pictures with the toy's zero-shot shape classifier.")
+    var visualize = false
+
+    @Option(help: ArgumentHelp("With --visualize: changes to the toy's default visualization, as :visualize takes them (\"steps=256 scale=0.4 rotate=45 reduce=max lr=0.03 jitter=0.2 decay=1.5 seed=10\").", valueName: "WORDS"))
+    var tweaks = ""
+
+    @Option(help: ArgumentHelp("With --visualize: a sheet of the pictures, captioned with what the classifier names them (PNG).", valueName: "FILE"))
+    var sheet: String?
+
     @OptionGroup var json: JSONOption
 
     func validate() throws {
         if count < 20 { throw ValidationError("--count must be at least 20, got \(count)") }
+        if !visualize, sheet != nil || !tweaks.isEmpty { throw ValidationError("--sheet and --tweaks need --visualize") }
+        var parsed = VisualizeTweaks()
+        for word in tweaks.split(separator: " ") where !parsed.read(String(word)) {
+            throw ValidationError("--tweaks: '\(word)' is not a setting=value the visualization takes")
+        }
+    }
+
+    /// The measured purity, with --folder the demo's neurons over the folder, and with
+    /// --visualize how the pictures are named.
+    struct Report: Encodable {
+        var purity: ConceptPurity
+        var demoNeurons: [ConceptPurity.Concept]?
+        var visualizations: ConceptVisualizations?
+
+        enum CodingKeys: String, CodingKey {
+            case purity, visualizations
+            case demoNeurons = "demo_neurons"
+        }
     }
 
     func run() throws {
         let model = try modelOptions.load()
-        let purity: ConceptPurity
+        let gallery = ToyGallery(output: "", count: count, seed: seed, resolution: model.config.imageResolution)
+        let demo = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
+        var report = Report(purity: demo)
         if let folder {
             let files = try ImageFolders.walk([folder]).map(\.path)
-            let (measured, skipped) = try ConceptPurity.measure(model: model, files: files)
+            let (values, shown, skipped) = try ConceptPurity.activations(model: model, files: files)
             if !skipped.isEmpty { FileHandle.standardError.write(Data("\(skipped.count) file(s) skipped: their names say no shape or word (first: \(skipped[0]))\n".utf8)) }
-            guard measured.images >= measured.top else {
-                throw CommandFailure("\(folder): \(measured.images) named scene(s), fewer than the top \(measured.top)")
+            guard shown.count >= ConceptPurity.defaultTop else {
+                throw CommandFailure("\(folder): \(shown.count) named scene(s), fewer than the top \(ConceptPurity.defaultTop)")
             }
-            purity = measured
-        } else {
-            let gallery = ToyGallery(output: "", count: count, seed: seed, resolution: model.config.imageResolution)
-            purity = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
+            let neurons = model.config.neuronCount
+            report.purity = ConceptPurity(activations: values, neurons: neurons, shown: shown)
+            report.demoNeurons = demo.same(neuronsOver: values, neurons: neurons, shown: shown)
         }
-        if json.json { return try Output.printJSON(purity) }
+        let purity = report.purity
+        if visualize {
+            var parsed = VisualizeTweaks()
+            for word in tweaks.split(separator: " ") { _ = parsed.read(String(word)) }
+            let settings = parsed.applied(to: ToyVisualization.settings)
+            try settings.validate()
+            let (named, pictures) = try ConceptVisualizations.measure(model: model, concepts: demo.concepts, settings: settings) { step in
+                if !json.json, step % 64 == 0 || step == settings.steps {
+                    FileHandle.standardError.write(Data("\rvisualizing the shapes' neurons: step \(step)/\(settings.steps)".utf8))
+                }
+            }
+            if !json.json { FileHandle.standardError.write(Data("\n".utf8)) }
+            report.visualizations = named
+            if let sheet {
+                let tiles = zip(named.items, pictures).map { item, picture in
+                    Montage.Tile(picture, caption: "\(item.neuron) \(item.concept)\n→ \(item.named) \(String(format: "%.0f%%", item.probability * 100))")
+                }
+                try Montage(columns: 6, cellSize: 128, gap: 8, title: "concept neurons visualized; named by the zero-shot shape classifier")
+                    .render(tiles, font: try Font.standard()).writePNG(path: sheet)
+            }
+        }
+        if json.json { return try Output.printJSON(report) }
         print(Self.lines(purity).joined(separator: "\n"))
+        if let same = report.demoNeurons {
+            print("the demo gallery's concept neurons over \(folder ?? ""): \(same.filter(\.clean).count) of \(same.count) clean")
+            print(Self.conceptLines(same, top: purity.top).joined(separator: "\n"))
+        }
+        if let named = report.visualizations {
+            print("visualizations named as their shape  \(named.recognised) of \(named.items.count)")
+            for item in named.items {
+                print("  \(item.concept.padding(toLength: 8, withPad: " ", startingAt: 0)) neuron \(String(format: "%4d", item.neuron))  named \(item.named) (\(String(format: "%.0f%%", item.probability * 100)))\(item.recognised ? "  ✓" : "")")
+            }
+        }
     }
 
     static func lines(_ purity: ConceptPurity) -> [String] {
         var lines = [String(format: "clean concept neurons  %d of %d shapes (>= %d of the top %d, >= %d only drawn and >= %d only written); mean %.1f of %d",
                             purity.cleanConcepts.count, purity.concepts.count, purity.cleanCount, purity.top, purity.minimumEach,
                             purity.minimumEach, purity.meanShowing, purity.top)]
-        for concept in purity.concepts {
+        return lines + conceptLines(purity.concepts, top: purity.top)
+    }
+
+    static func conceptLines(_ concepts: [ConceptPurity.Concept], top: Int) -> [String] {
+        concepts.map { concept in
             let name = concept.concept.padding(toLength: 8, withPad: " ", startingAt: 0)
-            lines.append("  \(name) neuron \(String(format: "%4d", concept.neuron))  \(String(format: "%2d", concept.showing))/\(purity.top)  only drawn \(String(format: "%2d", concept.onlyDrawn))  only written \(String(format: "%2d", concept.onlyWritten))\(concept.clean ? "  clean" : "")")
+            return "  \(name) neuron \(String(format: "%4d", concept.neuron))  \(String(format: "%2d", concept.showing))/\(top)  only drawn \(String(format: "%2d", concept.onlyDrawn))  only written \(String(format: "%2d", concept.onlyWritten))\(concept.clean ? "  clean" : "")"
         }
-        return lines
     }
 }

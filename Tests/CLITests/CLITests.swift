@@ -336,11 +336,17 @@ final class CLITests: XCTestCase {
     }
 
     /// The documented commands behind the embedded model still make exactly the settings
-    /// its towers were trained with (so they reproduce it bit for bit).
+    /// it and the towers it started from were trained with (so they reproduce it).
     func testToyTrainsDocumentedCommandsMakeTheEmbeddedTowersSettings() throws {
         let archive = try XCTUnwrap(try CLIPModel.load(model: "toy").source).openArchive()
-        for (arguments, tower) in [(["--seed", "1"], "clipscope.text_tower"),
-                                   (["--seed", "1", "--web-steps", "3000"], "clipscope.image_tower")] {
+        let concepts = try clipscope(["toy", "train", "-o", "run", "--start", "toy-merged.safetensors", "--dry-run"])
+        XCTAssertEqual(concepts.status, 0, concepts.stderr)
+        var plannedConcepts = try JSONDecoder().decode(ToyTrainJob.self, from: concepts.stdout)
+        var recordedConcepts = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.spec"]))
+        (plannedConcepts.output, recordedConcepts.output, plannedConcepts.start, recordedConcepts.start) = ("", "", nil, nil)
+        XCTAssertEqual(plannedConcepts, recordedConcepts, "the concept phase")
+        for (arguments, tower) in [(["--seed", "1"], "clipscope.start.text_tower"),
+                                   (["--seed", "1", "--web-steps", "3000"], "clipscope.start.image_tower")] {
             let result = try clipscope(["toy", "train", "-o", "run"] + arguments + ["--dry-run"])
             XCTAssertEqual(result.status, 0, result.stderr)
             var planned = try JSONDecoder().decode(ToyTrainJob.self, from: result.stdout)
@@ -351,7 +357,7 @@ final class CLITests: XCTestCase {
         // The first part of the recipe, without a web phase, is the run both towers continue.
         let first = try clipscope(["toy", "train", "-o", "run", "--seed", "1", "--web-steps", "0", "--dry-run"])
         let firstJob = try JSONDecoder().decode(ToyTrainJob.self, from: first.stdout)
-        let text = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.text_tower"]))
+        let text = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.start.text_tower"]))
         XCTAssertTrue(text.continues(firstJob, at: 5000))
     }
 
@@ -490,12 +496,50 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(human.stdoutText.contains("toy (embedded in clipscope)"), human.stdoutText)
     }
 
+    func testToyPurityMeasuresTheDemoAndAFolderOfNamedScenes() throws {
+        // A folder of named scenes (any renderer may name its files so), plus a file whose name says nothing.
+        let folder = scratch.appendingPathComponent("scenes")
+        XCTAssertEqual(try clipscope(["toy", "gallery", "-o", folder.path, "--count", "40", "--seed", "3"]).status, 0)
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("shapes").appendingPathComponent(
+            try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("shapes").path).first)),
+                                         to: folder.appendingPathComponent("holiday.png"))
+        let sheet = scratch.appendingPathComponent("sheet.png")
+        let result = try clipscope(["toy", "purity", "--folder", folder.path, "--visualize", "--tweaks", "steps=2",
+                                    "--sheet", sheet.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("1 file(s) skipped") && result.stderr.contains("holiday.png"), result.stderr)
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        let purity = try XCTUnwrap(document["purity"] as? [String: Any])
+        XCTAssertEqual(purity["images"] as? Int, 40)
+        let concepts = try XCTUnwrap(purity["concepts"] as? [[String: Any]])
+        XCTAssertEqual(concepts.map { $0["concept"] as? String }, ToyWorld.Shape.allCases.map(\.rawValue))
+        for concept in concepts {
+            let showing = try XCTUnwrap(concept["showing"] as? Int), drawn = try XCTUnwrap(concept["only_drawn"] as? Int)
+            XCTAssertTrue((0...20).contains(showing) && drawn <= showing, "\(concept)")
+        }
+        XCTAssertEqual((document["demo_neurons"] as? [[String: Any]])?.count, 12, "the demo's neurons over the folder")
+        let named = try XCTUnwrap((document["visualizations"] as? [String: Any])?["items"] as? [[String: Any]])
+        XCTAssertFalse(named.isEmpty)
+        XCTAssertTrue(named.allSatisfy { ToyWorld.Shape(rawValue: $0["named"] as? String ?? "") != nil }, "\(named)")
+        XCTAssertEqual(Array(try Data(contentsOf: sheet).prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        // The human table; bad input named.
+        let human = try clipscope(["toy", "purity"])
+        XCTAssertEqual(human.status, 0, human.stderr)
+        XCTAssertTrue(human.stdoutText.hasPrefix("clean concept neurons"), human.stdoutText)
+        XCTAssertEqual(human.stdoutText.split(separator: "\n").count, 13, human.stdoutText)
+        XCTAssertTrue(try failure(["toy", "purity", "--visualize", "--tweaks", "bogus=1"]).contains("--tweaks: 'bogus=1'"))
+        XCTAssertTrue(try failure(["toy", "purity", "--sheet", "x.png"]).contains("need --visualize"))
+        let few = scratch.appendingPathComponent("few")
+        XCTAssertEqual(try clipscope(["toy", "gallery", "-o", few.path, "--count", "8"]).status, 0)
+        XCTAssertTrue(try failure(["toy", "purity", "--folder", few.path]).contains("8 named scene(s), fewer than the top 20"))
+    }
+
     func testTheTourBuildsTheDemoOnceAndShowsTheToyWorld() throws {
         let demo = scratch.appendingPathComponent("demo")
         let first = try clipscope(["tour", "--graphics", "none"], environment: ["CLIPSCOPE_DEMO": demo.path])
         XCTAssertEqual(first.status, 0, first.stderr)
         let text = first.stdoutText
-        for expected in ["shape accuracy", "reading accuracy", "multimodal neurons", "First use: generating 2400 scenes",
+        for expected in ["shape accuracy", "reading accuracy", "clean concept neurons", "First use: generating 2400 scenes",
                          "scanned 2400 image(s)", "A typographic attack"] {
             XCTAssertTrue(text.contains(expected), "'\(expected)' missing from:\n\(text)")
         }

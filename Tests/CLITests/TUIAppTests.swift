@@ -120,10 +120,17 @@ final class TUIAppTests: XCTestCase {
         let jobs = try tmux.wait(for: "label  finished")
         XCTAssertTrue(jobs.contains("scan  finished"), jobs)
         try tmux.keys("Tab", "Tab")
-        try tmux.wait(for: "768 of 768")
+        // The demo opens with its concept neurons first, marked; the first one's card says what it holds.
+        var screen = try tmux.wait(for: "768 of 768 · sort concept")
+        XCTAssertTrue(screen.contains(" neuron]"), "concept neurons marked in the list:\n\(screen)")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "concept neuron: ")
+        try tmux.keys("Escape")
+        try tmux.keys("o")  // by id
+        try tmux.wait(for: "768 of 768 · sort id")
         // Move and open a card: 5x5 pictures in blocks, captions under them, category bars.
         try tmux.keys("j", "j", "Enter")
-        var screen = try tmux.wait(for: "neuron 2")
+        screen = try tmux.wait(for: "neuron 2")
         screen = try tmux.wait(for: "categories by mean activation")
         XCTAssertTrue(screen.contains("▀") || screen.contains("▄"), "pictures drawn in half blocks:\n\(screen)")
         XCTAssertTrue(screen.contains("histogram"), screen)
@@ -191,7 +198,7 @@ final class TUIAppTests: XCTestCase {
         try openApp(demo: demo)
         try tmux.wait(for: "768 of 768", timeout: 30)
         try tmux.keys("f", "f")  // starred only
-        let screen = try tmux.wait(for: "1 of 768 · sort id · starred")
+        let screen = try tmux.wait(for: "1 of 768 · sort concept · starred")
         XCTAssertTrue(screen.contains("★      7"), screen)
         XCTAssertTrue(screen.contains("seen on zebras"), screen)
         XCTAssertTrue(screen.contains("1 of 768"), screen)

@@ -5,6 +5,7 @@ import Imaging
 import Index
 import Jobs
 @testable import TUI
+import ToyWorld
 import XCTest
 
 /// The state and the panes without a terminal: keys in, effects and frames out.
@@ -28,6 +29,30 @@ final class AppStateTests: XCTestCase {
         var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
         _ = state.apply(.catalogLoaded(catalog()))
         return state
+    }
+
+    func testConceptNeuronsComeFirstAndFilter() {
+        var catalog = self.catalog()
+        catalog.rows[5].concept = "star"
+        catalog.rows[2].concept = "moon"
+        var state = AppState(rows: 30, columns: 100, modelName: "toy", graphicsName: "blocks")
+        _ = state.apply(.catalogLoaded(catalog))
+        XCTAssertEqual(state.sort, .concept, "a catalog with concept neurons opens with them first")
+        XCTAssertEqual(state.visibleRows.prefix(3).map(\.neuron), [2, 5, 0], "by concept, then the rest by id")
+        _ = state.apply(.key(.character(":")))
+        for character in "filter concepts" { _ = state.apply(.key(.character(character))) }
+        _ = state.apply(.key(.enter))
+        XCTAssertEqual(state.visibleRows.map(\.neuron), [2, 5])
+        let canvas = TextCanvas(rows: 30, columns: 100)
+        _ = Panes.draw(state, on: canvas)
+        XCTAssertTrue((0..<30).contains { canvas.line($0).contains("[star neuron]") }, "the list marks them")
+        // A later catalog (a rescan) keeps the order the user chose.
+        _ = state.apply(.key(.character("o")))
+        XCTAssertEqual(state.sort, .id)
+        _ = state.apply(.catalogLoaded(catalog))
+        XCTAssertEqual(state.sort, .id)
+        // Without concept neurons the list opens by id.
+        XCTAssertEqual(self.state().sort, .id)
     }
 
     func testMovingOpeningAndJumpingAskForCards() {
@@ -189,8 +214,16 @@ final class AppStateTests: XCTestCase {
         _ = card.apply(.key(.character("v")))
         let canvas = TextCanvas(rows: 30, columns: 160)
         _ = Panes.draw(card, on: canvas)
-        XCTAssertTrue(canvas.line(29).hasPrefix(":visualize 0 paper-code steps=1000█"), canvas.line(29))
+        // The toy model's own recipe; other models the paper's code.
+        XCTAssertTrue(canvas.line(29).hasPrefix(":visualize 0 toy█"), canvas.line(29))
         XCTAssertTrue(canvas.line(29).contains("scale= rotate= decay="), canvas.line(29))
+        var other = AppState(rows: 30, columns: 160, modelName: "RN50x4", graphicsName: "blocks")
+        _ = other.apply(.catalogLoaded(catalog()))
+        _ = other.apply(.key(.enter))
+        _ = other.apply(.key(.character("v")))
+        XCTAssertEqual(other.input, .command("visualize 0 paper-code steps=1000"))
+        XCTAssertEqual(card.apply(.key(.enter)), [.visualize(neuron: 0, variant: "toy", tweaks: VisualizeTweaks())])
+        XCTAssertEqual(AppState.visualizationDefaults("toy"), ToyVisualization.settings)
         _ = command("visualize 7 direct scale=1.5")
         XCTAssertEqual(state.message?.text, "scale=1.5? must be in 0..<1 (a fraction of the size), got 1.5", "the settings' own range")
         for bad in ["scale=1.5", "rotate=-3", "steps=0", "lr=-1", "reduce=median", "size=64"] {

@@ -363,6 +363,93 @@ final class ToyTrainJobTests: XCTestCase {
         XCTAssertEqual(model.config, job.config)
     }
 
+    /// The concept phase: from a start model, only the image tower learns, the read-out stays
+    /// non-negative and is kept in checkpoints (an interrupted run resumes to the same
+    /// weights), and the result says what it started from.
+    func testAConceptPhaseFromAStartModelResumesExactly() throws {
+        let startDirectory = try temporaryDirectory()
+        _ = try JobRunner.run(tinyJob(startDirectory), sink: { _, _ in }).get()
+        let startPath = startDirectory.appendingPathComponent("model.safetensors").path
+        func conceptJob(_ directory: URL) -> ToyTrainJob {
+            var job = ToyTrainJob(output: directory.path, seed: 4, phases: [.init(.concepts, steps: 6, learningRate: 2e-3, warmupSteps: 1)])
+            job.config = tinyJob(directory).config
+            job.batchSize = 8
+            job.checkpointEvery = 2
+            job.start = startPath
+            job.neuronHead = .init(weight: 3, l1: 1e-3, concentration: 0.1, distillation: 10)
+            return job
+        }
+        let straight = try temporaryDirectory(), interrupted = try temporaryDirectory()
+        _ = try JobRunner.run(conceptJob(straight), sink: { _, _ in }).get()
+        let token = CancellationToken()
+        let outcome = JobRunner.run(conceptJob(interrupted), token: token) { _, event in
+            if case let .progress(progress) = event, progress.step == 3 { token.cancel() }
+        }
+        guard case .cancelled = outcome else { return XCTFail("expected a cancelled run, got \(outcome)") }
+        XCTAssertTrue(try runLogging(conceptJob(interrupted)).log.contains { $0.contains("resuming from step 2") })
+        let start = try CLIPModel.load(path: startPath)
+        let a = try CLIPModel.load(path: straight.appendingPathComponent("model.safetensors").path)
+        let b = try CLIPModel.load(path: interrupted.appendingPathComponent("model.safetensors").path)
+        var changedImageWeights = 0
+        for (((key, x), (_, y)), (_, s)) in zip(zip(a.namedParameters, b.namedParameters), start.namedParameters) {
+            XCTAssertEqual(x.values, y.values, "\(key) differs after resuming")
+            if key.hasPrefix("visual.") {
+                if !key.contains("running_") && x.values != s.values { changedImageWeights += 1 }
+            } else {
+                XCTAssertEqual(x.values, s.values, "\(key): the text side changed in the concept phase")
+            }
+        }
+        XCTAssertGreaterThan(changedImageWeights, 10)
+        let checkpoint = try WeightArchive.open(straight.appendingPathComponent("checkpoint.safetensors").path)
+        let head = try checkpoint.floats("trainer.neuron_head")
+        XCTAssertEqual(head.count, ToyWorld.Shape.allCases.count * a.config.neuronCount)
+        XCTAssertTrue(head.allSatisfy { $0 >= 0 } && head.contains { $0 > 0 }, "the read-out stays non-negative")
+        let metadata = try WeightArchive.open(straight.appendingPathComponent("model.safetensors").path).metadata
+        XCTAssertEqual(metadata["clipscope.start.job"], ToyTrainJob.kind, "the result says how its start was made")
+        // A start model of another architecture is refused by name.
+        var other = conceptJob(try temporaryDirectory())
+        other.config.embedDim = 32
+        XCTAssertThrowsError(try JobRunner.run(other, sink: { _, _ in }).get()) { error in
+            XCTAssertTrue("\(error)".contains("not of the toy architecture"), "\(error)")
+        }
+    }
+
+    func testTheNeuronReadOutLearnsConceptsAndConcentrates() throws {
+        let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
+                                textWidth: 16, textHeads: 1, textLayers: 1)
+        let model = CLIPModel(config: config, randomSeed: 3)
+        let trainer = try ContrastiveTrainer(model: model, learningRate: 2e-3, neuronHeadConcepts: 12, seed: 3)
+        let sampler = SceneSampler(resolution: 32)
+        var generator = SeededGenerator(seed: 8)
+        let scenes = (0..<16).map { i in
+            sampler.sample(kind: i % 2 == 0 ? .object : .word, shape: ToyWorld.Shape.allCases[i % 4],
+                           word: ToyWorld.Shape.allCases[i % 4].rawValue, &generator)
+        }
+        let shown = scenes.map(ToyTrainJob.shapesShown)
+        XCTAssertEqual(shown[0], [0])
+        XCTAssertEqual(shown[1], [1], "a written shape name is that shape")
+        let batcher = SceneBatcher(renderer: SceneRenderer(font: try Font.standard()), preprocessing: model.preprocessing)
+        let pixels = batcher.pixels(scenes)
+        let head = try XCTUnwrap(trainer.neuronHead)
+        func readOutLoss() -> Float {
+            trainer.neuronHeadLoss(model.visual.neuronMap(pixels, tap: .conv3, mode: .training), concepts: shown,
+                                   head: head.detached(), bias: trainer.neuronHeadBias!.detached()).scalar
+        }
+        func effectiveNeurons() -> Float {
+            let w = head.values, n = model.config.neuronCount
+            let s1 = w[0..<n].reduce(0, +), s2 = w[0..<n].reduce(0) { $0 + $1 * $1 }
+            return s1 * s1 / s2
+        }
+        let (lossBefore, spreadBefore) = (readOutLoss(), effectiveNeurons())
+        for _ in 0..<30 {
+            try trainer.step(pixels: pixels, captions: scenes.map(\.caption), neuronConcepts: shown, neuronHeadWeight: 3,
+                             neuronHeadL1: 1e-3, neuronHeadConcentration: 0.5)
+        }
+        XCTAssertLessThan(readOutLoss(), lossBefore * 0.7)
+        XCTAssertLessThan(effectiveNeurons(), spreadBefore * 0.8, "the concentration term narrows a concept's read-out")
+        XCTAssertTrue(head.values.allSatisfy { $0 >= 0 })
+    }
+
     func testACheckpointOfOtherSettingsIsRefused() throws {
         let directory = try temporaryDirectory()
         _ = try JobRunner.run(tinyJob(directory), sink: { _, _ in }).get()
