@@ -22,6 +22,7 @@ public struct DreamSettings: Codable, Sendable, Equatable {
     public init() {}
 
     public func validate() throws {
+        if let invalid = InvalidParameter.nonFinite(["ratio": ratio, "learningRate": Double(learningRate)]) { throw invalid }
         if levels < 1 { throw InvalidParameter("levels", "must be at least 1, got \(levels)") }
         if !(ratio >= 1) { throw InvalidParameter("ratio", "must be at least 1, got \(ratio)") }
         if iterations < 1 { throw InvalidParameter("iterations", "must be at least 1, got \(iterations)") }
@@ -92,7 +93,8 @@ public final class DeepDreamer {
     }
 
     /// Runs one level (resizing up to it first); returns the objective of each iteration.
-    public func runLevel(iteration: (Int, Float) -> Void = { _, _ in }) -> [Float] {
+    /// `iteration` hears each one, and may stop the level by throwing.
+    public func runLevel(iteration: (Int, Float) throws -> Void = { _, _ in }) rethrows -> [Float] {
         precondition(level < sides.count, "every level has run")
         if side != sides[level] {
             pixels = DeepDreamer.resizedBilinear(pixels, from: side, to: sides[level])
@@ -121,7 +123,7 @@ public final class DeepDreamer {
             for i in pixels.indices { pixels[i] = min(1, max(0, pixels[i])) }
             let value = loss.values[0]
             losses.append(value)
-            iteration(step, value)
+            try iteration(step, value)
         }
         level += 1
         return losses
@@ -261,8 +263,12 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             try context.checkCancellation()
             let level = dreamer.level
             let started = DispatchTime.now().uptimeNanoseconds
-            let losses = context.compute {
-                dreamer.runLevel { step, value in
+            let losses = try context.compute {
+                try dreamer.runLevel { step, value in
+                    // The checkpoint of the last level stays the last good one.
+                    guard value.isFinite else {
+                        throw JobFailure.diverged(Self.kind, step: level * settings.iterations + step, loss: Double(value), checkpoint: checkpointPath)
+                    }
                     context.progress(step: level * settings.iterations + step + 1, metrics: [JobMetric("objective", Double(value))])
                     context.preview { VisualizeJob.preview(dreamer.image, step: level * settings.iterations + step + 1) }
                 }

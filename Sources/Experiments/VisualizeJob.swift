@@ -157,6 +157,9 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
             lastTerms = context.compute { visualizer.advance() }
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += 1
+            if let loss = lastTerms.first?.values.first(where: { !$0.isFinite }) {
+                throw JobFailure.diverged(Self.kind, step: visualizer.step - 1, loss: Double(loss), checkpoint: checkpointPath)
+            }
             try metrics.append(chunk.enumerated().map { item, neuron in
                 "\(visualizer.step - 1),\(neuron)," + lastTerms.map { "\($0.values[item])" }.joined(separator: ",")
             }, header: "step,neuron," + lastTerms.map(\.name).joined(separator: ","))
@@ -191,6 +194,10 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     /// a kill never leaves half a checkpoint).
     func saveCheckpoint(_ visualizer: FeatureVisualizer, chunk: [Int]) throws {
         let state = visualizer.checkpointState
+        // The checkpoint in place stays the last good one.
+        guard [state.parameters, state.firstMoment, state.secondMoment].allSatisfy({ $0.allSatisfy { $0.allSatisfy(\.isFinite) } }) else {
+            throw JobFailure.diverged(Self.kind, step: state.step, checkpoint: checkpointPath)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let spec = String(decoding: try encoder.encode(identity), as: UTF8.self)

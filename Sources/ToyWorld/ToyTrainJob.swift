@@ -213,7 +213,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
                                  neuronHeadL1: neuronHead?.l1 ?? 0)
             }
             loss = result.loss
-            guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }
+            guard loss.isFinite else { throw JobFailure.diverged("toy train", step: step, loss: Double(loss), checkpoint: checkpointPath) }
             context.progress(step: step + 1, metrics: [
                 JobMetric("loss", Double(loss)), JobMetric("image→text", Double(result.imageToTextAccuracy)),
                 JobMetric("text→image", Double(result.textToImageAccuracy)), JobMetric("temperature", Double(result.temperature)),
@@ -233,8 +233,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
             return InvalidParameter("phases", "must have at least one step in all and none negative")
         }
         if phases.first?.learningRate == nil { return InvalidParameter("phases", "must start with a phase of its own learning rate") }
-        if phases.contains(where: { !($0.learningRate.map { $0 > 0 } ?? true) }) {
-            return InvalidParameter("phases", "must have positive learning rates")
+        if phases.contains(where: { !($0.learningRate.map { $0 > 0 && $0.isFinite } ?? true) }) {
+            return InvalidParameter("phases", "must have positive finite learning rates")
         }
         if batchSize < 2 { return InvalidParameter("batchSize", "must be at least 2, got \(batchSize)") }
         if let phase = phases.first(where: { $0.inkTwins < 0 || $0.colourTwins < 0 || $0.inkTwins + $0.colourTwins > batchSize / 2 }) {

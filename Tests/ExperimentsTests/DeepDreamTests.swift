@@ -47,7 +47,7 @@ final class DeepDreamTests: XCTestCase {
         settings.levels = 2
         settings.iterations = 10
         let dreamer = try DeepDreamer(model: try Fixture.model(), neuron: 12, settings: settings)
-        let losses = dreamer.runLevel() + dreamer.runLevel()
+        let losses = try dreamer.runLevel() + dreamer.runLevel()
         XCTAssertEqual(dreamer.side, 64)
         XCTAssertGreaterThan(losses.suffix(3).reduce(0, +), losses.prefix(3).reduce(0, +), "\(losses)")
         XCTAssertTrue(dreamer.pixels.allSatisfy { (0...1).contains($0) })

@@ -4,6 +4,7 @@ import Imaging
 import Jobs
 import Synchronization
 import Tensor
+import Weights
 import XCTest
 @testable import Experiments
 
@@ -218,6 +219,36 @@ final class FeatureVisualizationTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: finished.image)), try Data(contentsOf: URL(fileURLWithPath: straight.image)))
         XCTAssertEqual(finished.losses, straight.losses, "the log has every step once, as if never stopped")
         XCTAssertFalse(FileManager.default.fileExists(atPath: cut.appendingPathComponent("neuron-5.partial.png").path))
+    }
+
+    func testADivergingRunFailsKeepingItsLastGoodCheckpoint() throws {
+        var diverging = job("diverging", steps: 12)
+        diverging.settings.learningRate = 1e30
+        diverging.checkpointEvery = 1
+        guard case let .failed(failure) = JobRunner.run(diverging, sink: { _, _ in }) else { return XCTFail("expected a failure") }
+        let folder = scratch.appendingPathComponent("diverging")
+        let checkpoint = folder.appendingPathComponent("checkpoint.safetensors").path
+        XCTAssertTrue(failure.message.hasPrefix("visualize: the loss became "), failure.message)
+        XCTAssertTrue(failure.message.hasSuffix("the last good checkpoint is kept: \(checkpoint)"), failure.message)
+        let archive = try WeightArchive.open(checkpoint)
+        for key in archive.keys { XCTAssertTrue(try archive.floats(key).allSatisfy(\.isFinite), key) }
+        let record = try RunFolder(path: folder.path).read()
+        XCTAssertEqual(record.status, "failed")
+        XCTAssertEqual(record.outcome, failure.message)
+        XCTAssertTrue(record.metrics.allSatisfy(\.value.isFinite), "\(record.metrics)")
+    }
+
+    func testSettingsThatAreNotFiniteAreRefusedByName() {
+        for (change, name) in [({ (s: inout VisualizationSettings) in s.objectiveWeight = .nan }, "objectiveWeight"),
+                               ({ $0.beta = .infinity }, "beta"), ({ $0.learningRate = .infinity }, "learningRate"),
+                               ({ $0.smoothnessWeight = -.infinity }, "smoothnessWeight")] as [((inout VisualizationSettings) -> Void, String)] {
+            var bad = settings(.paperCode)
+            change(&bad)
+            XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, name) }
+        }
+        var dream = DreamSettings()
+        dream.learningRate = .infinity
+        XCTAssertThrowsError(try dream.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "learningRate") }
     }
 
     func testASweepInBatchesMakesEveryNeuronsPicture() throws {
