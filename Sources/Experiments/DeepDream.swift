@@ -246,13 +246,12 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         let dreamer = try context.compute { try DeepDreamer(model: model, neuron: neuron, settings: settings, start: first) }
         try claimFolder()
-        if FileManager.default.fileExists(atPath: checkpointPath) {
-            let archive = try WeightArchive.open(checkpointPath)
+        if let archive = Checkpoint.open(checkpointPath, damaged: { context.log($0, level: .warning) }) {
             guard let level = archive.metadata["level"].flatMap(Int.init), let side = archive.metadata["side"].flatMap(Int.init) else {
-                throw JobFailure(message: "\(checkpointPath): no level in the checkpoint's metadata")
+                throw JobFailure(message: "\(archive.path): no level in the checkpoint's metadata")
             }
             try dreamer.restore(pixels: try archive.floats("pixels"), side: side, level: level)
-            context.log("resuming at level \(level + 1) (\(checkpointPath))")
+            context.log("resuming at level \(level + 1) (\(archive.path))")
         }
         let resumedAt = dreamer.level
         let metrics = try MetricsCSV(path: metricsPath) { fields in Int(fields.first ?? "").map { $0 < resumedAt } ?? false }
@@ -276,12 +275,12 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += losses.count
             try metrics.append(losses.enumerated().map { "\(level),\($0.offset),\($0.element)" }, header: "level,iteration,objective")
-            try SafetensorsWriter.write([SafetensorsWriter.Tensor(key: "pixels", shape: [3, dreamer.side, dreamer.side], floats: dreamer.pixels)],
+            try Checkpoint.write([SafetensorsWriter.Tensor(key: "pixels", shape: [3, dreamer.side, dreamer.side], floats: dreamer.pixels)],
                                         to: checkpointPath, metadata: ["level": String(dreamer.level), "side": String(dreamer.side)])
         }
         context.preview(force: true) { VisualizeJob.preview(dreamer.image, step: settings.levels * settings.iterations) }
         try dreamer.image.writePNG(path: picturePath)
-        try? FileManager.default.removeItem(atPath: checkpointPath)
+        Checkpoint.remove(checkpointPath)
         context.artefact(JobArtefact(name: "neuron \(neuron) dream", path: picturePath, step: settings.levels * settings.iterations))
         let losses = MetricsCSV.rows(path: metricsPath).compactMap { $0.last.flatMap { Float($0) } }
         return Result(run: output, image: picturePath, images: [VisualizeJob.Picture(neuron: neuron, path: picturePath, loss: losses.last ?? .nan)],

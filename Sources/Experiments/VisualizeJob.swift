@@ -134,8 +134,8 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     func optimize(_ chunk: [Int], index: Int, model: CLIPModel, context: JobContext,
                   timed: inout (steps: Int, seconds: Double)) throws -> [Picture] {
         let visualizer = try context.compute { try FeatureVisualizer(model: model, neurons: chunk, settings: settings) }
-        if let step = try restore(visualizer, chunk: chunk) {
-            context.log("resuming neurons \(chunk.map(String.init).joined(separator: ",")) from step \(step) (\(checkpointPath))")
+        if let (step, path) = try restore(visualizer, chunk: chunk, context: context) {
+            context.log("resuming neurons \(chunk.map(String.init).joined(separator: ",")) from step \(step) (\(path))")
         }
         // `step,neuron,loss,<term>...`; a resumed batch logs its steps from the checkpoint's on again.
         let resumedAt = visualizer.step, batch = Set(chunk)
@@ -181,7 +181,7 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
             images.append(Picture(neuron: neuron, path: path, loss: loss))
             context.artefact(JobArtefact(name: "neuron \(neuron)", path: path, step: base + settings.steps))
         }
-        try? FileManager.default.removeItem(atPath: checkpointPath)
+        Checkpoint.remove(checkpointPath)
         return images
     }
 
@@ -209,26 +209,25 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
                 SafetensorsWriter.Tensor(key: "adam.v.\(index)", shape: parameter.shape, floats: state.secondMoment[index]),
             ]
         }
-        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: [
+        try Checkpoint.write(tensors, to: checkpointPath, metadata: [
             "clipscope.job": Self.kind, "clipscope.spec": spec, "neurons": chunk.map(String.init).joined(separator: ","),
             "step": String(state.step), "optimizer.step": String(state.optimizerSteps),
         ])
     }
 
-    /// Loads the checkpoint when it is this batch's; returns its step.
-    func restore(_ visualizer: FeatureVisualizer, chunk: [Int]) throws -> Int? {
-        guard FileManager.default.fileExists(atPath: checkpointPath) else { return nil }
-        let archive = try WeightArchive.open(checkpointPath)
+    /// Loads the newest intact checkpoint when it is this batch's; returns its step and file.
+    func restore(_ visualizer: FeatureVisualizer, chunk: [Int], context: JobContext) throws -> (step: Int, path: String)? {
+        guard let archive = Checkpoint.open(checkpointPath, damaged: { context.log($0, level: .warning) }) else { return nil }
         guard archive.metadata["neurons"] == chunk.map(String.init).joined(separator: ",") else { return nil }
         guard let step = archive.metadata["step"].flatMap(Int.init), let optimizerSteps = archive.metadata["optimizer.step"].flatMap(Int.init) else {
-            throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
+            throw JobFailure(message: "\(archive.path): no step in the checkpoint's metadata")
         }
         let indices = visualizer.parameters.indices
         try visualizer.restore(parameters: try indices.map { try archive.floats("parameter.\($0)") },
                                firstMoment: try indices.map { try archive.floats("adam.m.\($0)") },
                                secondMoment: try indices.map { try archive.floats("adam.v.\($0)") },
                                optimizerSteps: optimizerSteps, step: step)
-        return step
+        return (step, archive.path)
     }
 
     /// Every logged (step, neuron, loss).

@@ -190,9 +190,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
                                              neuronHeadLearningRateScale: neuronHead?.learningRateScale ?? 1, seed: seed)
         trainer.temperatureLearningRateScale = temperatureLearningRateScale
         var start = 0
-        if FileManager.default.fileExists(atPath: checkpointPath) {
-            start = try restore(model: model, trainer: trainer)
-            context.log("resuming from step \(start) (\(checkpointPath))")
+        if let archive = Checkpoint.open(checkpointPath, damaged: { context.log($0, level: .warning) }) {
+            start = try restore(archive, model: model, trainer: trainer)
+            context.log("resuming from step \(start) (\(archive.path))")
         }
         let sampler = SceneSampler(resolution: config.imageResolution)
         let webSampler = SceneSampler(resolution: config.imageResolution, captionStyle: .web)
@@ -343,7 +343,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         var metadata = provenance
         metadata["step"] = String(step)
         metadata["optimizer.step"] = String(state.stepCount)
-        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: metadata)
+        try Checkpoint.write(tensors, to: checkpointPath, metadata: metadata)
     }
 
     /// What a checkpoint at `step` ties a run to: every setting but the phases whose
@@ -414,8 +414,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
     }
 
     /// Loads a checkpoint into the model and optimizer; returns its step.
-    func restore(model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
-        let archive = try WeightArchive.open(checkpointPath)
+    func restore(_ archive: WeightArchive, model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
+        let checkpointPath = archive.path
         guard let step = archive.metadata["step"].flatMap(Int.init),
               let optimizerStep = archive.metadata["optimizer.step"].flatMap(Int.init) else {
             throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")

@@ -251,6 +251,31 @@ final class FeatureVisualizationTests: XCTestCase {
         XCTAssertThrowsError(try dream.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "learningRate") }
     }
 
+    func testADamagedCheckpointIsNamedAndTheRunResumesFromTheOneBeforeIt() throws {
+        let straight = try JobRunner.run(job("straight")) { _, _ in }.get()
+        // Cancelled after step 7: checkpoints of steps 4 and 7.
+        let token = CancellationToken()
+        _ = JobRunner.run(job("cut"), token: token) { _, event in
+            if case let .progress(progress) = event, progress.step == 7 { token.cancel() }
+        }
+        let checkpoint = scratch.appendingPathComponent("cut/checkpoint.safetensors").path
+        // Garbage in the middle of the newest, its size and header intact.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        for i in 0..<64 { bytes[bytes.count / 2 + i] = 0x7F }
+        try bytes.write(to: URL(fileURLWithPath: checkpoint))
+        let logs = Mutex<[(JobLogLevel, String)]>([])
+        let finished = try JobRunner.run(job("cut")) { _, event in
+            if case let .log(level, text) = event { logs.withLock { $0.append((level, text)) } }
+        }.get()
+        let lines = logs.withLock { $0 }
+        XCTAssertTrue(lines.contains { $0.0 == .warning && $0.1.hasPrefix("\(checkpoint) is damaged") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.1.contains("from step 4") }, "\(lines)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: finished.image)), try Data(contentsOf: URL(fileURLWithPath: straight.image)),
+                       "the same picture as a run never stopped")
+        XCTAssertEqual(finished.losses, straight.losses)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Checkpoint.previousPath(checkpoint)), "a finished run keeps no checkpoint")
+    }
+
     func testASweepInBatchesMakesEveryNeuronsPicture() throws {
         var sweep = job("sweep", steps: 4, neurons: [1, 2, 3])
         sweep.batchSize = 2

@@ -102,7 +102,8 @@ final class RunFolderTests: XCTestCase {
         let folder = scratch.appendingPathComponent("non-finite").path
         XCTAssertEqual(try JobRunner.run(NonFiniteJob(output: folder)) { _, _ in }.get().value, .infinity)
         let text = try String(contentsOfFile: folder + "/run.json", encoding: .utf8)
-        XCTAssertFalse(text.contains("nan") || text.contains("inf"), text)
+        XCTAssertFalse(["\"nan\"", "\"inf\"", "\"-inf\""].contains { text.contains($0) }, text)
+        XCTAssertTrue(text.contains("\"value\" : null"), text)
         let record = try RunFolder(path: folder).read()
         XCTAssertEqual(record.status, "finished")
         XCTAssertEqual(record.metrics.map(\.name), ["loss", "scale"])
