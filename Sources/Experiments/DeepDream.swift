@@ -67,6 +67,8 @@ public final class DeepDreamer {
         self.neuron = neuron
         self.settings = settings
         sides = settings.sides(size: settings.size ?? model.config.imageResolution)
+        // The last level is the largest: refused before any buffer is made.
+        try model.config.checkStepFits(size: sides[sides.count - 1])
         side = sides[0]
         if let start {
             let rgb = start.converted(toChannels: 3).resized(width: side, height: side)

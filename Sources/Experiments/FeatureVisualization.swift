@@ -157,6 +157,8 @@ public final class FeatureVisualizer {
         self.settings = settings
         self.neurons = neurons
         size = settings.size ?? model.config.imageResolution
+        // Refused before the first buffer of that size is made.
+        try model.config.checkStepFits(size: size, batch: neurons.count)
         switch settings.parameterization {
         case .pixels:
             parameters = [FeatureVisualizer.initialPixels(neurons: neurons, size: size, seed: settings.seed)]

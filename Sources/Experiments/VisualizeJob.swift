@@ -106,10 +106,13 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     public func run(_ context: JobContext) throws -> Result {
         try validate()
         let model = try CLIPModel.shared(model: model, executor: context.executor)
-        let count = context.executor.run(.interactive) { model.config.neuronCount }
+        let config = context.executor.run(.interactive) { model.config }
+        let count = config.neuronCount
         if let bad = neurons.first(where: { !(0..<count).contains($0) }) {
             throw InvalidParameter("neuron", "\(bad) is out of range: \(self.model) has neurons 0-\(count - 1)")
         }
+        // Before the folder is claimed, so that the same folder takes a size that fits.
+        try config.checkStepFits(size: settings.size ?? config.imageResolution, batch: min(batchSize, neurons.count))
         try claimFolder()
         let chunks = stride(from: 0, to: neurons.count, by: batchSize).map { Array(neurons[$0..<min(neurons.count, $0 + batchSize)]) }
         context.setTotal(chunks.count * settings.steps)

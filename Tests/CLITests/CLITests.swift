@@ -622,6 +622,18 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(metrics.lowercased().contains("nan") || metrics.contains("inf"), metrics)
     }
 
+    func testASizeTooLargeForMemoryIsRefusedInOneLineNamingTheSizeThatFits() throws {
+        for command in [["visualize", "--steps", "1"], ["dream"]] {
+            let run = scratch.appendingPathComponent(command[0]).path
+            let message = try failure(command + ["--model", Self.modelPT, "--neuron", "5", "--size", "320000", "-o", run])
+            XCTAssertTrue(message.hasPrefix("clipscope: --size 320000 needs about "), message)
+            let largest = try XCTUnwrap(message.components(separatedBy: "the largest size that fits is ").last.flatMap { Int($0) }, message)
+            XCTAssertEqual(largest % 32, 0)
+            XCTAssertGreaterThan(largest, 64)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/parameters.json"), "the folder takes another size")
+        }
+    }
+
     func testDreamAndMaxTextRefuseNumbersThatAreNotFinite() throws {
         let run = scratch.appendingPathComponent("bad").path
         for (arguments, named) in [(["dream", "--neuron", "5", "--learning-rate", "inf"], "--learning-rate must be a finite number, got inf"),

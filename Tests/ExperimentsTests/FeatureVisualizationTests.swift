@@ -159,6 +159,46 @@ final class FeatureVisualizationTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "jitter") }
     }
 
+    func testAStepTooLargeForMemoryIsRefusedNamingTheLargestThatFits() throws {
+        let model = try model, config = try model.config
+        let memory = 4e9
+        let largest = config.largestStepSize(batch: 2, memory: memory)
+        XCTAssertEqual(largest % 32, 0)
+        XCTAssertLessThanOrEqual(config.stepBytes(size: largest, batch: 2), memory)
+        XCTAssertGreaterThan(config.stepBytes(size: largest + 32, batch: 2), memory)
+        XCTAssertEqual(config.stepBytes(size: 2048, batch: 2), 4 * config.stepBytes(size: 1024, batch: 2), accuracy: 1)
+        XCTAssertNoThrow(try config.checkStepFits(size: largest, batch: 2, memory: memory))
+        XCTAssertThrowsError(try config.checkStepFits(size: largest + 32, batch: 2, memory: memory)) { error in
+            XCTAssertEqual((error as? InvalidParameter)?.parameter, "size")
+            XCTAssertTrue("\(error)".hasSuffix("the largest size that fits is \(largest)"), "\(error)")
+        }
+        // Visualizer and dreamer refuse before they allocate an image of that size.
+        var huge = settings(.paperCode)
+        huge.size = 320_000
+        XCTAssertThrowsError(try FeatureVisualizer(model: model, neurons: [1], settings: huge)) {
+            XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "size")
+        }
+        var dream = DreamSettings()
+        dream.size = 320_000
+        XCTAssertThrowsError(try DeepDreamer(model: model, neuron: 1, settings: dream)) {
+            XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "size")
+        }
+    }
+
+    func testTheStepEstimateIsAboveWhatAStepTakesAndFollowsIt() throws {
+        let model = try model
+        var settings = settings(.paperCode, steps: 2)
+        settings.size = 384
+        let estimate = model.config.stepBytes(size: 384, batch: 2)
+        guard ProcessMemory.resetPeak(), let before = ProcessMemory.residentBytes else { throw XCTSkip("no /proc peak here") }
+        let visualizer = try FeatureVisualizer(model: model, neurons: [1, 2], settings: settings)
+        visualizer.advance()
+        visualizer.advance()
+        let grown = Double(try XCTUnwrap(ProcessMemory.peakResidentBytes) - before)
+        XCTAssertLessThanOrEqual(grown, estimate, "estimated \(estimate), took \(grown)")
+        XCTAssertGreaterThanOrEqual(grown, estimate / 4, "estimated \(estimate), took \(grown)")
+    }
+
     // MARK: The job and its run folder
 
     func job(_ name: String, steps: Int = 12, neurons: [Int] = [5]) -> VisualizeJob {
