@@ -83,4 +83,20 @@ final class DeepDreamTests: XCTestCase {
         XCTAssertEqual(resumed.losses, straight.losses)
         XCTAssertEqual(try RunFolder(path: scratch.appendingPathComponent("cut").path).read().status, "finished")
     }
+
+    func testADreamWhoseObjectiveIsNotFiniteFailsAndItsRecordSaysFailed() throws {
+        // A broken model: one weight of the stem is NaN, so every activation is.
+        let model = try CLIPModel.load(path: Fixture.modelPath)
+        let (_, weight) = try XCTUnwrap(model.namedParameters.first { $0.key == "visual.conv1.weight" })
+        weight.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        model.weightsDidChange()
+        let broken = scratch.appendingPathComponent("broken.safetensors").path
+        try model.save(path: broken)
+        let folder = scratch.appendingPathComponent("broken").path
+        let job = DreamJob(model: broken, neuron: 40, settings: settings(), start: nil, output: folder)
+        guard case let .failed(failure) = JobRunner.run(job, sink: { _, _ in }) else { return XCTFail("expected a failure") }
+        XCTAssertEqual(failure.message, "dream: the loss became nan at step 0, a smaller learning rate may help; there was no checkpoint yet")
+        XCTAssertEqual(try RunFolder(path: folder).read().status, "failed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.picturePath), "no picture of a broken run")
+    }
 }
