@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
         // Fixtures are read through #filePath, not bundled.
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Tensor", "Imaging"], exclude: ["Fixtures"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Tensor", "Imaging", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index"]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),

@@ -22,6 +22,7 @@ public struct DreamSettings: Codable, Sendable, Equatable {
     public init() {}
 
     public func validate() throws {
+        if let invalid = InvalidParameter.nonFinite(["ratio": ratio, "learningRate": Double(learningRate)]) { throw invalid }
         if levels < 1 { throw InvalidParameter("levels", "must be at least 1, got \(levels)") }
         if !(ratio >= 1) { throw InvalidParameter("ratio", "must be at least 1, got \(ratio)") }
         if iterations < 1 { throw InvalidParameter("iterations", "must be at least 1, got \(iterations)") }
@@ -66,6 +67,8 @@ public final class DeepDreamer {
         self.neuron = neuron
         self.settings = settings
         sides = settings.sides(size: settings.size ?? model.config.imageResolution)
+        // The last level is the largest: refused before any buffer is made.
+        try model.config.checkStepFits(size: sides[sides.count - 1])
         side = sides[0]
         if let start {
             let rgb = start.converted(toChannels: 3).resized(width: side, height: side)
@@ -92,7 +95,8 @@ public final class DeepDreamer {
     }
 
     /// Runs one level (resizing up to it first); returns the objective of each iteration.
-    public func runLevel(iteration: (Int, Float) -> Void = { _, _ in }) -> [Float] {
+    /// `iteration` hears each one, and may stop the level by throwing.
+    public func runLevel(iteration: (Int, Float) throws -> Void = { _, _ in }) rethrows -> [Float] {
         precondition(level < sides.count, "every level has run")
         if side != sides[level] {
             pixels = DeepDreamer.resizedBilinear(pixels, from: side, to: sides[level])
@@ -121,7 +125,7 @@ public final class DeepDreamer {
             for i in pixels.indices { pixels[i] = min(1, max(0, pixels[i])) }
             let value = loss.values[0]
             losses.append(value)
-            iteration(step, value)
+            try iteration(step, value)
         }
         level += 1
         return losses
@@ -244,13 +248,12 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         let dreamer = try context.compute { try DeepDreamer(model: model, neuron: neuron, settings: settings, start: first) }
         try claimFolder()
-        if FileManager.default.fileExists(atPath: checkpointPath) {
-            let archive = try WeightArchive.open(checkpointPath)
+        if let archive = Checkpoint.open(checkpointPath, damaged: { context.log($0, level: .warning) }) {
             guard let level = archive.metadata["level"].flatMap(Int.init), let side = archive.metadata["side"].flatMap(Int.init) else {
-                throw JobFailure(message: "\(checkpointPath): no level in the checkpoint's metadata")
+                throw JobFailure(message: "\(archive.path): no level in the checkpoint's metadata")
             }
             try dreamer.restore(pixels: try archive.floats("pixels"), side: side, level: level)
-            context.log("resuming at level \(level + 1) (\(checkpointPath))")
+            context.log("resuming at level \(level + 1) (\(archive.path))")
         }
         let resumedAt = dreamer.level
         let metrics = try MetricsCSV(path: metricsPath) { fields in Int(fields.first ?? "").map { $0 < resumedAt } ?? false }
@@ -261,8 +264,12 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             try context.checkCancellation()
             let level = dreamer.level
             let started = DispatchTime.now().uptimeNanoseconds
-            let losses = context.compute {
-                dreamer.runLevel { step, value in
+            let losses = try context.compute {
+                try dreamer.runLevel { step, value in
+                    // The checkpoint of the last level stays the last good one.
+                    guard value.isFinite else {
+                        throw JobFailure.diverged(Self.kind, step: level * settings.iterations + step, loss: Double(value), checkpoint: checkpointPath)
+                    }
                     context.progress(step: level * settings.iterations + step + 1, metrics: [JobMetric("objective", Double(value))])
                     context.preview { VisualizeJob.preview(dreamer.image, step: level * settings.iterations + step + 1) }
                 }
@@ -270,12 +277,12 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += losses.count
             try metrics.append(losses.enumerated().map { "\(level),\($0.offset),\($0.element)" }, header: "level,iteration,objective")
-            try SafetensorsWriter.write([SafetensorsWriter.Tensor(key: "pixels", shape: [3, dreamer.side, dreamer.side], floats: dreamer.pixels)],
+            try Checkpoint.write([SafetensorsWriter.Tensor(key: "pixels", shape: [3, dreamer.side, dreamer.side], floats: dreamer.pixels)],
                                         to: checkpointPath, metadata: ["level": String(dreamer.level), "side": String(dreamer.side)])
         }
         context.preview(force: true) { VisualizeJob.preview(dreamer.image, step: settings.levels * settings.iterations) }
         try dreamer.image.writePNG(path: picturePath)
-        try? FileManager.default.removeItem(atPath: checkpointPath)
+        Checkpoint.remove(checkpointPath)
         context.artefact(JobArtefact(name: "neuron \(neuron) dream", path: picturePath, step: settings.levels * settings.iterations))
         let losses = MetricsCSV.rows(path: metricsPath).compactMap { $0.last.flatMap { Float($0) } }
         return Result(run: output, image: picturePath, images: [VisualizeJob.Picture(neuron: neuron, path: picturePath, loss: losses.last ?? .nan)],

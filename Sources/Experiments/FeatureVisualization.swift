@@ -81,6 +81,12 @@ public struct VisualizationSettings: Codable, Sendable, Equatable {
     public static let rangeHigh: Float = 2.1317, rangeLow: Float = -1.7923
 
     public func validate() throws {
+        if let invalid = InvalidParameter.nonFinite([
+            "learningRate": Double(learningRate), "beta1": Double(beta1), "beta2": Double(beta2),
+            "objectiveWeight": Double(objectiveWeight), "jitter": jitter, "alpha": Double(alpha), "bound": Double(bound),
+            "beta": Double(beta), "smoothnessWeight": Double(smoothnessWeight), "scale": transforms?.scale ?? 0,
+            "rotate": transforms?.rotation ?? 0, "decay": fourierDecay ?? 1,
+        ]) { throw invalid }
         if steps < 1 { throw InvalidParameter("steps", "must be at least 1, got \(steps)") }
         if !(learningRate > 0) { throw InvalidParameter("learningRate", "must be positive, got \(learningRate)") }
         if !(0...1).contains(jitter) { throw InvalidParameter("jitter", "must be in 0...1 (a fraction of the side), got \(jitter)") }
@@ -151,6 +157,8 @@ public final class FeatureVisualizer {
         self.settings = settings
         self.neurons = neurons
         size = settings.size ?? model.config.imageResolution
+        // Refused before the first buffer of that size is made.
+        try model.config.checkStepFits(size: size, batch: neurons.count)
         switch settings.parameterization {
         case .pixels:
             parameters = [FeatureVisualizer.initialPixels(neurons: neurons, size: size, seed: settings.seed)]

@@ -97,7 +97,7 @@ public struct GapJob: JobSpec, Equatable {
         if sources != 1 { throw InvalidParameter("directory", "or csv or pairs: give exactly one, got \(sources)") }
         if output.isEmpty { throw InvalidParameter("output", "is empty") }
         if neighbours < 2 { throw InvalidParameter("neighbours", "must be at least 2, got \(neighbours)") }
-        if !(minimumDistance >= 0) { throw InvalidParameter("minimumDistance", "must be at least 0, got \(minimumDistance)") }
+        if !(minimumDistance >= 0) || !minimumDistance.isFinite { throw InvalidParameter("minimumDistance", "must be at least 0, got \(minimumDistance)") }
         if batchSize < 1 { throw InvalidParameter("batchSize", "must be at least 1, got \(batchSize)") }
     }
 
@@ -255,10 +255,8 @@ public struct GapJob: JobSpec, Equatable {
                             unmatchedCosine: gap.unmatchedCosine, nearestCentroidAccuracy: gap.nearestCentroidAccuracy,
                             points: umapPoints, pcaPoints: pcaPoints, figure: figure, pcaFigure: pcaFigure,
                             skipped: skipped)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try encoder.encode(result).write(to: URL(fileURLWithPath: path("gap.json")), options: .atomic)
+        try JSONValue.encode(result, formatting: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            .write(to: URL(fileURLWithPath: path("gap.json")), options: .atomic)
         context.artefact(JobArtefact(name: "result", path: path("gap.json")))
         context.progress(step: 2 * pairs.count + epochs, metrics: [
             JobMetric("centroid distance", gap.centroidDistance), JobMetric("matched cosine", gap.matchedCosine),

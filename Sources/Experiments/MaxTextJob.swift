@@ -98,6 +98,10 @@ public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
             let started = DispatchTime.now().uptimeNanoseconds
             let (text, cosine) = try context.compute {
                 try search.runEpoch { step, cosine in
+                    // The state of the last epoch stays the last good one.
+                    guard cosine.isFinite else {
+                        throw JobFailure.diverged(Self.kind, step: base + step, loss: Double(-cosine), checkpoint: statePath)
+                    }
                     if step % 10 == 9 { context.progress(step: base + step + 1, metrics: [JobMetric("cosine", Double(cosine))]) }
                 }
             }

@@ -18,6 +18,7 @@ public struct MaximalTextSettings: Codable, Sendable, Equatable {
     public init() {}
 
     public func validate() throws {
+        if let invalid = InvalidParameter.nonFinite(["learningRate": Double(learningRate)]) { throw invalid }
         if epochs < 1 { throw InvalidParameter("epochs", "must be at least 1, got \(epochs)") }
         if stepsPerEpoch < 1 { throw InvalidParameter("steps", "must be at least 1, got \(stepsPerEpoch)") }
         if !(learningRate > 0) { throw InvalidParameter("learningRate", "must be positive, got \(learningRate)") }
@@ -75,9 +76,10 @@ public final class MaximalText {
     }
 
     /// One epoch: `stepsPerEpoch` SGD steps from the current tokens, then the snap to
-    /// tokens; `progress` hears each step's cosine. Returns the epoch's text and its cosine.
+    /// tokens; `progress` hears each step's cosine (and may stop the epoch by throwing).
+    /// Returns the epoch's text and its cosine.
     @discardableResult
-    public func runEpoch(progress: (Int, Float) -> Void = { _, _ in }) throws -> (text: String, cosine: Float) {
+    public func runEpoch(progress: (Int, Float) throws -> Void = { _, _ in }) throws -> (text: String, cosine: Float) {
         let table = model.text.tokenEmbeddingTable
         let width = table.shape[1]
         let length = tokens.count
@@ -99,7 +101,7 @@ public final class MaximalText {
                     p[(length - 1) * width + i] = first[(length - 1) * width + i]
                 }
             }
-            progress(step, -loss.values[0])
+            try progress(step, -loss.values[0])
         }
         free.zeroGrad()
         // Snap each word slot to its nearest token by L2 distance.

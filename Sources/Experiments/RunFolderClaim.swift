@@ -31,8 +31,6 @@ extension ClaimsRunFolder {
 /// Pretty, sorted JSON written atomically.
 enum JSONFiles {
     static func write<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try JSONValue.encode(value, formatting: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -106,10 +106,13 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     public func run(_ context: JobContext) throws -> Result {
         try validate()
         let model = try CLIPModel.shared(model: model, executor: context.executor)
-        let count = context.executor.run(.interactive) { model.config.neuronCount }
+        let config = context.executor.run(.interactive) { model.config }
+        let count = config.neuronCount
         if let bad = neurons.first(where: { !(0..<count).contains($0) }) {
             throw InvalidParameter("neuron", "\(bad) is out of range: \(self.model) has neurons 0-\(count - 1)")
         }
+        // Before the folder is claimed, so that the same folder takes a size that fits.
+        try config.checkStepFits(size: settings.size ?? config.imageResolution, batch: min(batchSize, neurons.count))
         try claimFolder()
         let chunks = stride(from: 0, to: neurons.count, by: batchSize).map { Array(neurons[$0..<min(neurons.count, $0 + batchSize)]) }
         context.setTotal(chunks.count * settings.steps)
@@ -134,8 +137,8 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     func optimize(_ chunk: [Int], index: Int, model: CLIPModel, context: JobContext,
                   timed: inout (steps: Int, seconds: Double)) throws -> [Picture] {
         let visualizer = try context.compute { try FeatureVisualizer(model: model, neurons: chunk, settings: settings) }
-        if let step = try restore(visualizer, chunk: chunk) {
-            context.log("resuming neurons \(chunk.map(String.init).joined(separator: ",")) from step \(step) (\(checkpointPath))")
+        if let (step, path) = try restore(visualizer, chunk: chunk, context: context) {
+            context.log("resuming neurons \(chunk.map(String.init).joined(separator: ",")) from step \(step) (\(path))")
         }
         // `step,neuron,loss,<term>...`; a resumed batch logs its steps from the checkpoint's on again.
         let resumedAt = visualizer.step, batch = Set(chunk)
@@ -157,6 +160,9 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
             lastTerms = context.compute { visualizer.advance() }
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += 1
+            if let loss = lastTerms.first?.values.first(where: { !$0.isFinite }) {
+                throw JobFailure.diverged(Self.kind, step: visualizer.step - 1, loss: Double(loss), checkpoint: checkpointPath)
+            }
             try metrics.append(chunk.enumerated().map { item, neuron in
                 "\(visualizer.step - 1),\(neuron)," + lastTerms.map { "\($0.values[item])" }.joined(separator: ",")
             }, header: "step,neuron," + lastTerms.map(\.name).joined(separator: ","))
@@ -178,7 +184,7 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
             images.append(Picture(neuron: neuron, path: path, loss: loss))
             context.artefact(JobArtefact(name: "neuron \(neuron)", path: path, step: base + settings.steps))
         }
-        try? FileManager.default.removeItem(atPath: checkpointPath)
+        Checkpoint.remove(checkpointPath)
         return images
     }
 
@@ -191,6 +197,10 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     /// a kill never leaves half a checkpoint).
     func saveCheckpoint(_ visualizer: FeatureVisualizer, chunk: [Int]) throws {
         let state = visualizer.checkpointState
+        // The checkpoint in place stays the last good one.
+        guard [state.parameters, state.firstMoment, state.secondMoment].allSatisfy({ $0.allSatisfy { $0.allSatisfy(\.isFinite) } }) else {
+            throw JobFailure.diverged(Self.kind, step: state.step, checkpoint: checkpointPath)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let spec = String(decoding: try encoder.encode(identity), as: UTF8.self)
@@ -202,26 +212,25 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
                 SafetensorsWriter.Tensor(key: "adam.v.\(index)", shape: parameter.shape, floats: state.secondMoment[index]),
             ]
         }
-        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: [
+        try Checkpoint.write(tensors, to: checkpointPath, metadata: [
             "clipscope.job": Self.kind, "clipscope.spec": spec, "neurons": chunk.map(String.init).joined(separator: ","),
             "step": String(state.step), "optimizer.step": String(state.optimizerSteps),
         ])
     }
 
-    /// Loads the checkpoint when it is this batch's; returns its step.
-    func restore(_ visualizer: FeatureVisualizer, chunk: [Int]) throws -> Int? {
-        guard FileManager.default.fileExists(atPath: checkpointPath) else { return nil }
-        let archive = try WeightArchive.open(checkpointPath)
+    /// Loads the newest intact checkpoint when it is this batch's; returns its step and file.
+    func restore(_ visualizer: FeatureVisualizer, chunk: [Int], context: JobContext) throws -> (step: Int, path: String)? {
+        guard let archive = Checkpoint.open(checkpointPath, damaged: { context.log($0, level: .warning) }) else { return nil }
         guard archive.metadata["neurons"] == chunk.map(String.init).joined(separator: ",") else { return nil }
         guard let step = archive.metadata["step"].flatMap(Int.init), let optimizerSteps = archive.metadata["optimizer.step"].flatMap(Int.init) else {
-            throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")
+            throw JobFailure(message: "\(archive.path): no step in the checkpoint's metadata")
         }
         let indices = visualizer.parameters.indices
         try visualizer.restore(parameters: try indices.map { try archive.floats("parameter.\($0)") },
                                firstMoment: try indices.map { try archive.floats("adam.m.\($0)") },
                                secondMoment: try indices.map { try archive.floats("adam.v.\($0)") },
                                optimizerSteps: optimizerSteps, step: step)
-        return step
+        return (step, archive.path)
     }
 
     /// Every logged (step, neuron, loss).

@@ -84,6 +84,15 @@ public struct JobMetric: Sendable, Equatable, Codable {
     public let name: String
     public let value: Double
     public init(_ name: String, _ value: Double) { self.name = name; self.value = value }
+
+    enum CodingKeys: String, CodingKey { case name, value }
+
+    /// A value written as null (not a finite number) reads back as NaN.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        value = try container.decodeIfPresent(Double.self, forKey: .value) ?? .nan
+    }
 }
 
 /// A small picture of a job's current state (an optimization's image), sent by value so
@@ -156,6 +165,14 @@ public struct InvalidParameter: Error, CustomStringConvertible, LocalizedError, 
     public var errorDescription: String? { description }
 }
 
+extension InvalidParameter {
+    /// The first of `values` that is NaN or infinite (they pass comparisons such as `> 0`
+    /// unnoticed), named.
+    public static func nonFinite(_ values: KeyValuePairs<String, Double>) -> InvalidParameter? {
+        values.first { !$0.value.isFinite }.map { InvalidParameter($0.key, "must be a finite number, got \($0.value)") }
+    }
+}
+
 /// How a run ended, typed.
 public enum JobOutcome<Result: Sendable>: Sendable {
     case finished(Result)
@@ -183,6 +200,20 @@ public struct JobFailure: Error, CustomStringConvertible, LocalizedError, Equata
     }
     public var description: String { message }
     public var errorDescription: String? { message }
+}
+
+extension JobFailure {
+    /// An optimization whose loss (or state) stopped being finite, from a learning rate too
+    /// large or a broken model: it stops there rather than go on and write garbage, and the
+    /// checkpoint at `checkpoint` (only ever written with finite values) stays for a look or
+    /// a resume.
+    public static func diverged(_ kind: String, step: Int, loss: Double? = nil, checkpoint: String?) -> JobFailure {
+        let what = loss.map { "the loss became \($0.isNaN ? "nan" : "\($0)") at step \(step)" }
+            ?? "its values stopped being finite at step \(step)"
+        let kept = checkpoint.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+        return JobFailure(message: "\(kind): \(what), a smaller learning rate may help; "
+            + (kept.map { "the last good checkpoint is kept: \($0)" } ?? "there was no checkpoint yet"))
+    }
 }
 
 /// The compute thread's side of a job: report progress, log, publish artefacts, and
@@ -311,9 +342,7 @@ public enum JobRunner {
     public static func start<Spec: JobSpec>(_ spec: Spec, total: Int? = nil, token: CancellationToken = CancellationToken(),
                                             executor: ComputeExecutor = .shared, previewInterval: Double = 0.25,
                                             sink: @escaping JobEventSink) -> JobHandle<Spec> {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let parameters = (try? encoder.encode(spec)) ?? Data("{}".utf8)
+        let parameters = (try? JSONValue.encode(spec)) ?? Data("{}".utf8)
         let info = JobInfo(id: UUID(), kind: Spec.kind, parameters: parameters, unit: Spec.unit)
         let handle = JobHandle<Spec>(info: info, token: token)
         let sink = spec.runFolder.map { RunRecorder(folder: RunFolder(path: $0)).recording(sink) } ?? sink
@@ -324,7 +353,7 @@ public enum JobRunner {
             let outcome: JobOutcome<Spec.Result>
             do {
                 let result = try spec.run(context)
-                let data = (try? encoder.encode(result)) ?? Data("{}".utf8)
+                let data = (try? JSONValue.encode(result)) ?? Data("{}".utf8)
                 context.send(.finished(summary: Spec.summary(of: result), result: data))
                 outcome = .finished(result)
             } catch is JobCancelled {

@@ -46,9 +46,34 @@ public enum JSONValue: Codable, Sendable, Equatable {
 
     /// The value as JSON bytes (keys sorted), e.g. to decode a job's spec again.
     public var data: Data {
+        (try? JSONValue.encode(self)) ?? Data("null".utf8)
+    }
+
+    /// JSON as clipscope writes it (documents on stdout, run records, result files): numbers
+    /// are numbers, and a NaN or an infinity (a broken model) is written as null, never as a
+    /// string and never as a failure to write (docs/CLI.md).
+    public static func encode<Value: Encodable>(_ value: Value, formatting: JSONEncoder.OutputFormatting = [.sortedKeys],
+                                                dates: JSONEncoder.DateEncodingStrategy = .deferredToDate) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+        encoder.outputFormatting = formatting
+        encoder.dateEncodingStrategy = dates
+        // Non-finite numbers are marked on the way out, then turned into nulls.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: nonFiniteMark, negativeInfinity: nonFiniteMark, nan: nonFiniteMark)
+        let data = try encoder.encode(value)
+        guard data.range(of: Data(nonFiniteMark.utf8)) != nil else { return data }
+        return try encoder.encode(JSONDecoder().decode(JSONValue.self, from: data).replacingNonFiniteMarks())
+    }
+
+    static let nonFiniteMark = "clipscope.non-finite.5d1c0e"
+
+    func replacingNonFiniteMarks() -> JSONValue {
+        switch self {
+        case .string(JSONValue.nonFiniteMark): .null
+        case let .array(values): .array(values.map { $0.replacingNonFiniteMarks() })
+        case let .object(members): .object(members.mapValues { $0.replacingNonFiniteMarks() })
+        default: self
+        }
     }
 }
 
@@ -99,7 +124,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
         step = state.step
         total = state.total
         metrics = state.metrics
-        history = Array(state.history.suffix(Self.historyLimit))
+        // A sparkline cannot draw a NaN (and a record's numbers are numbers).
+        history = Array(state.history.suffix(Self.historyLimit)).filter(\.isFinite)
         artefacts = state.artefacts.map { $0.relative(to: folder) }
         outcome = state.outcome
         parameters = JSONValue(data: state.parameters)
@@ -190,7 +216,7 @@ public struct RunFolder: Sendable, Equatable {
     public func write(_ record: RunRecord) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let temporary = recordPath + ".partial"
-        try RunFolder.encoder.encode(record).write(to: URL(fileURLWithPath: temporary))
+        try JSONValue.encode(record, formatting: [.prettyPrinted, .sortedKeys], dates: .iso8601).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, recordPath) == 0 else {
             throw JobFailure(message: "\(recordPath): cannot replace it (\(String(cString: strerror(errno))))")
         }
@@ -210,13 +236,6 @@ public struct RunFolder: Sendable, Equatable {
         runs.sort { ($0.record.updated, $0.folder.path) > ($1.record.updated, $1.folder.path) }
         return (runs, unreadable)
     }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
 
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()

@@ -52,20 +52,28 @@ public enum App {
                 lastDraw = now()
                 dirty = false
             }
-            var events = mailbox.drain()
-            if let raw = screen.readKey(milliseconds: events.isEmpty ? 30 : 0) {
+            let events = mailbox.drain()
+            for event in events {
+                for effect in state.apply(event) { backend.perform(effect) }
+                dirty = true
+            }
+            // Every key already typed goes in before the next frame, so a paste costs one frame,
+            // not one a character. Reading stops at a quit: what is left is flushed on the way
+            // out, never handed to the shell.
+            var wait = events.isEmpty ? 30 : 0
+            while !state.quitting, received.load(ordering: .relaxed) == 0, let raw = screen.readKey(milliseconds: wait) {
+                wait = 0
+                let event: AppEvent
                 switch raw {
-                case let .key(key): events.append(.key(key))
+                case let .key(key): event = .key(key)
                 case .resize:
-                    events.append(.resize(rows: screen.rows, columns: screen.columns))
+                    event = .resize(rows: screen.rows, columns: screen.columns)
                     let window = TerminalQuery.windowSize(of: STDOUT_FILENO)
                     let cell = window.flatMap { $0.pixelWidth > 0 && $0.pixelHeight > 0
                         ? CellSize(width: max(1, $0.pixelWidth / $0.columns), height: max(1, $0.pixelHeight / $0.rows)) : nil }
                     compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: cell)
                     screen.repaintAll()
                 }
-            }
-            for event in events {
                 for effect in state.apply(event) { backend.perform(effect) }
                 dirty = true
             }
@@ -74,6 +82,8 @@ public enum App {
         backend.perform(.quit)
         screen.end()
         backend.waitForJobs(seconds: 10)
+        // Keys typed while the jobs stopped were meant for the app, not the shell.
+        CursesScreen.discardTypedInput()
         return status
     }
 

@@ -129,12 +129,16 @@ public struct AppState {
     public var graphicsName: String
     public var indexStatus = "opening"
 
-    public var catalog: NeuronCatalog?
-    public var sort: SortOrder = .id
-    public var filter: Filter = .all
+    public var catalog: NeuronCatalog? { didSet { listChanged() } }
+    public var sort: SortOrder = .id { didSet { listChanged() } }
+    public var filter: Filter = .all { didSet { listChanged() } }
     /// The text filter of the last search (`/`), and its ranking by meaning when the model answered.
-    public var query = ""
-    public var meaning: (query: String, scores: [Int: Float])?
+    public var query = "" { didSet { listChanged() } }
+    public var meaning: (query: String, scores: [Int: Float])? { didSet { listChanged() } }
+    /// The list's rows as of the properties above, computed once after each change of them:
+    /// a frame reads them many times, and a paste into `/` changes the query thousands of times
+    /// between two frames.
+    private var visibleRowsCache = VisibleRowsCache()
     public var selection = 0
 
     public var card: CardData?
@@ -190,6 +194,16 @@ public struct AppState {
 
     /// The rows the list shows, in its order.
     public var visibleRows: [NeuronRow] {
+        if let rows = visibleRowsCache.rows { return rows }
+        let rows = computeVisibleRows()
+        visibleRowsCache.rows = rows
+        return rows
+    }
+
+    /// A new cache for a new list: a copy of the state keeps the old one, which still answers for it.
+    private mutating func listChanged() { visibleRowsCache = VisibleRowsCache() }
+
+    private func computeVisibleRows() -> [NeuronRow] {
         guard let catalog else { return [] }
         var rows = catalog.rows.filter { row in
             switch filter {
@@ -202,7 +216,8 @@ public struct AppState {
         if let meaning, meaning.query == query {
             return rows.sorted { (meaning.scores[$0.neuron] ?? -1, -$0.neuron) > (meaning.scores[$1.neuron] ?? -1, -$1.neuron) }
         }
-        if !query.isEmpty { rows = rows.filter { Self.matches($0, query) } }
+        let search = SearchText(query)
+        if !search.isEmpty { rows = rows.filter(search.matches) }
         switch sort {
         case .id: break
         case .top: rows.sort { ($0.top, -$0.neuron) > ($1.top, -$1.neuron) }
@@ -212,12 +227,29 @@ public struct AppState {
         return rows
     }
 
-    /// Whether a row matches a typed search: its id (digits), or words of its label or note.
-    static func matches(_ row: NeuronRow, _ query: String) -> Bool {
-        let q = query.trimmingCharacters(in: .whitespaces).lowercased()
-        if q.isEmpty { return true }
-        if q.allSatisfy(\.isNumber) { return String(row.neuron).hasPrefix(q) }
-        return (row.label?.lowercased().contains(q) ?? false) || (row.note?.lowercased().contains(q) ?? false)
+    /// A typed search as rows are matched against it, trimmed and lowercased once (not once a row).
+    struct SearchText {
+        let text: String
+        let isNumber: Bool
+
+        init(_ query: String) {
+            text = query.trimmingCharacters(in: .whitespaces).lowercased()
+            isNumber = text.allSatisfy(\.isNumber)
+        }
+
+        var isEmpty: Bool { text.isEmpty }
+
+        /// Whether a row matches: its id (digits), or words of its label or note.
+        func matches(_ row: NeuronRow) -> Bool {
+            if text.isEmpty { return true }
+            if isNumber { return String(row.neuron).hasPrefix(text) }
+            return (row.label?.lowercased().contains(text) ?? false) || (row.note?.lowercased().contains(text) ?? false)
+        }
+    }
+
+    /// Where `visibleRows` keeps its answer (a class, so the getter can fill it).
+    final class VisibleRowsCache {
+        var rows: [NeuronRow]?
     }
 
     public var selectedRow: NeuronRow? {

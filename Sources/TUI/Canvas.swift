@@ -88,6 +88,19 @@ extension Canvas {
         if count < width { return text + String(repeating: " ", count: width - count) }
         return String(text.prefix(max(0, width - 1))) + "…"
     }
+
+    /// `text` cut to at most `width` cells keeping its end (cut text starts with "…"): a line
+    /// being typed shows its cursor however long it grows.
+    public static func fittedEnd(_ text: String, width: Int) -> String {
+        guard width > 0 else { return "" }
+        guard text.count > width else { return text }
+        return "…" + String(text.suffix(width - 1))
+    }
+
+    /// `text` cut to at most `width` cells (cut text ends in "…"), not padded.
+    public static func shortened(_ text: String, width: Int) -> String {
+        text.count > width ? String(text.prefix(max(0, width - 1))) + "…" : text
+    }
 }
 
 /// An off-screen canvas: what a frame looks like without a terminal (tests, `bench`).

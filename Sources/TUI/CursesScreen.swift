@@ -137,8 +137,16 @@ final class CursesScreen: Canvas {
         ended = true
         wattr_set(clipscope_stdscr(), 0, 0, nil)
         curs_set(1)
+        // Input the app did not read (the rest of a paste after a quit key) must not run in the shell.
+        flushinp()
         endwin()
+        Self.discardTypedInput()
         try? TerminalRestore.write()
+    }
+
+    /// Drops what was typed and not yet read from the terminal.
+    static func discardTypedInput() {
+        if isatty(STDIN_FILENO) != 0 { tcflush(STDIN_FILENO, TCIFLUSH) }
     }
 }
 

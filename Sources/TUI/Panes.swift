@@ -93,7 +93,8 @@ public enum Panes {
             case let .note(neuron, text): prompt = "note of \(neuron): " + text
             case .confirmQuit: prompt = "\(state.jobs.running.count) job(s) running: quit and stop them? (y/n)"
             }
-            canvas.put(row, 0, prompt + "█", width: width, .bold)
+            // The end of what is typed stays in view (the terminal's last cell is never written).
+            canvas.put(row, 0, TextCanvas.fittedEnd(prompt + "█", width: width - 1), width: width, .bold)
             // The visualize command is the app's form for a visualization: its fields, after the cursor.
             if case let .command(text) = input, text.hasPrefix("visualize "), prompt.count + 3 < width {
                 let fields = "  paper-code|paper-formula|gray|direct|toy steps= seed= lr= jitter= scale= rotate= decay= reduce=mean|max"
@@ -161,7 +162,7 @@ public enum Panes {
         let header = "  neuron  " + padded("top", 7) + "  " + padded("top-k", 8) + "  "
             + (meaning != nil ? padded("match", 5) + "   " : "") + "label"
         let summary = "\(rows.count) of \(catalog.rows.count) · sort \(state.sort.rawValue) · \(state.filter.rawValue)"
-            + (state.query.isEmpty ? "" : " · /\(state.query)")
+            + (state.query.isEmpty ? "" : " · /" + TextCanvas.shortened(state.query, width: 24))
         canvas.put(area.top, 0, header, width: max(0, fullArea.width - summary.count - 1), .bold)
         canvas.put(area.top, max(0, fullArea.width - summary.count), summary, .dim)
         let height = area.height - 1
@@ -180,7 +181,7 @@ public enum Panes {
         }
         if rows.isEmpty {
             canvas.put(area.top + 2, 2, state.query.isEmpty ? "No neurons to show (filter: \(state.filter.rawValue))."
-                                                            : "No neuron matches /\(state.query).", .dim)
+                                                            : "No neuron matches /\(TextCanvas.shortened(state.query, width: 40)).", .dim)
         }
         return placements
     }
@@ -360,7 +361,7 @@ public enum Panes {
             canvas.put(row, side.left + 1, text, width: side.width - 1, style)
             row += 1
         }
-        line("text: " + lab.text + "█", .bold)
+        line(TextCanvas.fittedEnd("text: " + lab.text + "█", width: side.width - 1), .bold)
         if let result = lab.result {
             let place: String
             switch result.style.placement {

@@ -199,9 +199,9 @@ public struct ToyTrainJob: JobSpec, Equatable {
         // The starting model, frozen, when the embeddings are to stay where it puts them.
         let teacher = try (neuronHead?.distillation ?? 0) > 0 ? self.start.map { try CLIPModel.load(model: $0) } : nil
         var start = 0
-        if FileManager.default.fileExists(atPath: checkpointPath) {
-            start = try restore(model: model, trainer: trainer)
-            context.log("resuming from step \(start) (\(checkpointPath))")
+        if let archive = Checkpoint.open(checkpointPath, damaged: { context.log($0, level: .warning) }) {
+            start = try restore(archive, model: model, trainer: trainer)
+            context.log("resuming from step \(start) (\(archive.path))")
         }
         let sampler = SceneSampler(resolution: config.imageResolution)
         let webSampler = SceneSampler(resolution: config.imageResolution, captionStyle: .web)
@@ -223,7 +223,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
                                  teacher: phase.kind == .concepts ? teacher : nil, distillationWeight: neuronHead?.distillation ?? 0)
             }
             loss = result.loss
-            guard loss.isFinite else { throw JobFailure(message: "toy train: the loss diverged at step \(step)") }
+            guard loss.isFinite else { throw JobFailure.diverged("toy train", step: step, loss: Double(loss), checkpoint: checkpointPath) }
             context.progress(step: step + 1, metrics: [
                 JobMetric("loss", Double(loss)), JobMetric("image→text", Double(result.imageToTextAccuracy)),
                 JobMetric("text→image", Double(result.textToImageAccuracy)), JobMetric("temperature", Double(result.temperature)),
@@ -248,8 +248,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
             return InvalidParameter("phases", "must have at least one step in all and none negative")
         }
         if phases.first?.learningRate == nil { return InvalidParameter("phases", "must start with a phase of its own learning rate") }
-        if phases.contains(where: { !($0.learningRate.map { $0 > 0 } ?? true) }) {
-            return InvalidParameter("phases", "must have positive learning rates")
+        if phases.contains(where: { !($0.learningRate.map { $0 > 0 && $0.isFinite } ?? true) }) {
+            return InvalidParameter("phases", "must have positive finite learning rates")
         }
         if batchSize < 2 { return InvalidParameter("batchSize", "must be at least 2, got \(batchSize)") }
         if let phase = phases.first(where: { $0.inkTwins < 0 || $0.colourTwins < 0 || $0.inkTwins + $0.colourTwins > batchSize / 2 }) {
@@ -358,7 +358,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         var metadata = provenance
         metadata["step"] = String(step)
         metadata["optimizer.step"] = String(state.stepCount)
-        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: metadata)
+        try Checkpoint.write(tensors, to: checkpointPath, metadata: metadata)
     }
 
     /// What a checkpoint at `step` ties a run to: every setting but the phases whose
@@ -429,8 +429,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
     }
 
     /// Loads a checkpoint into the model and optimizer; returns its step.
-    func restore(model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
-        let archive = try WeightArchive.open(checkpointPath)
+    func restore(_ archive: WeightArchive, model: CLIPModel, trainer: ContrastiveTrainer) throws -> Int {
+        let checkpointPath = archive.path
         guard let step = archive.metadata["step"].flatMap(Int.init),
               let optimizerStep = archive.metadata["optimizer.step"].flatMap(Int.init) else {
             throw JobFailure(message: "\(checkpointPath): no step in the checkpoint's metadata")

@@ -79,10 +79,9 @@ struct Bench: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let blas = "BLAS: \(BLAS.description), one thread per call; \(Parallel.workers) workers share loops and GEMM parts"
-            print(String(decoding: try encoder.encode(BenchReport(results: results, blas: blas)), as: UTF8.self))
+            let data = try JSONValue.encode(BenchReport(results: results, blas: blas), formatting: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         }
     }
 }

@@ -47,11 +47,8 @@ struct CommandFailure: Error, CustomStringConvertible, LocalizedError {
 enum Output {
     /// Prints one JSON document (keys sorted, so output is stable) on stdout.
     static func printJSON<Document: Encodable>(_ document: Document) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // A NaN or infinity (a broken model) is still reported rather than failing the whole document.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try encoder.encode(document)
+        // A NaN or infinity (a broken model) is null rather than failing the whole document.
+        let data = try JSONValue.encode(document, formatting: [.sortedKeys, .withoutEscapingSlashes])
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 

@@ -59,7 +59,7 @@ struct Gap: ParsableCommand {
             throw CommandFailure("give --dir D or --csv F (only the toy model has scenes of its own)")
         }
         if neighbours < 2 { throw CommandFailure("--neighbours must be at least 2, got \(neighbours)") }
-        if !(minDist >= 0) { throw CommandFailure("--min-dist must be at least 0, got \(minDist)") }
+        if !(minDist >= 0) || !minDist.isFinite { throw CommandFailure("--min-dist must be at least 0, got \(minDist)") }
         if scenes < GapJob.minimumPairs { throw CommandFailure("--scenes must be at least \(GapJob.minimumPairs), got \(scenes)") }
         if batchSize < 1 { throw CommandFailure("--batch-size must be at least 1, got \(batchSize)") }
     }

@@ -638,6 +638,9 @@ final class CLITests: XCTestCase {
                                    (["--neuron", "1", "--scale", "1.5"], "--scale must be in 0..<1"),
                                    (["--neuron", "1", "--rotate", "200"], "--rotate must be in 0...180"),
                                    (["--neuron", "1", "--decay", "9"], "--decay must be in 0...4"),
+                                   (["--neuron", "1", "--objective-weight", "nan"], "--objective-weight must be a finite number, got nan"),
+                                   (["--neuron", "1", "--beta", "inf"], "--beta must be a finite number, got inf"),
+                                   (["--neuron", "1", "--learning-rate", "inf"], "--learning-rate must be a finite number, got inf"),
                                    ([], "give --neuron N or --neurons LIST")] {
             let message = try failure(["visualize", "--model", Self.modelPT, "-o", run] + arguments)
             XCTAssertTrue(message.contains(named), "\(arguments): \(message)")
@@ -646,6 +649,44 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(variant.status, 0)
         XCTAssertTrue(variant.stderr.contains("pretty"), variant.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/metrics.csv"), "no work was done")
+    }
+
+    func testADivergingVisualizationFailsInOneLineAndItsRecordSaysFailed() throws {
+        let run = scratch.appendingPathComponent("diverged").path
+        let result = try clipscope(["visualize", "--model", Self.modelPT, "--neuron", "7", "--steps", "30", "--learning-rate", "1e30",
+                                    "--json", "-o", run])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.stderrLines.count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("clipscope: visualize: the loss became "), result.stderr)
+        XCTAssertTrue(result.stdout.isEmpty, result.stdoutText)
+        let record = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/run.json"))) as? [String: Any])
+        XCTAssertEqual(record["status"] as? String, "failed")
+        XCTAssertTrue((record["outcome"] as? String)?.contains("the loss became") ?? false, "\(record)")
+        let metrics = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8)
+        XCTAssertFalse(metrics.lowercased().contains("nan") || metrics.contains("inf"), metrics)
+    }
+
+    func testASizeTooLargeForMemoryIsRefusedInOneLineNamingTheSizeThatFits() throws {
+        for command in [["visualize", "--steps", "1"], ["dream"]] {
+            let run = scratch.appendingPathComponent(command[0]).path
+            let message = try failure(command + ["--model", Self.modelPT, "--neuron", "5", "--size", "320000", "-o", run])
+            XCTAssertTrue(message.hasPrefix("clipscope: --size 320000 needs about "), message)
+            let largest = try XCTUnwrap(message.components(separatedBy: "the largest size that fits is ").last.flatMap { Int($0) }, message)
+            XCTAssertEqual(largest % 32, 0)
+            XCTAssertGreaterThan(largest, 64)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/parameters.json"), "the folder takes another size")
+        }
+    }
+
+    func testDreamAndMaxTextRefuseNumbersThatAreNotFinite() throws {
+        let run = scratch.appendingPathComponent("bad").path
+        for (arguments, named) in [(["dream", "--neuron", "5", "--learning-rate", "inf"], "--learning-rate must be a finite number, got inf"),
+                                   (["dream", "--neuron", "5", "--ratio", "nan"], "--ratio must be a finite number, got nan"),
+                                   (["maxtext", CLITests.own("broken.png"), "--learning-rate", "inf"], "--learning-rate must be a finite number")] {
+            let message = try failure(arguments + ["--model", Self.modelPT, "-o", run])
+            XCTAssertTrue(message.contains(named), "\(arguments): \(message)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run), "no work was done")
     }
 
 

@@ -459,6 +459,52 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
+    /// 5,000 characters, as a paste brings them, ending in a mark to look for.
+    static let paste = String(String(repeating: "pasted text ", count: 420).prefix(5000 - 12)) + "END-OF-PASTE"
+
+    func testAPasteIntoSearchIsAnsweredAtOnceAndWhatTheAppLeftUnreadNeverReachesTheShell() throws {
+        XCTAssertEqual(Self.paste.count, 5000)
+        let demo = try demo()
+        // After the app, the shell reads what is left in the terminal (half a second at most).
+        try tmux.start("\(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics blocks --runs \(runs.path); status=$?; "
+                       + "stty -icanon min 0 time 5; echo \"LEFT=[$(head -c 200 | tr -d '\\r\\n')]\"; (exit $status)")
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys("/")
+        try tmux.type(Self.paste)
+        // The line being typed shows its end, and the next key takes effect, each within a second.
+        try tmux.wait(for: "END-OF-PASTE█", timeout: 1)
+        try tmux.keys("C-u")
+        try tmux.wait(for: "768 of 768", timeout: 1)
+        try tmux.keys("Enter")
+        // q quits at once (no job runs); the rest of the same write is never read by the app.
+        try tmux.keys("qecho LEAKED-INPUT", "Enter")
+        let screen = try tmux.wait(for: "EXIT=0")
+        XCTAssertTrue(screen.contains("LEFT=[]"), screen)
+        XCTAssertFalse(screen.contains("LEAKED-INPUT"), screen)
+    }
+
+    func testAPasteIntoTheAttackLabIsAnsweredAtOnce() throws {
+        let demo = try demo()
+        try openApp(demo: demo, columns: 120, rows: 36)
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        let shapes = demo.appendingPathComponent("gallery/shapes")
+        let image = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: shapes.path).sorted().first { $0.hasSuffix(".png") })
+        try tmux.keys(":")
+        try tmux.type("attack \(shapes.appendingPathComponent(image).path)")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "after (type a text)")
+        try tmux.type(Self.paste)
+        try tmux.wait(for: "END-OF-PASTE█", timeout: 1)
+        try tmux.keys("C-u")
+        try tmux.wait(for: "text: █", timeout: 1)
+        try tmux.keys("Escape")
+        try tmux.wait(for: "768 of 768")
+        try tmux.keys(":")
+        try tmux.type("q")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "EXIT=0")
+    }
+
     /// "123/2400" of the scan's line.
     static func scanCount(_ screen: String) -> Int? {
         guard let line = screen.split(separator: "\n").first(where: { $0.contains("scan  running") }) else { return nil }

@@ -47,7 +47,7 @@ final class DeepDreamTests: XCTestCase {
         settings.levels = 2
         settings.iterations = 10
         let dreamer = try DeepDreamer(model: try Fixture.model(), neuron: 12, settings: settings)
-        let losses = dreamer.runLevel() + dreamer.runLevel()
+        let losses = try dreamer.runLevel() + dreamer.runLevel()
         XCTAssertEqual(dreamer.side, 64)
         XCTAssertGreaterThan(losses.suffix(3).reduce(0, +), losses.prefix(3).reduce(0, +), "\(losses)")
         XCTAssertTrue(dreamer.pixels.allSatisfy { (0...1).contains($0) })
@@ -82,5 +82,21 @@ final class DeepDreamTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: resumed.image)), try Data(contentsOf: URL(fileURLWithPath: straight.image)))
         XCTAssertEqual(resumed.losses, straight.losses)
         XCTAssertEqual(try RunFolder(path: scratch.appendingPathComponent("cut").path).read().status, "finished")
+    }
+
+    func testADreamWhoseObjectiveIsNotFiniteFailsAndItsRecordSaysFailed() throws {
+        // A broken model: one weight of the stem is NaN, so every activation is.
+        let model = try CLIPModel.load(path: Fixture.modelPath)
+        let (_, weight) = try XCTUnwrap(model.namedParameters.first { $0.key == "visual.conv1.weight" })
+        weight.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        model.weightsDidChange()
+        let broken = scratch.appendingPathComponent("broken.safetensors").path
+        try model.save(path: broken)
+        let folder = scratch.appendingPathComponent("broken").path
+        let job = DreamJob(model: broken, neuron: 40, settings: settings(), start: nil, output: folder)
+        guard case let .failed(failure) = JobRunner.run(job, sink: { _, _ in }) else { return XCTFail("expected a failure") }
+        XCTAssertEqual(failure.message, "dream: the loss became nan at step 0, a smaller learning rate may help; there was no checkpoint yet")
+        XCTAssertEqual(try RunFolder(path: folder).read().status, "failed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.picturePath), "no picture of a broken run")
     }
 }

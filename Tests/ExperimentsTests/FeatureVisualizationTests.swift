@@ -4,6 +4,7 @@ import Imaging
 import Jobs
 import Synchronization
 import Tensor
+import Weights
 import XCTest
 @testable import Experiments
 
@@ -158,6 +159,46 @@ final class FeatureVisualizationTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "jitter") }
     }
 
+    func testAStepTooLargeForMemoryIsRefusedNamingTheLargestThatFits() throws {
+        let model = try model, config = try model.config
+        let memory = 4e9
+        let largest = config.largestStepSize(batch: 2, memory: memory)
+        XCTAssertEqual(largest % 32, 0)
+        XCTAssertLessThanOrEqual(config.stepBytes(size: largest, batch: 2), memory)
+        XCTAssertGreaterThan(config.stepBytes(size: largest + 32, batch: 2), memory)
+        XCTAssertEqual(config.stepBytes(size: 2048, batch: 2), 4 * config.stepBytes(size: 1024, batch: 2), accuracy: 1)
+        XCTAssertNoThrow(try config.checkStepFits(size: largest, batch: 2, memory: memory))
+        XCTAssertThrowsError(try config.checkStepFits(size: largest + 32, batch: 2, memory: memory)) { error in
+            XCTAssertEqual((error as? InvalidParameter)?.parameter, "size")
+            XCTAssertTrue("\(error)".hasSuffix("the largest size that fits is \(largest)"), "\(error)")
+        }
+        // Visualizer and dreamer refuse before they allocate an image of that size.
+        var huge = settings(.paperCode)
+        huge.size = 320_000
+        XCTAssertThrowsError(try FeatureVisualizer(model: model, neurons: [1], settings: huge)) {
+            XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "size")
+        }
+        var dream = DreamSettings()
+        dream.size = 320_000
+        XCTAssertThrowsError(try DeepDreamer(model: model, neuron: 1, settings: dream)) {
+            XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "size")
+        }
+    }
+
+    func testTheStepEstimateIsAboveWhatAStepTakesAndFollowsIt() throws {
+        let model = try model
+        var settings = settings(.paperCode, steps: 2)
+        settings.size = 384
+        let estimate = model.config.stepBytes(size: 384, batch: 2)
+        guard ProcessMemory.resetPeak(), let before = ProcessMemory.residentBytes else { throw XCTSkip("no /proc peak here") }
+        let visualizer = try FeatureVisualizer(model: model, neurons: [1, 2], settings: settings)
+        visualizer.advance()
+        visualizer.advance()
+        let grown = Double(try XCTUnwrap(ProcessMemory.peakResidentBytes) - before)
+        XCTAssertLessThanOrEqual(grown, estimate, "estimated \(estimate), took \(grown)")
+        XCTAssertGreaterThanOrEqual(grown, estimate / 4, "estimated \(estimate), took \(grown)")
+    }
+
     // MARK: The job and its run folder
 
     func job(_ name: String, steps: Int = 12, neurons: [Int] = [5]) -> VisualizeJob {
@@ -218,6 +259,61 @@ final class FeatureVisualizationTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: finished.image)), try Data(contentsOf: URL(fileURLWithPath: straight.image)))
         XCTAssertEqual(finished.losses, straight.losses, "the log has every step once, as if never stopped")
         XCTAssertFalse(FileManager.default.fileExists(atPath: cut.appendingPathComponent("neuron-5.partial.png").path))
+    }
+
+    func testADivergingRunFailsKeepingItsLastGoodCheckpoint() throws {
+        var diverging = job("diverging", steps: 12)
+        diverging.settings.learningRate = 1e30
+        diverging.checkpointEvery = 1
+        guard case let .failed(failure) = JobRunner.run(diverging, sink: { _, _ in }) else { return XCTFail("expected a failure") }
+        let folder = scratch.appendingPathComponent("diverging")
+        let checkpoint = folder.appendingPathComponent("checkpoint.safetensors").path
+        XCTAssertTrue(failure.message.hasPrefix("visualize: the loss became "), failure.message)
+        XCTAssertTrue(failure.message.hasSuffix("the last good checkpoint is kept: \(checkpoint)"), failure.message)
+        let archive = try WeightArchive.open(checkpoint)
+        for key in archive.keys { XCTAssertTrue(try archive.floats(key).allSatisfy(\.isFinite), key) }
+        let record = try RunFolder(path: folder.path).read()
+        XCTAssertEqual(record.status, "failed")
+        XCTAssertEqual(record.outcome, failure.message)
+        XCTAssertTrue(record.metrics.allSatisfy(\.value.isFinite), "\(record.metrics)")
+    }
+
+    func testSettingsThatAreNotFiniteAreRefusedByName() {
+        for (change, name) in [({ (s: inout VisualizationSettings) in s.objectiveWeight = .nan }, "objectiveWeight"),
+                               ({ $0.beta = .infinity }, "beta"), ({ $0.learningRate = .infinity }, "learningRate"),
+                               ({ $0.smoothnessWeight = -.infinity }, "smoothnessWeight")] as [((inout VisualizationSettings) -> Void, String)] {
+            var bad = settings(.paperCode)
+            change(&bad)
+            XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, name) }
+        }
+        var dream = DreamSettings()
+        dream.learningRate = .infinity
+        XCTAssertThrowsError(try dream.validate()) { XCTAssertEqual(($0 as? InvalidParameter)?.parameter, "learningRate") }
+    }
+
+    func testADamagedCheckpointIsNamedAndTheRunResumesFromTheOneBeforeIt() throws {
+        let straight = try JobRunner.run(job("straight")) { _, _ in }.get()
+        // Cancelled after step 7: checkpoints of steps 4 and 7.
+        let token = CancellationToken()
+        _ = JobRunner.run(job("cut"), token: token) { _, event in
+            if case let .progress(progress) = event, progress.step == 7 { token.cancel() }
+        }
+        let checkpoint = scratch.appendingPathComponent("cut/checkpoint.safetensors").path
+        // Garbage in the middle of the newest, its size and header intact.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        for i in 0..<64 { bytes[bytes.count / 2 + i] = 0x7F }
+        try bytes.write(to: URL(fileURLWithPath: checkpoint))
+        let logs = Mutex<[(JobLogLevel, String)]>([])
+        let finished = try JobRunner.run(job("cut")) { _, event in
+            if case let .log(level, text) = event { logs.withLock { $0.append((level, text)) } }
+        }.get()
+        let lines = logs.withLock { $0 }
+        XCTAssertTrue(lines.contains { $0.0 == .warning && $0.1.hasPrefix("\(checkpoint) is damaged") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.1.contains("from step 4") }, "\(lines)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: finished.image)), try Data(contentsOf: URL(fileURLWithPath: straight.image)),
+                       "the same picture as a run never stopped")
+        XCTAssertEqual(finished.losses, straight.losses)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Checkpoint.previousPath(checkpoint)), "a finished run keeps no checkpoint")
     }
 
     func testASweepInBatchesMakesEveryNeuronsPicture() throws {

@@ -82,4 +82,17 @@ final class MaximalTextTests: XCTestCase {
         XCTAssertTrue(logs.withLock { $0 }.contains { $0.hasPrefix("resuming at epoch 3") }, "\(logs.withLock { $0 })")
         XCTAssertEqual(resumed.texts, straight.texts, "the same texts and cosines as a run never stopped")
     }
+
+    func testADivergingSearchFailsAndItsRecordSaysFailed() throws {
+        var settings = MaximalTextSettings()
+        settings.epochs = 2
+        settings.stepsPerEpoch = 10
+        settings.learningRate = .greatestFiniteMagnitude
+        let folder = scratch.appendingPathComponent("diverging").path
+        let job = MaxTextJob(model: Fixture.modelPath, images: [Fixture.photo], settings: settings, vocabulary: nil, output: folder)
+        guard case let .failed(failure) = JobRunner.run(job, sink: { _, _ in }) else { return XCTFail("expected a failure") }
+        XCTAssertTrue(failure.message.hasPrefix("maxtext: the loss became "), failure.message)
+        XCTAssertEqual(try RunFolder(path: folder).read().status, "failed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/texts.json"), "no texts of a diverged search")
+    }
 }

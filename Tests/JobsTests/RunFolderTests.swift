@@ -32,6 +32,21 @@ struct FolderJob: JobSpec {
     }
 }
 
+/// A job whose numbers are not all finite (a broken model): its record is written all the same.
+struct NonFiniteJob: JobSpec {
+    static let kind = "non-finite"
+    var output: String
+    struct Result: Codable, Sendable { let value: Double }
+    var runFolder: String? { output }
+
+    func run(_ context: JobContext) throws -> Result {
+        context.setTotal(2)
+        context.progress(step: 1, metrics: [JobMetric("loss", 0.5)])
+        context.progress(step: 2, metrics: [JobMetric("loss", .nan), JobMetric("scale", -.infinity)])
+        return Result(value: .infinity)
+    }
+}
+
 final class RunFolderTests: XCTestCase {
     var scratch: URL!
 
@@ -77,6 +92,24 @@ final class RunFolderTests: XCTestCase {
         // The downstream sink saw every event, the record changed nothing of them.
         XCTAssertEqual(events.filter { if case .progress = $0 { true } else { false } }.count, 5)
         XCTAssertFalse(events.contains { if case .log(.warning, _) = $0 { true } else { false } })
+    }
+
+    func testNumbersThatAreNotFiniteAreWrittenAsNullNeverAsStrings() throws {
+        struct Document: Encodable { let loss: Float; let values: [Double]; let name: String }
+        let data = try JSONValue.encode(Document(loss: .nan, values: [1.5, .infinity, -.infinity], name: "nan"))
+        XCTAssertEqual(String(decoding: data, as: UTF8.self), #"{"loss":null,"name":"nan","values":[1.5,null,null]}"#)
+
+        let folder = scratch.appendingPathComponent("non-finite").path
+        XCTAssertEqual(try JobRunner.run(NonFiniteJob(output: folder)) { _, _ in }.get().value, .infinity)
+        let text = try String(contentsOfFile: folder + "/run.json", encoding: .utf8)
+        XCTAssertFalse(["\"nan\"", "\"inf\"", "\"-inf\""].contains { text.contains($0) }, text)
+        XCTAssertTrue(text.contains("\"value\" : null"), text)
+        let record = try RunFolder(path: folder).read()
+        XCTAssertEqual(record.status, "finished")
+        XCTAssertEqual(record.metrics.map(\.name), ["loss", "scale"])
+        XCTAssertTrue(record.metrics.allSatisfy(\.value.isNaN), "null reads back as NaN: \(record.metrics)")
+        XCTAssertEqual(record.history, [0.5], "the sparkline keeps the finite values")
+        XCTAssertEqual(record.result, .object(["value": .null]))
     }
 
     func testACancelledJobSaysSoAndARunWhoseProcessIsGoneReadsAsInterrupted() throws {

@@ -87,6 +87,40 @@ final class AppStateTests: XCTestCase {
         XCTAssertEqual(state.visibleRows.count, 40, "Esc clears the search")
     }
 
+    func testTheListFollowsEveryChangeOfItsInputsAndACopyKeepsItsOwnRows() {
+        var state = state()
+        _ = state.apply(.key(.character("/")))
+        for c in "WORD 1 " { _ = state.apply(.key(.character(c))) }
+        XCTAssertEqual(state.visibleRows.map(\.neuron), [12, 15, 18], "trimmed and lowercased like the labels")
+        let before = state
+        // A label typed in the card reaches the filtered list at once.
+        _ = state.apply(.key(.escape))
+        state.catalog!.rows[4].label = "word 19"
+        state.query = "word 1"
+        XCTAssertEqual(state.visibleRows.map(\.neuron), [4, 12, 15, 18])
+        state.sort = .top
+        XCTAssertEqual(state.visibleRows.map(\.neuron), [12, 4, 18, 15], "by top activation, then id")
+        state.filter = .starred
+        XCTAssertEqual(state.visibleRows.map(\.neuron), [])
+        XCTAssertEqual(before.visibleRows.map(\.neuron), [12, 15, 18], "the copy still answers for its own inputs")
+    }
+
+    func testAPasteOfThousandsOfCharactersKeepsTheInputLinesEndInView() {
+        var state = state(rows: 24, columns: 80)
+        _ = state.apply(.key(.character("/")))
+        let pasted = String(repeating: "a photo of ", count: 455) + "the end"
+        for c in pasted { _ = state.apply(.key(.character(c))) }
+        XCTAssertEqual(state.query, pasted)
+        XCTAssertTrue(state.visibleRows.isEmpty)
+        let canvas = TextCanvas(rows: 24, columns: 80)
+        _ = Panes.draw(state, on: canvas)
+        XCTAssertTrue(canvas.line(23).hasSuffix("of the end█"), canvas.line(23))
+        XCTAssertTrue(canvas.line(23).hasPrefix("…"), canvas.line(23))
+        XCTAssertTrue(canvas.text.contains("0 of 40 · sort id · all · /a photo of a photo of a…"), canvas.text)
+        _ = state.apply(.key(.control("u")))
+        XCTAssertEqual(state.visibleRows.count, 40)
+    }
+
     func testEditingALabelSavesItAndQuittingWithJobsAsksFirst() {
         var state = state()
         _ = state.apply(.key(.character("r")))
