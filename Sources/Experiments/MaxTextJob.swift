@@ -84,9 +84,13 @@ public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         let search = try context.compute { try MaximalText(model: model, target: target, settings: settings, vocabulary: vocabulary) }
         try claimFolder()
-        if let data = FileManager.default.contents(atPath: statePath), let state = try? JSONDecoder().decode(State.self, from: data) {
-            search.restore(tokens: state.tokens, epoch: state.epoch, candidates: state.candidates)
-            context.log("resuming at epoch \(state.epoch + 1) (\(statePath))")
+        if let data = FileManager.default.contents(atPath: statePath) {
+            if let state = try? JSONDecoder().decode(State.self, from: data) {
+                search.restore(tokens: state.tokens, epoch: state.epoch, candidates: state.candidates)
+                context.log("resuming at epoch \(state.epoch + 1) (\(statePath))")
+            } else {
+                context.log("\(statePath) is damaged and was not used (not a maxtext state); starting again from the beginning", level: .warning)
+            }
         }
         let steps = settings.stepsPerEpoch
         context.setTotal(settings.epochs * steps)

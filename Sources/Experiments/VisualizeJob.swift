@@ -197,10 +197,6 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
     /// a kill never leaves half a checkpoint).
     func saveCheckpoint(_ visualizer: FeatureVisualizer, chunk: [Int]) throws {
         let state = visualizer.checkpointState
-        // The checkpoint in place stays the last good one.
-        guard [state.parameters, state.firstMoment, state.secondMoment].allSatisfy({ $0.allSatisfy { $0.allSatisfy(\.isFinite) } }) else {
-            throw JobFailure.diverged(Self.kind, step: state.step, checkpoint: checkpointPath)
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let spec = String(decoding: try encoder.encode(identity), as: UTF8.self)
@@ -212,6 +208,7 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
                 SafetensorsWriter.Tensor(key: "adam.v.\(index)", shape: parameter.shape, floats: state.secondMoment[index]),
             ]
         }
+        guard Checkpoint.isFinite(tensors) else { throw JobFailure.diverged(Self.kind, step: state.step, checkpoint: checkpointPath) }
         try Checkpoint.write(tensors, to: checkpointPath, metadata: [
             "clipscope.job": Self.kind, "clipscope.spec": spec, "neurons": chunk.map(String.init).joined(separator: ","),
             "step": String(state.step), "optimizer.step": String(state.optimizerSteps),

@@ -358,6 +358,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         var metadata = provenance
         metadata["step"] = String(step)
         metadata["optimizer.step"] = String(state.stepCount)
+        guard Checkpoint.isFinite(tensors) else { throw JobFailure.diverged("toy train", step: step, checkpoint: checkpointPath) }
         try Checkpoint.write(tensors, to: checkpointPath, metadata: metadata)
     }
 

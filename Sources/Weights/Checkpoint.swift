@@ -45,6 +45,15 @@ public enum Checkpoint {
         return nil
     }
 
+    /// Whether every floating-point value of `tensors` is finite: a job that diverged
+    /// writes no checkpoint, so the one in place stays the last good one.
+    public static func isFinite(_ tensors: [SafetensorsWriter.Tensor]) -> Bool {
+        tensors.allSatisfy { tensor in
+            guard tensor.dtype == .f32 else { return true }
+            return tensor.data.withUnsafeBytes { $0.bindMemory(to: Float.self).allSatisfy(\.isFinite) }
+        }
+    }
+
     /// Removes the checkpoint and the one before it (a finished job needs neither).
     public static func remove(_ path: String) {
         for file in [path, previousPath(path)] { try? FileManager.default.removeItem(atPath: file) }

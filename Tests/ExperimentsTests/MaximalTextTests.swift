@@ -81,6 +81,15 @@ final class MaximalTextTests: XCTestCase {
         }.get()
         XCTAssertTrue(logs.withLock { $0 }.contains { $0.hasPrefix("resuming at epoch 3") }, "\(logs.withLock { $0 })")
         XCTAssertEqual(resumed.texts, straight.texts, "the same texts and cosines as a run never stopped")
+        // A damaged state is named and the search starts again, to the same texts.
+        let statePath = scratch.appendingPathComponent("cut/state.json").path
+        try Data("{\"epoch\": 2, \"tok".utf8).write(to: URL(fileURLWithPath: statePath))
+        let warnings = Mutex<[String]>([])
+        let again = try JobRunner.run(job("cut")) { _, event in
+            if case let .log(.warning, text) = event { warnings.withLock { $0.append(text) } }
+        }.get()
+        XCTAssertEqual(warnings.withLock { $0 }, ["\(statePath) is damaged and was not used (not a maxtext state); starting again from the beginning"])
+        XCTAssertEqual(again.texts, straight.texts)
     }
 
     func testADivergingSearchFailsAndItsRecordSaysFailed() throws {

@@ -450,6 +450,21 @@ final class ToyTrainJobTests: XCTestCase {
         XCTAssertTrue(head.values.allSatisfy { $0 >= 0 })
     }
 
+    func testADivergingRunFailsAndWritesNoCheckpointThatIsNotFinite() throws {
+        let directory = try temporaryDirectory()
+        var job = tinyJob(directory)
+        job.phases[0].learningRate = .greatestFiniteMagnitude
+        guard case let .failed(failure) = JobRunner.run(job, sink: { _, _ in }) else { return XCTFail("expected a failure") }
+        XCTAssertTrue(failure.message.hasPrefix("toy train: "), failure.message)
+        XCTAssertTrue(failure.message.contains("a smaller learning rate may help"), failure.message)
+        XCTAssertEqual(try RunFolder(path: directory.path).read().status, "failed")
+        let checkpoint = directory.appendingPathComponent("checkpoint.safetensors").path
+        if FileManager.default.fileExists(atPath: checkpoint) {
+            let archive = try WeightArchive.open(checkpoint)
+            for key in archive.keys { XCTAssertTrue(try archive.floats(key).allSatisfy(\.isFinite), key) }
+        }
+    }
+
     func testACheckpointOfOtherSettingsIsRefused() throws {
         let directory = try temporaryDirectory()
         _ = try JobRunner.run(tinyJob(directory), sink: { _, _ in }).get()
