@@ -65,7 +65,7 @@ public struct AttackJob: JobSpec, Equatable {
 
     public func run(_ context: JobContext) throws -> Result {
         try validate()
-        let painter = AttackPainter(font: try Font.load(path: font).font)
+        let painter = AttackPainter(font: try Font.chosen(path: font))
         let clean: Image
         do { clean = try DecodedImage.load(path: image).convertedToRGB() } catch {
             throw InvalidParameter("image", "\(image): \(ImageBatches.reason(error, path: image))")
@@ -218,7 +218,7 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
 
     public func run(_ context: JobContext) throws -> Result {
         try validate()
-        let painter = AttackPainter(font: try Font.load(path: font).font)
+        let painter = AttackPainter(font: try Font.chosen(path: font))
         let walked: [ImageFile]
         do { walked = try ImageFolders.walk(folders) } catch { throw InvalidParameter("dir", "\(error)") }
         let files = shard.map { shard in walked.filter { shard.contains(relativePath: $0.relativePath) } } ?? walked
@@ -261,6 +261,7 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         var attackedImages: [Image] = [], coverage: [Double] = [], changed: [Double] = []
         for pair in attacks {
+            try painter.checkPlacement(pair.text, style: style, width: clean.width, height: clean.height)
             let attacked = try painter.attack(clean, text: pair.text, style: style)
             let measured = AttackCoverage(clean: clean, attacked: attacked)
             coverage.append(measured.coverage)

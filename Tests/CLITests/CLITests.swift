@@ -738,6 +738,38 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("attack-batch-empty/results.jsonl").path))
     }
 
+    func testAFontThatCannotBeOpenedATextOutsideTheImageAndNoNeutralWordsAreRefusedNotIgnored() throws {
+        let image = scratch.appendingPathComponent("card.png").path
+        try Image.testCard(width: 120, height: 90, seed: 2).writePNG(path: image)
+        let photo = scratch.appendingPathComponent("photo.jpg").path
+        try Data([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0, count: 64)).write(to: URL(fileURLWithPath: photo))
+        for font in ["/nonexistent.ttf", photo] {
+            for command in [["attack", "--image", image, "--text", "star"], ["stroop"]] {
+                let message = try failure(command + ["--font", font, "--runs", scratch.path])
+                XCTAssertTrue(message.contains(font), "\(command) --font \(font): \(message)")
+            }
+        }
+        let outside = try failure(["attack", "--image", image, "--text", "star", "--position", "99999,99999", "--runs", scratch.path])
+        XCTAssertTrue(outside.contains("--position") && outside.contains("120x90"), outside)
+        let folder = scratch.appendingPathComponent("cards").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: image, toPath: folder + "/card.png")
+        let batch = try failure(["attack", "--dir", folder, "--pairs", "star", "--position", "-500,-500", "--runs", scratch.path])
+        XCTAssertTrue(batch.contains("--position") && batch.contains("120x90"), batch)
+        XCTAssertTrue(try failure(["stroop", "--neutral", "", "--runs", scratch.path]).contains("--neutral"))
+        XCTAssertTrue(try failure(["stroop", "--neutral", " , ", "--runs", scratch.path]).contains("--neutral"))
+    }
+
+    func testABatchAttackNamesEachSkippedImageOnce() throws {
+        let folder = scratch.appendingPathComponent("drawings").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Image.testCard(width: 96, height: 96, seed: 1).writePNG(path: folder + "/good.png")
+        try FileManager.default.copyItem(atPath: CLITests.broken, toPath: folder + "/broken.png")
+        let result = try clipscope(["attack", "--dir", folder, "--pairs", "star", "--runs", scratch.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stderrLines.filter { $0.contains("skipped") && $0.contains("broken.png") }.count, 1, result.stderr)
+    }
+
     func testStroopDrawsTheToysPresetAndAnswersInTheDocumentedShape() throws {
         let figure = scratch.appendingPathComponent("stroop.png").path
         let answer = try json(["stroop", "--runs", scratch.path, "-o", figure])
