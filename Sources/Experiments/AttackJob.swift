@@ -219,8 +219,9 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
     public func run(_ context: JobContext) throws -> Result {
         try validate()
         let painter = AttackPainter(font: try Font.chosen(path: font))
-        let walked: [ImageFile]
-        do { walked = try ImageFolders.walk(folders) } catch { throw InvalidParameter("dir", "\(error)") }
+        let walk: ImageFolders.Walk
+        do { walk = try ImageFolders.walk(folders) } catch { throw InvalidParameter("dir", "\(error)") }
+        let walked = walk.files
         let files = shard.map { shard in walked.filter { shard.contains(relativePath: $0.relativePath) } } ?? walked
         guard !files.isEmpty else {
             throw InvalidParameter("dir", "\(folders.joined(separator: ", ")) holds no images (jpg, jpeg, png)"
@@ -228,6 +229,11 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         try claimFolder()
         var outcomes = try Self.readOutcomes(resultsPath)
+        // Links the walk could not follow are listed each run (they are not in results.jsonl).
+        for link in walk.skipped {
+            context.log("skipped \(link.path): \(link.error)", level: .warning)
+            outcomes.append(ImageOutcome(file: link.path, error: link.error))
+        }
         let done = Set(outcomes.map(\.file))
         let remaining = files.filter { !done.contains($0.relativePath) }
         context.setTotal(files.count)

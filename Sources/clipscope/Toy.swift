@@ -388,7 +388,7 @@ struct ToyPurity: ParsableCommand {
         let demo = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
         var report = Report(purity: demo)
         if let folder {
-            let files = try ImageFolders.walk([folder]).map(\.path)
+            let files = try ImageFolders.walk([folder]).files.map(\.path)
             let (values, shown, skipped) = try ConceptPurity.activations(model: model, files: files)
             if !skipped.isEmpty { FileHandle.standardError.write(Data("\(skipped.count) file(s) skipped: their names say no shape or word (first: \(skipped[0]))\n".utf8)) }
             guard shown.count >= ConceptPurity.defaultTop else {

@@ -770,6 +770,23 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(result.stderrLines.filter { $0.contains("skipped") && $0.contains("broken.png") }.count, 1, result.stderr)
     }
 
+    func testABatchAttackFollowsAFolderGivenAsALinkAndListsADanglingLink() throws {
+        let folder = scratch.appendingPathComponent("drawings").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for i in 0..<2 { try Image.testCard(width: 96, height: 96, seed: UInt64(i + 1)).writePNG(path: folder + "/d\(i).png") }
+        try FileManager.default.createSymbolicLink(atPath: folder + "/gone.png", withDestinationPath: "/nonexistent/gone.png")
+        let link = scratch.appendingPathComponent("L").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder)
+        let result = try clipscope(["attack", "--dir", link, "--pairs", "star", "--runs", scratch.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let answer = try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        XCTAssertEqual(answer["images"] as? Int, 2)
+        let skipped = objects(answer["skipped"])
+        XCTAssertEqual(skipped.count, 1, "\(skipped)")
+        XCTAssertTrue((skipped.first?["file"] as? String ?? "").hasSuffix("gone.png"), "\(skipped)")
+        XCTAssertTrue(result.stderr.contains("gone.png: a dangling symbolic link"), result.stderr)
+    }
+
     func testStroopDrawsTheToysPresetAndAnswersInTheDocumentedShape() throws {
         let figure = scratch.appendingPathComponent("stroop.png").path
         let answer = try json(["stroop", "--runs", scratch.path, "-o", figure])
