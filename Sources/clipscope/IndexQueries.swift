@@ -36,7 +36,7 @@ struct Top: ParsableCommand {
 
     @OptionGroup var indexOptions: IndexOptions
 
-    @Option(help: "The neuron.")
+    @Option(parsing: .unconditional, help: "The neuron.")
     var neuron: Int
 
     @Option(help: "How many images.")
@@ -56,6 +56,7 @@ struct Top: ParsableCommand {
     @OptionGroup var json: JSONOption
 
     func validate() throws {
+        try checkNeuron(neuron)
         if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     }
 
@@ -102,13 +103,15 @@ struct Categories: ParsableCommand {
 
     @OptionGroup var indexOptions: IndexOptions
 
-    @Option(help: "The neuron.")
+    @Option(parsing: .unconditional, help: "The neuron.")
     var neuron: Int
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the plot as PNG.", valueName: "plot.png"))
     var output: String?
 
     @OptionGroup var json: JSONOption
+
+    func validate() throws { try checkNeuron(neuron) }
 
     struct Row: Encodable {
         let name: String
@@ -165,13 +168,15 @@ struct Histogram: ParsableCommand {
 
     @OptionGroup var indexOptions: IndexOptions
 
-    @Option(help: "The neuron.")
+    @Option(parsing: .unconditional, help: "The neuron.")
     var neuron: Int
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the example images as a grid PNG.", valueName: "examples.png"))
     var output: String?
 
     @OptionGroup var json: JSONOption
+
+    func validate() throws { try checkNeuron(neuron) }
 
     struct Bin: Encodable {
         let low: Double

@@ -787,6 +787,15 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("gone.png: a dangling symbolic link"), result.stderr)
     }
 
+    func testANegativeNeuronIsRefusedInWordsNotAsAMissingValue() throws {
+        let index = scratch.appendingPathComponent("none.index").path
+        for command in [["visualize"], ["dream"], ["maxtext", "--index", index], ["top", "--index", index],
+                        ["categories", "--index", index], ["histogram", "--index", index]] {
+            let message = try failure(command + ["--neuron", "-1"])
+            XCTAssertEqual(message, "clipscope: --neuron must be 0 or more (neurons are numbered from 0), got -1", "\(command)")
+        }
+    }
+
     func testStroopDrawsTheToysPresetAndAnswersInTheDocumentedShape() throws {
         let figure = scratch.appendingPathComponent("stroop.png").path
         let answer = try json(["stroop", "--runs", scratch.path, "-o", figure])
