@@ -7,6 +7,11 @@ import Tensor
 public struct SkippedFile: Codable, Sendable, Equatable {
     public let path: String
     public let error: String
+
+    public init(path: String, error: String) {
+        self.path = path
+        self.error = error
+    }
 }
 
 /// Scans folders of images into an activation index: only new or changed files are

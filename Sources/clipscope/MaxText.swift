@@ -97,9 +97,6 @@ struct MaxText: ParsableCommand {
             targets = images
             name = "maxtext-" + ((images[0] as NSString).lastPathComponent as NSString).deletingPathExtension
         }
-        for path in targets where !FileManager.default.isReadableFile(atPath: path) {
-            throw CommandFailure("\(path): no such image")
-        }
         var words: [String]?
         if let vocabulary {
             guard let text = try? String(contentsOfFile: vocabulary, encoding: .utf8) else {

@@ -842,6 +842,26 @@ final class CLITests: XCTestCase {
 
     // MARK: - Maximal text
 
+    func testMaxtextSkipsAndNamesABadImageAmongSeveral() throws {
+        let image = scratch.appendingPathComponent("card.png").path
+        try Image.testCard(width: 64, height: 64, seed: 3).writePNG(path: image)
+        let words = scratch.appendingPathComponent("words.txt")
+        try "red\ndog\nring\n".write(to: words, atomically: true, encoding: .utf8)
+        let quick = ["--model", Self.modelPT, "--epochs", "1", "--steps", "2", "--vocabulary", words.path]
+        let result = try clipscope(["maxtext", image, CLITests.broken, "-o", scratch.appendingPathComponent("mt").path, "--json"] + quick)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let answer = try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        XCTAssertEqual(objects(answer["skipped"]).compactMap { $0["path"] as? String }, [CLITests.broken])
+        XCTAssertFalse(objects(answer["texts"]).isEmpty)
+        XCTAssertEqual(result.stderrLines.filter { $0.contains("skipped \(CLITests.broken)") }.count, 1, result.stderr)
+        // None readable: each is named, then the job fails (like classify and activations).
+        let none = try clipscope(["maxtext", CLITests.broken, scratch.appendingPathComponent("gone.png").path,
+                                  "-o", scratch.appendingPathComponent("mt2").path] + quick)
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertEqual(none.stderrLines.last, "clipscope: none of the 2 images could be read", none.stderr)
+        XCTAssertEqual(none.stderrLines.filter { $0.contains("skipped") }.count, 2, none.stderr)
+    }
+
     func testMaxtextRanksTextsForAnImageOrANeuronAndRefusesAnIndexOfAnotherModel() throws {
         let photos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ImagingTests/Fixtures").standardized
         let folder = scratch.appendingPathComponent("photos/all")
