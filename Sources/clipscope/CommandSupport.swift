@@ -107,7 +107,7 @@ struct BatchOptions: ParsableArguments {
     var batchSize = 8
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard batchSize >= 1 else { throw CommandFailure("--batch-size must be at least 1, got \(batchSize)") }
     }
 }
 

@@ -57,7 +57,7 @@ struct Top: ParsableCommand {
 
     func validate() throws {
         try checkNeuron(neuron)
-        if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
+        if k < 1 { throw CommandFailure("--k must be at least 1, got \(k)") }
     }
 
     static func ranking(index: ActivationIndex, scan: ScanInfo, neuron: Int, k: Int, bottom: Bool) throws -> [RankedImage] {
@@ -248,7 +248,7 @@ struct Neurons: ParsableCommand {
     }
 
     func validate() throws {
-        if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
+        if k < 1 { throw CommandFailure("--k must be at least 1, got \(k)") }
     }
 
     func run() throws {
@@ -333,9 +333,9 @@ struct Label: ParsableCommand {
     }
 
     func validate() throws {
-        if text != nil && setNeuron == nil { throw ValidationError("TEXT is only for --set N TEXT") }
-        if note != nil && setNeuron == nil { throw ValidationError("--note goes with --set N") }
-        if !(1...NeuronSummary.rankedCount).contains(top) { throw ValidationError("--top must be within 1...\(NeuronSummary.rankedCount)") }
+        if text != nil && setNeuron == nil { throw CommandFailure("TEXT is only for --set N TEXT") }
+        if note != nil && setNeuron == nil { throw CommandFailure("--note goes with --set N") }
+        if !(1...NeuronSummary.rankedCount).contains(top) { throw CommandFailure("--top must be within 1...\(NeuronSummary.rankedCount)") }
     }
 
     func run() throws {

@@ -372,7 +372,7 @@ final class CLITests: XCTestCase {
                                    (["--locked-text-learning-rate", "0"], "--locked-text-learning-rate must be positive"),
                                    (["--temperature-learning-rate-scale=-2"], "--temperature-learning-rate-scale must be positive")] {
             let result = try clipscope(["toy", "train", "-o", out] + arguments)
-            XCTAssertEqual(result.status, 64, "\(arguments)")
+            XCTAssertEqual(result.status, 1, "\(arguments)")
             let message = result.stderrLines.first ?? ""
             XCTAssertTrue(message.hasPrefix("clipscope: \(named)"), message)
         }
@@ -785,6 +785,25 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(skipped.count, 1, "\(skipped)")
         XCTAssertTrue((skipped.first?["file"] as? String ?? "").hasSuffix("gone.png"), "\(skipped)")
         XCTAssertTrue(result.stderr.contains("gone.png: a dangling symbolic link"), result.stderr)
+    }
+
+    func testEveryFailureExitsOneRefusedOptionsInOneLine() throws {
+        let index = scratch.appendingPathComponent("none.index").path
+        // Refused values, checked before any work: one line each.
+        for arguments in [["top", "--index", index, "--neuron", "1", "--k", "0"], ["show"], ["stroop", "--top", "0"],
+                          ["bench", "--runs", "0"], ["classify", "--labels", "a,b", "--top", "0", "x.png"]] {
+            let result = try clipscope(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stderrLines.count, 1, "\(arguments): \(result.stderr)")
+        }
+        // Usage errors ArgumentParser finds, and a failure while running.
+        for arguments in [["visualize", "--neuron"], ["top", "--neuron", "abc", "--index", index], ["grid", "--no-such-option"],
+                          ["top", "--index", index, "--neuron", "1"]] {
+            let result = try clipscope(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderrLines.first?.hasPrefix("clipscope: ") ?? false, result.stderr)
+        }
+        XCTAssertEqual(try clipscope(["top", "--help"]).status, 0)
     }
 
     func testANegativeNeuronIsRefusedInWordsNotAsAMissingValue() throws {
