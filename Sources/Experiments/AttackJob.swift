@@ -65,7 +65,7 @@ public struct AttackJob: JobSpec, Equatable {
 
     public func run(_ context: JobContext) throws -> Result {
         try validate()
-        let painter = AttackPainter(font: try Font.load(path: font).font)
+        let painter = AttackPainter(font: try Font.chosen(path: font))
         let clean: Image
         do { clean = try DecodedImage.load(path: image).convertedToRGB() } catch {
             throw InvalidParameter("image", "\(image): \(ImageBatches.reason(error, path: image))")
@@ -218,9 +218,10 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
 
     public func run(_ context: JobContext) throws -> Result {
         try validate()
-        let painter = AttackPainter(font: try Font.load(path: font).font)
-        let walked: [ImageFile]
-        do { walked = try ImageFolders.walk(folders) } catch { throw InvalidParameter("dir", "\(error)") }
+        let painter = AttackPainter(font: try Font.chosen(path: font))
+        let walk: ImageFolders.Walk
+        do { walk = try ImageFolders.walk(folders) } catch { throw InvalidParameter("dir", "\(error)") }
+        let walked = walk.files
         let files = shard.map { shard in walked.filter { shard.contains(relativePath: $0.relativePath) } } ?? walked
         guard !files.isEmpty else {
             throw InvalidParameter("dir", "\(folders.joined(separator: ", ")) holds no images (jpg, jpeg, png)"
@@ -228,6 +229,11 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         try claimFolder()
         var outcomes = try Self.readOutcomes(resultsPath)
+        // Links the walk could not follow are listed each run (they are not in results.jsonl).
+        for link in walk.skipped {
+            context.log("skipped \(link.path): \(link.error)", level: .warning)
+            outcomes.append(ImageOutcome(file: link.path, error: link.error))
+        }
         let done = Set(outcomes.map(\.file))
         let remaining = files.filter { !done.contains($0.relativePath) }
         context.setTotal(files.count)
@@ -261,6 +267,7 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         var attackedImages: [Image] = [], coverage: [Double] = [], changed: [Double] = []
         for pair in attacks {
+            try painter.checkPlacement(pair.text, style: style, width: clean.width, height: clean.height)
             let attacked = try painter.attack(clean, text: pair.text, style: style)
             let measured = AttackCoverage(clean: clean, attacked: attacked)
             coverage.append(measured.coverage)

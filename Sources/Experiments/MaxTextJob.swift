@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import Imaging
+import Index
 import Jobs
 import Tensor
 
@@ -40,9 +41,11 @@ public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
         public let run: String
         public let texts: [Text]
         public let secondsPerStep: Double
+        /// Images that could not be read; the target is the mean of the others.
+        public let skipped: [SkippedFile]
 
         enum CodingKeys: String, CodingKey {
-            case run, texts
+            case run, texts, skipped
             case secondsPerStep = "seconds_per_step"
         }
     }
@@ -69,13 +72,18 @@ public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
 
     public func run(_ context: JobContext) throws -> Result {
         try validate()
-        let model = try CLIPModel.shared(model: model, executor: context.executor)
-        var decoded: [DecodedImage] = []
+        // Like the other batches: an unreadable image is skipped and named, unless none is left.
+        var decoded: [DecodedImage] = [], skipped: [SkippedFile] = []
         for path in images {
             do { decoded.append(try DecodedImage.load(path: path)) } catch {
-                throw JobFailure(message: "\(path): \(ImageBatches.reason(error, path: path))")
+                let reason = ImageBatches.reason(error, path: path)
+                if images.count == 1 { throw JobFailure(message: "\(path): \(reason)") }
+                context.log("skipped \(path): \(reason)", level: .warning)
+                skipped.append(SkippedFile(path: path, error: reason))
             }
         }
+        if decoded.isEmpty { throw JobFailure(message: "none of the \(images.count) images could be read") }
+        let model = try CLIPModel.shared(model: model, executor: context.executor)
         let target = try context.compute { () -> [Float] in
             let embeddings = model.encodeImages(model.pixels(decoded)).l2Normalized().rows()
             var mean = [Float](repeating: 0, count: model.config.embedDim)
@@ -118,7 +126,7 @@ public struct MaxTextJob: JobSpec, Equatable, ClaimsRunFolder {
         }
         context.artefact(JobArtefact(name: "texts", path: textsPath, step: settings.epochs * steps))
         return Result(run: output, texts: search.ranked.map { Text(text: $0.text, cosine: $0.cosine) },
-                      secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0)
+                      secondsPerStep: timed.steps > 0 ? timed.seconds / Double(timed.steps) : 0, skipped: skipped)
     }
 
     var identity: MaxTextJob {

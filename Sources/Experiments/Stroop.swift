@@ -51,6 +51,7 @@ public struct StroopSettings: Codable, Sendable, Equatable {
         if colours.count < 2 { throw InvalidParameter("colours", "need at least 2, got \(colours.count)") }
         if width < 8 || height < 8 { throw InvalidParameter("size", "\(width)x\(height) is too small") }
         if !(fontSize > 0) { throw InvalidParameter("font-size", "must be positive") }
+        if neutralWords.isEmpty { throw InvalidParameter("neutral", "needs at least one word (the neutral ink accuracy is over them)") }
         if !template.contains("{}") { throw InvalidParameter("template", "'\(template)' has no {} for the colour") }
         if Set(colours.map(\.name)).count != colours.count { throw InvalidParameter("colours", "names repeat") }
         if colours.contains(where: { $0.rgb.count != 3 }) { throw InvalidParameter("colours", "each needs 3 RGB values") }
@@ -149,7 +150,7 @@ public struct StroopJob: JobSpec, Equatable {
 
     public func run(_ context: JobContext) throws -> Result {
         try validate()
-        let font = try Font.load(path: font).font
+        let font = try Font.chosen(path: font)
         for word in settings.colours.map(\.name) + settings.neutralWords {
             let box = font.measure(word, style: TextStyle(size: settings.fontSize))
             if box.width > settings.width || box.height > settings.height {

@@ -177,6 +177,15 @@ public struct AttackPainter {
                                    + String(format: "%.0f", style.resolvedSize(width: width, height: height))
                                    + " (it needs \(box.width)x\(box.height)); use a smaller --size")
         }
+        try checkPlacement(text, style: style, width: width, height: height)
+    }
+
+    /// Refuses a placement that puts the text wholly outside the image (it would change nothing).
+    public func checkPlacement(_ text: String, style: AttackStyle, width: Int, height: Int) throws {
+        for place in try boxes(text, style: style, width: width, height: height)
+        where place.x >= width || place.y >= height || place.x + place.box.width <= 0 || place.y + place.box.height <= 0 {
+            throw InvalidParameter("position", "'\(style.placement.description)' puts '\(text)' outside the \(width)x\(height) image")
+        }
     }
 
     /// `image` (as RGB) with `text` drawn at every position of the style's placement.

@@ -129,6 +129,12 @@ public final class Font {
         throw FontError("font not found: \(defaultPath) (install the fonts-dejavu-core package)")
     }
 
+    /// The font the user named, or the standard face when none was: a file that cannot be
+    /// opened is an error naming it, never a silent fallback (jobs record the path they were given).
+    public static func chosen(path: String?) throws -> Font {
+        try path.map { try Font(path: $0) } ?? standard()
+    }
+
     /// The font at `path`, or the standard face with a one-line warning when it cannot be opened.
     public static func load(path: String?) throws -> (font: Font, warning: String?) {
         guard let path else { return (try standard(), nil) }

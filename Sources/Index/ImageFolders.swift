@@ -53,11 +53,20 @@ public enum ImageFolders {
         URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
+    /// What a walk found: the images, and the links it could not follow (with why).
+    public struct Walk: Sendable, Equatable {
+        public var files: [ImageFile] = []
+        /// Dangling links and link loops, with the reason, sorted by path.
+        public var skipped: [SkippedFile] = []
+    }
+
     /// Every image under each folder (hidden files and folders skipped), sorted by path.
+    /// Symbolic links are followed, the folder given as one too; a link that leads nowhere or
+    /// back into a folder it is inside is listed as skipped, not followed.
     /// Throws for a missing folder and for a folder without images.
-    public static func walk(_ folders: [String]) throws -> [ImageFile] {
+    public static func walk(_ folders: [String]) throws -> Walk {
         guard !folders.isEmpty else { throw IndexError("give at least one folder of images to scan") }
-        var files: [ImageFile] = []
+        var walk = Walk()
         var seen = Set<String>()
         for folder in folders {
             let root = absolute(folder)
@@ -66,26 +75,61 @@ public enum ImageFolders {
                 throw IndexError("\(folder): no such folder")
             }
             guard isDirectory.boolValue else { throw IndexError("\(folder): not a folder") }
+            guard let realRoot = realPath(root) else { throw IndexError("\(folder): cannot list the folder") }
             let rootName = URL(fileURLWithPath: root).lastPathComponent
-            guard let enumerator = FileManager.default.enumerator(
-                at: URL(fileURLWithPath: root, isDirectory: true), includingPropertiesForKeys: [.isRegularFileKey],
-                options: [.skipsHiddenFiles]) else { throw IndexError("\(folder): cannot list the folder") }
             var found = 0
-            for case let url as URL in enumerator {
-                guard extensions.contains(url.pathExtension.lowercased()) else { continue }
-                let path = url.standardizedFileURL.path
-                guard path.hasPrefix(root + "/") else { continue }
-                guard let (size, mtime) = fileState(path), !seen.contains(path) else { continue }
-                seen.insert(path)
-                let relative = String(path.dropFirst(root.count + 1))
-                let components = relative.split(separator: "/")
-                let category = components.count > 1 ? String(components[0]) : rootName
-                files.append(ImageFile(path: path, relativePath: relative, category: category, size: size, mtimeNanoseconds: mtime))
-                found += 1
+            // Depth first, in name order; `inside` holds the real paths of the folders above, so a
+            // link back to one of them (a loop) is noticed instead of followed forever.
+            var pending: [(path: String, inside: Set<String>)] = [(root, [realRoot])]
+            while let (directory, inside) = pending.popLast() {
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+                    if directory == root { throw IndexError("\(folder): cannot list the folder") }
+                    walk.skipped.append(SkippedFile(path: directory, error: "cannot list the folder"))
+                    continue
+                }
+                var subfolders: [(path: String, inside: Set<String>)] = []
+                for name in names.sorted() where !name.hasPrefix(".") {
+                    let path = directory + "/" + name
+                    var info = stat()
+                    guard stat(path, &info) == 0 else {
+                        let reason = errno == ELOOP ? "a symbolic link loop" : "a dangling symbolic link"
+                        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                            walk.skipped.append(SkippedFile(path: path, error: "\(reason) (to \(target))"))
+                        }
+                        continue
+                    }
+                    if (info.st_mode & S_IFMT) == S_IFDIR {
+                        guard let real = realPath(path) else { continue }
+                        if inside.contains(real) {
+                            walk.skipped.append(SkippedFile(path: path, error: "a symbolic link loop (back to \(real))"))
+                        } else {
+                            subfolders.append((path, inside.union([real])))
+                        }
+                        continue
+                    }
+                    guard extensions.contains((name as NSString).pathExtension.lowercased()),
+                          let (size, mtime) = fileState(path), !seen.contains(path) else { continue }
+                    seen.insert(path)
+                    let relative = String(path.dropFirst(root.count + 1))
+                    let components = relative.split(separator: "/")
+                    let category = components.count > 1 ? String(components[0]) : rootName
+                    walk.files.append(ImageFile(path: path, relativePath: relative, category: category, size: size, mtimeNanoseconds: mtime))
+                    found += 1
+                }
+                pending += subfolders.reversed()
             }
             if found == 0 { throw IndexError("\(folder): no images (.jpg, .jpeg, .png) found") }
         }
-        return files.sorted { $0.path < $1.path }
+        walk.files.sort { $0.path < $1.path }
+        walk.skipped.sort { $0.path < $1.path }
+        return walk
+    }
+
+    /// The path with every symbolic link resolved; nil when it cannot be.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Size and modification time (ns) of a regular file; nil for anything else.

@@ -7,6 +7,11 @@ import Tensor
 public struct SkippedFile: Codable, Sendable, Equatable {
     public let path: String
     public let error: String
+
+    public init(path: String, error: String) {
+        self.path = path
+        self.error = error
+    }
 }
 
 /// Scans folders of images into an activation index: only new or changed files are
@@ -76,7 +81,9 @@ public struct ScanJob: JobSpec {
 
     public func run(_ context: JobContext) throws -> Result {
         guard batchSize >= 1 else { throw InvalidParameter("batchSize", "must be at least 1, got \(batchSize)") }
-        let walked = try ImageFolders.walk(folders)
+        let walk = try ImageFolders.walk(folders)
+        let walked = walk.files
+        for link in walk.skipped { context.log("skipped \(link.path): \(link.error)", level: .warning) }
         try context.checkCancellation()
         let model = try CLIPModel.shared(model: model, executor: context.executor)
         let identity = context.compute { model.identity }
@@ -110,7 +117,8 @@ public struct ScanJob: JobSpec {
             context.log("summarising \(model.config.neuronCount) neurons over \(scan.imageCount) images")
             try index.summarize(scan: scan, isCancelled: { token.isCancelled })
         }
-        let skipped = try index.entries(scan: scan.id, status: .skipped).map { SkippedFile(path: $0.path, error: $0.error ?? "unreadable") }
+        let unreadable = try index.entries(scan: scan.id, status: .skipped).map { SkippedFile(path: $0.path, error: $0.error ?? "unreadable") }
+        let skipped = (unreadable + walk.skipped).sorted { $0.path < $1.path }
         return Result(index: index.path, scan: scan.id, scanned: writer.computed, skipped: skipped,
                       imagesPerSecond: writer.computed > 0 ? Double(writer.computed) / max(seconds, 1e-9) : 0,
                       unchanged: plan.unchanged, removed: plan.removed, images: scan.imageCount)

@@ -378,7 +378,9 @@ public struct AppState {
             screen = .neurons
             return []
         }
-        return requestQuit()
+        // The list is the top: Esc has nothing to go back to. Quitting is q's, which asks while jobs run.
+        message = ("q quits", false)
+        return []
     }
 
     mutating func requestQuit() -> [Effect] {

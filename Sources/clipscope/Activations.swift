@@ -33,7 +33,7 @@ struct Activations: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if files.isEmpty { throw ValidationError("give at least one image FILE") }
+        if files.isEmpty { throw CommandFailure("give at least one image FILE") }
         _ = try Self.parseNeurons(neurons)
     }
 
@@ -48,10 +48,10 @@ struct Activations: ParsableCommand {
             } else if bounds.count == 2, let low = bounds[0], let high = bounds[1], low >= 0, low <= high {
                 ids += Array(low...high)
             } else {
-                throw ValidationError("--neurons: '\(text)' is not a neuron id or a range like 10-19")
+                throw CommandFailure("--neurons: '\(text)' is not a neuron id or a range like 10-19")
             }
         }
-        guard !ids.isEmpty else { throw ValidationError("--neurons: give at least one neuron id") }
+        guard !ids.isEmpty else { throw CommandFailure("--neurons: give at least one neuron id") }
         var seen = Set<Int>()
         return ids.filter { seen.insert($0).inserted }
     }

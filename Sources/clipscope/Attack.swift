@@ -2,13 +2,15 @@ import ArgumentParser
 import CLIP
 import Experiments
 import Foundation
+import Imaging
 import Index
 import Jobs
 import ToyWorld
 
 /// The look and place of attack text, shared by `attack` and the app's attack lab.
 struct AttackStyleOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Where the text goes: paper (its 8 origins, scaled), center, or X,Y (baseline-left, image pixels). Default: paper; center for the toy model.", valueName: "WHERE"))
+    // Unconditional: an origin left of or above the image (-20,-10) is a value, not an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where the text goes: paper (its 8 origins, scaled), center, or X,Y (baseline-left, image pixels). Default: paper; center for the toy model.", valueName: "WHERE"))
     var position: String?
 
     @Option(help: ArgumentHelp("Em size in pixels (default: the paper's, scaled to the image; a fifth of the side for the toy model).", valueName: "PX"))
@@ -25,6 +27,10 @@ struct AttackStyleOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("A TrueType/OpenType font file (default DejaVu Sans).", valueName: "FILE"))
     var font: String?
+
+    func validate() throws {
+        try checkFont(font)
+    }
 
     func style(model: String) throws -> AttackStyle {
         let toy = ToyAttackDefaults.isToy(model)
@@ -175,7 +181,6 @@ struct Attack: ParsableCommand {
                 try runCommandJob(job, token: InterruptCancels.installedToken(),
                                   interrupted: "attack interrupted; the images so far are in \(folder): run the same command to continue")
             }
-            for skipped in result.skipped { FileHandle.standardError.write(Data("clipscope: skipped \(skipped.file): \(skipped.error)\n".utf8)) }
             try Attack.report(result, csv: output, json: json.json)
         }
     }
@@ -262,6 +267,7 @@ struct Stroop: ParsableCommand {
 
     func validate() throws {
         if toy && paper { throw CommandFailure("--toy and --paper: choose one preset") }
+        try checkFont(font)
         if top < 1 { throw CommandFailure("--top must be at least 1, got \(top)") }
     }
 
@@ -283,6 +289,12 @@ struct Stroop: ParsableCommand {
         print(StroopJob.summary(of: result))
         print("figure: \(output ?? result.figure ?? "-")")
     }
+}
+
+/// Refuses a `--font` that cannot be opened before any work, naming the file (the jobs would
+/// too, but only after loading the model).
+func checkFont(_ path: String?) throws {
+    if let path { _ = try failing { try Font(path: path) } }
 }
 
 /// Copies a run folder's file to where `-o` asked for it (replacing what is there, making its folder).

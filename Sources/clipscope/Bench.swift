@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        guard runs >= 1 else { throw CommandFailure("--runs must be at least 1") }
     }
 
     func run() throws {
@@ -45,7 +45,7 @@ struct Bench: ParsableCommand {
         #endif
         let wanted = filter?.split(separator: ",").map(String.init) ?? []
         let selected = Benchmark.all.filter { benchmark in wanted.isEmpty || wanted.contains { benchmark.name.contains($0) } }
-        guard !selected.isEmpty else { throw ValidationError("no benchmark matches --filter \(filter!)") }
+        guard !selected.isEmpty else { throw CommandFailure("no benchmark matches --filter \(filter!)") }
         if !json {
             print("BLAS: \(BLAS.description), one thread per call; \(Parallel.workers) workers share loops and GEMM parts")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Jobs
 
 @main
@@ -26,13 +27,19 @@ struct CLIPScope: ParsableCommand {
     /// Every failure is printed as `clipscope: <one line>` (errors describe themselves in one line).
     static var _errorPrefix: String { "clipscope: " }
 
-    /// The one error funnel: parameters named by the libraries are shown as options.
+    /// The one error funnel: parameters named by the libraries are shown as options, and every
+    /// failure exits 1 (docs/CLI.md), usage errors too (ArgumentParser's own would exit 64).
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: presentable(error))
+            let error = presentable(error)
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode.failure)
+            }
+            exit(withError: error)
         }
     }
 

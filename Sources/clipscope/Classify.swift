@@ -33,9 +33,9 @@ struct Classify: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one IMAGE to classify") }
-        if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
-        if !template.contains("{}") { throw ValidationError("--template must contain {} where the label goes, got '\(template)'") }
+        if images.isEmpty { throw CommandFailure("give at least one IMAGE to classify") }
+        if top < 1 { throw CommandFailure("--top must be at least 1, got \(top)") }
+        if !template.contains("{}") { throw CommandFailure("--template must contain {} where the label goes, got '\(template)'") }
     }
 
     /// The labels `--labels` names: a file, the embedded ImageNet classes, or a comma-separated list.

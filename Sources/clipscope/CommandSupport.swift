@@ -95,13 +95,19 @@ func nothingRead(_ count: Int) -> CommandFailure {
     CommandFailure(count == 1 ? "the image could not be read" : "none of the \(count) images could be read")
 }
 
+/// Refuses a negative `--neuron` in words (`--neuron` is parsed unconditionally, so -1 reaches
+/// here as a number instead of being taken for an option and reported as a missing value).
+func checkNeuron(_ neuron: Int?) throws {
+    if let neuron, neuron < 0 { throw CommandFailure("--neuron must be 0 or more (neurons are numbered from 0), got \(neuron)") }
+}
+
 /// `--batch-size N`: images per forward pass.
 struct BatchOptions: ParsableArguments {
     @Option(help: "Images per forward pass (results do not depend on it).")
     var batchSize = 8
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard batchSize >= 1 else { throw CommandFailure("--batch-size must be at least 1, got \(batchSize)") }
     }
 }
 

@@ -18,7 +18,7 @@ struct Dream: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "The neuron to dream of.")
+    @Option(parsing: .unconditional, help: "The neuron to dream of.")
     var neuron: Int
 
     @Option(help: ArgumentHelp("Start from this image instead of noise.", valueName: "FILE"))
@@ -69,6 +69,7 @@ struct Dream: ParsableCommand {
     }
 
     func validate() throws {
+        try checkNeuron(neuron)
         do { try job().settings.validate() } catch let error as InvalidParameter { throw CommandFailure(error) }
         if let image, !FileManager.default.isReadableFile(atPath: image) { throw CommandFailure("--image \(image): no such file") }
     }

@@ -32,7 +32,7 @@ struct Embed: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if images.isEmpty && texts.isEmpty { throw ValidationError("give at least one --image F or --text T") }
+        if images.isEmpty && texts.isEmpty { throw CommandFailure("give at least one --image F or --text T") }
     }
 
     struct ImageEmbedding: Encodable { let path: String; let embedding: [Float] }

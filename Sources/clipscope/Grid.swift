@@ -37,11 +37,11 @@ struct Grid: ParsableCommand {
     var font: String?
 
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one IMAGE for the grid") }
-        if cols < 1 { throw ValidationError("--cols must be at least 1, got \(cols)") }
-        if !(16...4096).contains(cell) { throw ValidationError("--cell must be within 16...4096, got \(cell)") }
+        if images.isEmpty { throw CommandFailure("give at least one IMAGE for the grid") }
+        if cols < 1 { throw CommandFailure("--cols must be at least 1, got \(cols)") }
+        if !(16...4096).contains(cell) { throw CommandFailure("--cell must be within 16...4096, got \(cell)") }
         if captions.count > images.count {
-            throw ValidationError("\(captions.count) captions for \(images.count) images")
+            throw CommandFailure("\(captions.count) captions for \(images.count) images")
         }
     }
 

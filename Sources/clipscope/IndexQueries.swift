@@ -36,7 +36,7 @@ struct Top: ParsableCommand {
 
     @OptionGroup var indexOptions: IndexOptions
 
-    @Option(help: "The neuron.")
+    @Option(parsing: .unconditional, help: "The neuron.")
     var neuron: Int
 
     @Option(help: "How many images.")
@@ -56,7 +56,8 @@ struct Top: ParsableCommand {
     @OptionGroup var json: JSONOption
 
     func validate() throws {
-        if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
+        try checkNeuron(neuron)
+        if k < 1 { throw CommandFailure("--k must be at least 1, got \(k)") }
     }
 
     static func ranking(index: ActivationIndex, scan: ScanInfo, neuron: Int, k: Int, bottom: Bool) throws -> [RankedImage] {
@@ -102,13 +103,15 @@ struct Categories: ParsableCommand {
 
     @OptionGroup var indexOptions: IndexOptions
 
-    @Option(help: "The neuron.")
+    @Option(parsing: .unconditional, help: "The neuron.")
     var neuron: Int
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the plot as PNG.", valueName: "plot.png"))
     var output: String?
 
     @OptionGroup var json: JSONOption
+
+    func validate() throws { try checkNeuron(neuron) }
 
     struct Row: Encodable {
         let name: String
@@ -165,13 +168,15 @@ struct Histogram: ParsableCommand {
 
     @OptionGroup var indexOptions: IndexOptions
 
-    @Option(help: "The neuron.")
+    @Option(parsing: .unconditional, help: "The neuron.")
     var neuron: Int
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the example images as a grid PNG.", valueName: "examples.png"))
     var output: String?
 
     @OptionGroup var json: JSONOption
+
+    func validate() throws { try checkNeuron(neuron) }
 
     struct Bin: Encodable {
         let low: Double
@@ -243,7 +248,7 @@ struct Neurons: ParsableCommand {
     }
 
     func validate() throws {
-        if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
+        if k < 1 { throw CommandFailure("--k must be at least 1, got \(k)") }
     }
 
     func run() throws {
@@ -328,9 +333,9 @@ struct Label: ParsableCommand {
     }
 
     func validate() throws {
-        if text != nil && setNeuron == nil { throw ValidationError("TEXT is only for --set N TEXT") }
-        if note != nil && setNeuron == nil { throw ValidationError("--note goes with --set N") }
-        if !(1...NeuronSummary.rankedCount).contains(top) { throw ValidationError("--top must be within 1...\(NeuronSummary.rankedCount)") }
+        if text != nil && setNeuron == nil { throw CommandFailure("TEXT is only for --set N TEXT") }
+        if note != nil && setNeuron == nil { throw CommandFailure("--note goes with --set N") }
+        if !(1...NeuronSummary.rankedCount).contains(top) { throw CommandFailure("--top must be within 1...\(NeuronSummary.rankedCount)") }
     }
 
     func run() throws {

@@ -27,7 +27,7 @@ struct MaxText: ParsableCommand {
     @Option(help: ArgumentHelp("An index whose neuron's top images are the target (with --neuron).", valueName: "PATH"))
     var index: String?
 
-    @Option(help: "The neuron of --index.")
+    @Option(parsing: .unconditional, help: "The neuron of --index.")
     var neuron: Int?
 
     @Option(help: "How many of the neuron's top images.")
@@ -70,6 +70,7 @@ struct MaxText: ParsableCommand {
     func validate() throws {
         if images.isEmpty == (index == nil) { throw CommandFailure("give IMAGE... or --index I --neuron N") }
         if index != nil, neuron == nil { throw CommandFailure("--index needs --neuron N") }
+        try checkNeuron(neuron)
         if k < 1 { throw CommandFailure("--k must be at least 1, got \(k)") }
         do { try settings().validate() } catch let error as InvalidParameter { throw CommandFailure(error) }
     }
@@ -95,9 +96,6 @@ struct MaxText: ParsableCommand {
         } else {
             targets = images
             name = "maxtext-" + ((images[0] as NSString).lastPathComponent as NSString).deletingPathExtension
-        }
-        for path in targets where !FileManager.default.isReadableFile(atPath: path) {
-            throw CommandFailure("\(path): no such image")
         }
         var words: [String]?
         if let vocabulary {

@@ -48,7 +48,7 @@ struct Scan: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if folders.isEmpty { throw ValidationError("give at least one DIR of images to scan") }
+        if folders.isEmpty { throw CommandFailure("give at least one DIR of images to scan") }
     }
 
     func run() throws {
@@ -109,7 +109,7 @@ struct IndexCommand: ParsableCommand {
         @OptionGroup var json: JSONOption
 
         func validate() throws {
-            if inputs.isEmpty { throw ValidationError("give the INDEX files to merge") }
+            if inputs.isEmpty { throw CommandFailure("give the INDEX files to merge") }
         }
 
         func run() throws {

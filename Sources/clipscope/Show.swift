@@ -37,13 +37,13 @@ struct Show: ParsableCommand {
     var noNames = false
 
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one IMAGE to show") }
-        if cols < 1 { throw ValidationError("--cols must be at least 1, got \(cols)") }
+        if images.isEmpty { throw CommandFailure("give at least one IMAGE to show") }
+        if cols < 1 { throw CommandFailure("--cols must be at least 1, got \(cols)") }
         if !["auto", "truecolor", "256"].contains(colors) {
-            throw ValidationError("--colors must be auto, truecolor or 256, got '\(colors)'")
+            throw CommandFailure("--colors must be auto, truecolor or 256, got '\(colors)'")
         }
-        if let width, width < 1 { throw ValidationError("--width must be at least 1, got \(width)") }
-        if let height, height < 1 { throw ValidationError("--height must be at least 1, got \(height)") }
+        if let width, width < 1 { throw CommandFailure("--width must be at least 1, got \(width)") }
+        if let height, height < 1 { throw CommandFailure("--height must be at least 1, got \(height)") }
     }
 
     func run() throws {
@@ -168,7 +168,7 @@ struct GraphicsOptions: ParsableArguments {
     var sixelColors = 256
 
     func validate() throws {
-        if !(2...256).contains(sixelColors) { throw ValidationError("--sixel-colors must be 2-256, got \(sixelColors)") }
+        if !(2...256).contains(sixelColors) { throw CommandFailure("--sixel-colors must be 2-256, got \(sixelColors)") }
     }
 
     /// What the terminal can show, as these options narrow it.

@@ -33,14 +33,14 @@ struct TUICommand: ParsableCommand {
     var demoScenes = ToyDemo.galleryCount
 
     func validate() throws {
-        if demoScenes < 8 { throw ValidationError("--demo-scenes must be at least 8, got \(demoScenes)") }
+        if demoScenes < 8 { throw CommandFailure("--demo-scenes must be at least 8, got \(demoScenes)") }
         if let index, !FileManager.default.fileExists(atPath: index), scan == nil {
-            throw ValidationError("--index \(index): no such index (scan a folder into it with --scan DIR)")
+            throw CommandFailure("--index \(index): no such index (scan a folder into it with --scan DIR)")
         }
         if let scan {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: scan, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("--scan \(scan): no such folder")
+                throw CommandFailure("--scan \(scan): no such folder")
             }
         }
     }

@@ -16,7 +16,7 @@ struct Tokenize: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if texts.isEmpty { throw ValidationError("give at least one TEXT to tokenize") }
+        if texts.isEmpty { throw CommandFailure("give at least one TEXT to tokenize") }
     }
 
     /// Text in double quotes, with the characters that would break the table escaped.

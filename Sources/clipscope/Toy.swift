@@ -124,34 +124,34 @@ struct ToyTrain: ParsableCommand {
     @OptionGroup var json: JSONOption
 
     func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
-        if batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
-        if let readingSteps, readingSteps < 0 { throw ValidationError("--reading-steps cannot be negative") }
-        if conceptHeadWeight < 0 { throw ValidationError("--concept-head-weight cannot be negative") }
-        if let conceptHeadSteps, conceptHeadSteps < 0 { throw ValidationError("--concept-head-steps cannot be negative") }
-        if let webSteps, webSteps < 0 { throw ValidationError("--web-steps cannot be negative") }
-        if webInkTwins < 0 { throw ValidationError("--web-ink-twins cannot be negative") }
-        if webColourTwins < 0 { throw ValidationError("--web-colour-twins cannot be negative") }
+        if let steps, steps < 1 { throw CommandFailure("--steps must be at least 1, got \(steps)") }
+        if checkpointEvery < 1 { throw CommandFailure("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if batchSize < 2 { throw CommandFailure("--batch-size must be at least 2, got \(batchSize)") }
+        if let readingSteps, readingSteps < 0 { throw CommandFailure("--reading-steps cannot be negative") }
+        if conceptHeadWeight < 0 { throw CommandFailure("--concept-head-weight cannot be negative") }
+        if let conceptHeadSteps, conceptHeadSteps < 0 { throw CommandFailure("--concept-head-steps cannot be negative") }
+        if let webSteps, webSteps < 0 { throw CommandFailure("--web-steps cannot be negative") }
+        if webInkTwins < 0 { throw CommandFailure("--web-ink-twins cannot be negative") }
+        if webColourTwins < 0 { throw CommandFailure("--web-colour-twins cannot be negative") }
         if webInkTwins + webColourTwins > batchSize / 2 {
-            throw ValidationError("--web-ink-twins and --web-colour-twins: \(webInkTwins + webColourTwins) pairs do not fit a batch of \(batchSize)")
+            throw CommandFailure("--web-ink-twins and --web-colour-twins: \(webInkTwins + webColourTwins) pairs do not fit a batch of \(batchSize)")
         }
-        if lockedTextSteps < 0 { throw ValidationError("--locked-text-steps cannot be negative") }
+        if lockedTextSteps < 0 { throw CommandFailure("--locked-text-steps cannot be negative") }
         if !(lockedTextLearningRate > 0) {
-            throw ValidationError("--locked-text-learning-rate must be positive, got \(lockedTextLearningRate)")
+            throw CommandFailure("--locked-text-learning-rate must be positive, got \(lockedTextLearningRate)")
         }
-        if !(webLearningRate > 0) { throw ValidationError("--web-learning-rate must be positive, got \(webLearningRate)") }
+        if !(webLearningRate > 0) { throw CommandFailure("--web-learning-rate must be positive, got \(webLearningRate)") }
         if !(temperatureLearningRateScale > 0) {
-            throw ValidationError("--temperature-learning-rate-scale must be positive, got \(temperatureLearningRateScale)")
+            throw CommandFailure("--temperature-learning-rate-scale must be positive, got \(temperatureLearningRateScale)")
         }
-        if let conceptSteps, conceptSteps < 0 { throw ValidationError("--concept-steps cannot be negative") }
-        if start != nil, conceptSteps == 0 { throw ValidationError("--start needs --concept-steps of at least 1") }
-        if !(conceptLearningRate > 0) { throw ValidationError("--concept-learning-rate must be positive, got \(conceptLearningRate)") }
-        if !(neuronHeadWeight >= 0) { throw ValidationError("--neuron-head-weight cannot be negative") }
-        if !(neuronHeadL1 >= 0) { throw ValidationError("--neuron-head-l1 cannot be negative") }
-        if !(neuronHeadConcentration >= 0) { throw ValidationError("--neuron-head-concentration cannot be negative") }
-        if let distillation, !(distillation >= 0) { throw ValidationError("--distillation cannot be negative") }
-        if (distillation ?? 0) > 0, start == nil { throw ValidationError("--distillation needs --start (the model whose embeddings to keep)") }
+        if let conceptSteps, conceptSteps < 0 { throw CommandFailure("--concept-steps cannot be negative") }
+        if start != nil, conceptSteps == 0 { throw CommandFailure("--start needs --concept-steps of at least 1") }
+        if !(conceptLearningRate > 0) { throw CommandFailure("--concept-learning-rate must be positive, got \(conceptLearningRate)") }
+        if !(neuronHeadWeight >= 0) { throw CommandFailure("--neuron-head-weight cannot be negative") }
+        if !(neuronHeadL1 >= 0) { throw CommandFailure("--neuron-head-l1 cannot be negative") }
+        if !(neuronHeadConcentration >= 0) { throw CommandFailure("--neuron-head-concentration cannot be negative") }
+        if let distillation, !(distillation >= 0) { throw CommandFailure("--distillation cannot be negative") }
+        if (distillation ?? 0) > 0, start == nil { throw CommandFailure("--distillation needs --start (the model whose embeddings to keep)") }
     }
 
     func run() throws {
@@ -220,7 +220,7 @@ struct ToyEval: ParsableCommand {
     @OptionGroup var json: JSONOption
 
     func validate() throws {
-        if samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        if samples < 1 { throw CommandFailure("--samples must be at least 1, got \(samples)") }
     }
 
     func run() throws {
@@ -278,7 +278,7 @@ struct ToyMerge: ParsableCommand {
     var imageTowerWeight: Float = 1
 
     func validate() throws {
-        if !(0...1).contains(imageTowerWeight) { throw ValidationError("--image-tower-weight must be in 0...1, got \(imageTowerWeight)") }
+        if !(0...1).contains(imageTowerWeight) { throw CommandFailure("--image-tower-weight must be in 0...1, got \(imageTowerWeight)") }
     }
 
     func run() throws {
@@ -312,7 +312,7 @@ struct ToyGalleryCommand: ParsableCommand {
     @OptionGroup var json: JSONOption
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if count < 1 { throw CommandFailure("--count must be at least 1, got \(count)") }
     }
 
     func run() throws {
@@ -361,11 +361,11 @@ struct ToyPurity: ParsableCommand {
     @OptionGroup var json: JSONOption
 
     func validate() throws {
-        if count < 20 { throw ValidationError("--count must be at least 20, got \(count)") }
-        if !visualize, sheet != nil || !tweaks.isEmpty { throw ValidationError("--sheet and --tweaks need --visualize") }
+        if count < 20 { throw CommandFailure("--count must be at least 20, got \(count)") }
+        if !visualize, sheet != nil || !tweaks.isEmpty { throw CommandFailure("--sheet and --tweaks need --visualize") }
         var parsed = VisualizeTweaks()
         for word in tweaks.split(separator: " ") where !parsed.read(String(word)) {
-            throw ValidationError("--tweaks: '\(word)' is not a setting=value the visualization takes")
+            throw CommandFailure("--tweaks: '\(word)' is not a setting=value the visualization takes")
         }
     }
 
@@ -388,7 +388,7 @@ struct ToyPurity: ParsableCommand {
         let demo = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
         var report = Report(purity: demo)
         if let folder {
-            let files = try ImageFolders.walk([folder]).map(\.path)
+            let files = try ImageFolders.walk([folder]).files.map(\.path)
             let (values, shown, skipped) = try ConceptPurity.activations(model: model, files: files)
             if !skipped.isEmpty { FileHandle.standardError.write(Data("\(skipped.count) file(s) skipped: their names say no shape or word (first: \(skipped[0]))\n".utf8)) }
             guard shown.count >= ConceptPurity.defaultTop else {

@@ -27,7 +27,7 @@ struct Visualize: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "The neuron to visualize.")
+    @Option(parsing: .unconditional, help: "The neuron to visualize.")
     var neuron: Int?
 
     @Option(help: ArgumentHelp("Neurons to sweep: ids and ranges, e.g. 0-767 or 89,2191,100-199.", valueName: "LIST"))
@@ -148,6 +148,7 @@ struct Visualize: ParsableCommand {
     }
 
     func validate() throws {
+        try checkNeuron(neuron)
         do { try job().validate() } catch let error as InvalidParameter { throw CommandFailure(error) }
     }
 

@@ -372,7 +372,7 @@ final class CLITests: XCTestCase {
                                    (["--locked-text-learning-rate", "0"], "--locked-text-learning-rate must be positive"),
                                    (["--temperature-learning-rate-scale=-2"], "--temperature-learning-rate-scale must be positive")] {
             let result = try clipscope(["toy", "train", "-o", out] + arguments)
-            XCTAssertEqual(result.status, 64, "\(arguments)")
+            XCTAssertEqual(result.status, 1, "\(arguments)")
             let message = result.stderrLines.first ?? ""
             XCTAssertTrue(message.hasPrefix("clipscope: \(named)"), message)
         }
@@ -738,6 +738,83 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("attack-batch-empty/results.jsonl").path))
     }
 
+    func testAFontThatCannotBeOpenedATextOutsideTheImageAndNoNeutralWordsAreRefusedNotIgnored() throws {
+        let image = scratch.appendingPathComponent("card.png").path
+        try Image.testCard(width: 120, height: 90, seed: 2).writePNG(path: image)
+        let photo = scratch.appendingPathComponent("photo.jpg").path
+        try Data([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0, count: 64)).write(to: URL(fileURLWithPath: photo))
+        for font in ["/nonexistent.ttf", photo] {
+            for command in [["attack", "--image", image, "--text", "star"], ["stroop"]] {
+                let message = try failure(command + ["--font", font, "--runs", scratch.path])
+                XCTAssertTrue(message.contains(font), "\(command) --font \(font): \(message)")
+            }
+        }
+        let outside = try failure(["attack", "--image", image, "--text", "star", "--position", "99999,99999", "--runs", scratch.path])
+        XCTAssertTrue(outside.contains("--position") && outside.contains("120x90"), outside)
+        let folder = scratch.appendingPathComponent("cards").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: image, toPath: folder + "/card.png")
+        let batch = try failure(["attack", "--dir", folder, "--pairs", "star", "--position", "-500,-500", "--runs", scratch.path])
+        XCTAssertTrue(batch.contains("--position") && batch.contains("120x90"), batch)
+        XCTAssertTrue(try failure(["stroop", "--neutral", "", "--runs", scratch.path]).contains("--neutral"))
+        XCTAssertTrue(try failure(["stroop", "--neutral", " , ", "--runs", scratch.path]).contains("--neutral"))
+    }
+
+    func testABatchAttackNamesEachSkippedImageOnce() throws {
+        let folder = scratch.appendingPathComponent("drawings").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Image.testCard(width: 96, height: 96, seed: 1).writePNG(path: folder + "/good.png")
+        try FileManager.default.copyItem(atPath: CLITests.broken, toPath: folder + "/broken.png")
+        let result = try clipscope(["attack", "--dir", folder, "--pairs", "star", "--runs", scratch.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stderrLines.filter { $0.contains("skipped") && $0.contains("broken.png") }.count, 1, result.stderr)
+    }
+
+    func testABatchAttackFollowsAFolderGivenAsALinkAndListsADanglingLink() throws {
+        let folder = scratch.appendingPathComponent("drawings").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for i in 0..<2 { try Image.testCard(width: 96, height: 96, seed: UInt64(i + 1)).writePNG(path: folder + "/d\(i).png") }
+        try FileManager.default.createSymbolicLink(atPath: folder + "/gone.png", withDestinationPath: "/nonexistent/gone.png")
+        let link = scratch.appendingPathComponent("L").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder)
+        let result = try clipscope(["attack", "--dir", link, "--pairs", "star", "--runs", scratch.path, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let answer = try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        XCTAssertEqual(answer["images"] as? Int, 2)
+        let skipped = objects(answer["skipped"])
+        XCTAssertEqual(skipped.count, 1, "\(skipped)")
+        XCTAssertTrue((skipped.first?["file"] as? String ?? "").hasSuffix("gone.png"), "\(skipped)")
+        XCTAssertTrue(result.stderr.contains("gone.png: a dangling symbolic link"), result.stderr)
+    }
+
+    func testEveryFailureExitsOneRefusedOptionsInOneLine() throws {
+        let index = scratch.appendingPathComponent("none.index").path
+        // Refused values, checked before any work: one line each.
+        for arguments in [["top", "--index", index, "--neuron", "1", "--k", "0"], ["show"], ["stroop", "--top", "0"],
+                          ["bench", "--runs", "0"], ["classify", "--labels", "a,b", "--top", "0", "x.png"]] {
+            let result = try clipscope(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stderrLines.count, 1, "\(arguments): \(result.stderr)")
+        }
+        // Usage errors ArgumentParser finds, and a failure while running.
+        for arguments in [["visualize", "--neuron"], ["top", "--neuron", "abc", "--index", index], ["grid", "--no-such-option"],
+                          ["top", "--index", index, "--neuron", "1"]] {
+            let result = try clipscope(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderrLines.first?.hasPrefix("clipscope: ") ?? false, result.stderr)
+        }
+        XCTAssertEqual(try clipscope(["top", "--help"]).status, 0)
+    }
+
+    func testANegativeNeuronIsRefusedInWordsNotAsAMissingValue() throws {
+        let index = scratch.appendingPathComponent("none.index").path
+        for command in [["visualize"], ["dream"], ["maxtext", "--index", index], ["top", "--index", index],
+                        ["categories", "--index", index], ["histogram", "--index", index]] {
+            let message = try failure(command + ["--neuron", "-1"])
+            XCTAssertEqual(message, "clipscope: --neuron must be 0 or more (neurons are numbered from 0), got -1", "\(command)")
+        }
+    }
+
     func testStroopDrawsTheToysPresetAndAnswersInTheDocumentedShape() throws {
         let figure = scratch.appendingPathComponent("stroop.png").path
         let answer = try json(["stroop", "--runs", scratch.path, "-o", figure])
@@ -783,6 +860,26 @@ final class CLITests: XCTestCase {
 
 
     // MARK: - Maximal text
+
+    func testMaxtextSkipsAndNamesABadImageAmongSeveral() throws {
+        let image = scratch.appendingPathComponent("card.png").path
+        try Image.testCard(width: 64, height: 64, seed: 3).writePNG(path: image)
+        let words = scratch.appendingPathComponent("words.txt")
+        try "red\ndog\nring\n".write(to: words, atomically: true, encoding: .utf8)
+        let quick = ["--model", Self.modelPT, "--epochs", "1", "--steps", "2", "--vocabulary", words.path]
+        let result = try clipscope(["maxtext", image, CLITests.broken, "-o", scratch.appendingPathComponent("mt").path, "--json"] + quick)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let answer = try XCTUnwrap(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        XCTAssertEqual(objects(answer["skipped"]).compactMap { $0["path"] as? String }, [CLITests.broken])
+        XCTAssertFalse(objects(answer["texts"]).isEmpty)
+        XCTAssertEqual(result.stderrLines.filter { $0.contains("skipped \(CLITests.broken)") }.count, 1, result.stderr)
+        // None readable: each is named, then the job fails (like classify and activations).
+        let none = try clipscope(["maxtext", CLITests.broken, scratch.appendingPathComponent("gone.png").path,
+                                  "-o", scratch.appendingPathComponent("mt2").path] + quick)
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertEqual(none.stderrLines.last, "clipscope: none of the 2 images could be read", none.stderr)
+        XCTAssertEqual(none.stderrLines.filter { $0.contains("skipped") }.count, 2, none.stderr)
+    }
 
     func testMaxtextRanksTextsForAnImageOrANeuronAndRefusesAnIndexOfAnotherModel() throws {
         let photos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ImagingTests/Fixtures").standardized

@@ -152,6 +152,34 @@ final class IndexTests: XCTestCase {
         XCTAssertEqual(again.skipped, result.skipped)
     }
 
+    func testAFolderGivenAsALinkIsWalkedAndLinksThatLeadNowhereOrBackAreListedAsSkipped() throws {
+        let real = scratch.appendingPathComponent("real"), elsewhere = scratch.appendingPathComponent("elsewhere")
+        for folder in [real.appendingPathComponent("red"), elsewhere] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        try IndexFixtures.picture(category: 0, seed: 1).writePNG(path: real.appendingPathComponent("red/a.png").path)
+        try IndexFixtures.picture(category: 2, seed: 2).writePNG(path: elsewhere.appendingPathComponent("b.png").path)
+        let files = FileManager.default
+        try files.createSymbolicLink(atPath: real.appendingPathComponent("blue").path, withDestinationPath: elsewhere.path)
+        try files.createSymbolicLink(atPath: real.appendingPathComponent("gone.png").path, withDestinationPath: "/nonexistent/gone.png")
+        try files.createSymbolicLink(atPath: real.appendingPathComponent("red/up").path, withDestinationPath: "..")
+        try files.createSymbolicLink(atPath: real.appendingPathComponent("self").path, withDestinationPath: "self")
+        let link = scratch.appendingPathComponent("L")
+        try files.createSymbolicLink(atPath: link.path, withDestinationPath: real.path)
+
+        let walk = try ImageFolders.walk([link.path])
+        let root = ImageFolders.absolute(link.path)
+        XCTAssertEqual(walk.files.map(\.path), [root + "/blue/b.png", root + "/red/a.png"])
+        XCTAssertEqual(walk.files.map(\.category), ["blue", "red"])
+        XCTAssertEqual(walk.skipped.map(\.path), [root + "/gone.png", root + "/red/up", root + "/self"])
+        XCTAssertTrue(walk.skipped[0].error.contains("dangling"), walk.skipped[0].error)
+        XCTAssertTrue(walk.skipped[1].error.contains("loop") && walk.skipped[2].error.contains("loop"), "\(walk.skipped)")
+
+        let result = try IndexFixtures.scan([link], index: scratch.appendingPathComponent("a.index"))
+        XCTAssertEqual(result.images, 2)
+        XCTAssertEqual(result.skipped.map(\.path), walk.skipped.map(\.path))
+    }
+
     func testGrownFolderAddsOnlyNewAndChangedFiles() throws {
         let folder = scratch.appendingPathComponent("images")
         try IndexFixtures.makeFolder(folder, perCategory: 6, corrupt: false)

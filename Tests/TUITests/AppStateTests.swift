@@ -121,6 +121,21 @@ final class AppStateTests: XCTestCase {
         XCTAssertEqual(state.visibleRows.count, 40)
     }
 
+    func testEscOnTheNeuronListNeverQuitsButQStill() {
+        var state = state()
+        let info = JobInfo(id: UUID(), kind: "scan", parameters: Data("{}".utf8), unit: "images")
+        for jobsRunning in [false, true] {
+            if jobsRunning { _ = state.apply(.job(info.id, .started(info))) }
+            XCTAssertEqual(state.apply(.key(.escape)), [], "jobs running: \(jobsRunning)")
+            XCTAssertFalse(state.quitting)
+            XCTAssertNil(state.input, "nothing to confirm: Esc does not ask to quit either")
+            XCTAssertEqual(state.screen, .neurons)
+            XCTAssertEqual(state.message?.text, "q quits")
+        }
+        _ = state.apply(.job(info.id, .finished(summary: "", result: Data())))
+        XCTAssertEqual(state.apply(.key(.character("q"))), [.quit])
+    }
+
     func testEditingALabelSavesItAndQuittingWithJobsAsksFirst() {
         var state = state()
         _ = state.apply(.key(.character("r")))
