@@ -342,11 +342,12 @@ final class CLITests: XCTestCase {
         let concepts = try clipscope(["toy", "train", "-o", "run", "--start", "toy-merged.safetensors", "--dry-run"])
         XCTAssertEqual(concepts.status, 0, concepts.stderr)
         var plannedConcepts = try JSONDecoder().decode(ToyTrainJob.self, from: concepts.stdout)
-        var recordedConcepts = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.spec"]))
+        var recordedConcepts = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.image_tower"]))
         (plannedConcepts.output, recordedConcepts.output, plannedConcepts.start, recordedConcepts.start) = ("", "", nil, nil)
         XCTAssertEqual(plannedConcepts, recordedConcepts, "the concept phase")
-        for (arguments, tower) in [(["--seed", "1"], "clipscope.start.text_tower"),
-                                   (["--seed", "1", "--web-steps", "3000"], "clipscope.start.image_tower")] {
+        XCTAssertEqual(archive.metadata["clipscope.image_tower_weight"], "0.8")
+        for (arguments, tower) in [(["--seed", "1"], "clipscope.image_tower.start.text_tower"),
+                                   (["--seed", "1", "--web-steps", "3000"], "clipscope.image_tower.start.image_tower")] {
             let result = try clipscope(["toy", "train", "-o", "run"] + arguments + ["--dry-run"])
             XCTAssertEqual(result.status, 0, result.stderr)
             var planned = try JSONDecoder().decode(ToyTrainJob.self, from: result.stdout)
@@ -357,7 +358,7 @@ final class CLITests: XCTestCase {
         // The first part of the recipe, without a web phase, is the run both towers continue.
         let first = try clipscope(["toy", "train", "-o", "run", "--seed", "1", "--web-steps", "0", "--dry-run"])
         let firstJob = try JSONDecoder().decode(ToyTrainJob.self, from: first.stdout)
-        let text = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.start.text_tower"]))
+        let text = try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata["clipscope.image_tower.start.text_tower"]))
         XCTAssertTrue(text.continues(firstJob, at: 5000))
     }
 

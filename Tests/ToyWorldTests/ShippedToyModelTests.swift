@@ -20,19 +20,22 @@ final class ShippedToyModelTests: XCTestCase {
         XCTAssertEqual(model.config, ToyTrainJob.defaultConfig)
         XCTAssertEqual(model.source?.embedded, true)
         XCTAssertEqual(model.identity.name, "toy")
-        // The file says how it was made: a concept phase of the image tower alone, from the
-        // merged towers of two web phases of one run.
+        // The file says how it was made: the image tower of a concept phase (from the merged
+        // towers of two web phases of one run), 0.8 of the way from its start, with the text
+        // tower of that start.
         let archive = try XCTUnwrap(model.source).openArchive()
         func spec(_ key: String) throws -> ToyTrainJob {
             try ToyTrainJob.decode(settings: try XCTUnwrap(archive.metadata[key], key))
         }
-        XCTAssertEqual(archive.metadata["clipscope.job"], ToyTrainJob.kind)
-        let concepts = try spec("clipscope.spec")
+        XCTAssertEqual(archive.metadata["clipscope.job"], ToyTowerMerge.kind)
+        XCTAssertEqual(archive.metadata["clipscope.image_tower_weight"], "0.8")
+        let concepts = try spec("clipscope.image_tower")
         XCTAssertEqual(concepts.phases.map(\.kind), [.concepts])
         XCTAssertNotNil(concepts.start)
         XCTAssertGreaterThan(try XCTUnwrap(concepts.neuronHead).weight, 0, "with the read-out of shapes from the neurons")
-        XCTAssertEqual(archive.metadata["clipscope.start.job"], ToyTowerMerge.kind)
-        let imageTower = try spec("clipscope.start.image_tower"), textTower = try spec("clipscope.start.text_tower")
+        XCTAssertGreaterThan(try XCTUnwrap(concepts.neuronHead).distillation, 0, "kept near its start's embeddings")
+        XCTAssertEqual(archive.metadata["clipscope.image_tower.start.job"], ToyTowerMerge.kind)
+        let imageTower = try spec("clipscope.image_tower.start.image_tower"), textTower = try spec("clipscope.image_tower.start.text_tower")
         let beforeWeb = textTower.steps(of: .curriculum) + textTower.steps(of: .mix)
         XCTAssertTrue(textTower.continues(imageTower, at: beforeWeb), "one run apart from the web phase")
         XCTAssertFalse(textTower.continues(imageTower, at: beforeWeb + 1))

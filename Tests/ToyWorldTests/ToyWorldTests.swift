@@ -618,6 +618,18 @@ final class ToyTowerMergeTests: XCTestCase {
         XCTAssertEqual(archive.metadata["clipscope.text_tower"], "text.safetensors")
         XCTAssertTrue(archive.infos.allSatisfy { $0.dtype == .f16 })
         XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".partial"))
+        XCTAssertNil(archive.metadata["clipscope.image_tower_weight"])
+        // Part of the way: every visual weight a mix of the two files', the text tower's untouched.
+        let blended = directory.appendingPathComponent("blended.safetensors").path
+        try ToyTowerMerge.merge(imageTower: imagePath, textTower: textPath, output: blended, imageTowerWeight: 0.25)
+        for (key, tensor) in try CLIPModel.load(path: blended).namedParameters {
+            let expected = key.hasPrefix("visual.")
+                ? zip(imageWeights[key]!, textWeights[key]!).map { Float(Float16(0.25 * $0 + 0.75 * $1)) }
+                : textWeights[key]!.map { Float(Float16($0)) }
+            XCTAssertEqual(tensor.values, expected, key)
+        }
+        XCTAssertEqual(try WeightArchive.open(blended).metadata["clipscope.image_tower_weight"], "0.25")
+        XCTAssertThrowsError(try ToyTowerMerge.merge(imageTower: imagePath, textTower: textPath, output: blended, imageTowerWeight: 1.5))
         // An output it cannot write is an error naming it.
         let unwritable = directory.appendingPathComponent("no-such-folder/merged.safetensors").path
         XCTAssertThrowsError(try ToyTowerMerge.merge(imageTower: imagePath, textTower: textPath, output: unwritable)) { error in
