@@ -505,7 +505,8 @@ final class CLITests: XCTestCase {
             try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("shapes").path).first)),
                                          to: folder.appendingPathComponent("holiday.png"))
         let sheet = scratch.appendingPathComponent("sheet.png")
-        let result = try clipscope(["toy", "purity", "--folder", folder.path, "--visualize", "--tweaks", "steps=2",
+        // A small demo gallery (--count) keeps this quick in debug builds.
+        let result = try clipscope(["toy", "purity", "--count", "40", "--folder", folder.path, "--visualize", "--tweaks", "steps=2",
                                     "--sheet", sheet.path, "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("1 file(s) skipped") && result.stderr.contains("holiday.png"), result.stderr)
@@ -524,7 +525,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(named.allSatisfy { ToyWorld.Shape(rawValue: $0["named"] as? String ?? "") != nil }, "\(named)")
         XCTAssertEqual(Array(try Data(contentsOf: sheet).prefix(4)), [0x89, 0x50, 0x4E, 0x47])
         // The human table; bad input named.
-        let human = try clipscope(["toy", "purity"])
+        let human = try clipscope(["toy", "purity", "--count", "40"])
         XCTAssertEqual(human.status, 0, human.stderr)
         XCTAssertTrue(human.stdoutText.hasPrefix("clean concept neurons"), human.stdoutText)
         XCTAssertEqual(human.stdoutText.split(separator: "\n").count, 13, human.stdoutText)
@@ -532,7 +533,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(try failure(["toy", "purity", "--sheet", "x.png"]).contains("need --visualize"))
         let few = scratch.appendingPathComponent("few")
         XCTAssertEqual(try clipscope(["toy", "gallery", "-o", few.path, "--count", "8"]).status, 0)
-        XCTAssertTrue(try failure(["toy", "purity", "--folder", few.path]).contains("8 named scene(s), fewer than the top 20"))
+        XCTAssertTrue(try failure(["toy", "purity", "--count", "40", "--folder", few.path]).contains("8 named scene(s), fewer than the top 20"))
     }
 
     func testTheTourBuildsTheDemoOnceAndShowsTheToyWorld() throws {
