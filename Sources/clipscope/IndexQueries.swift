@@ -339,7 +339,7 @@ struct Label: ParsableCommand {
     }
 
     func run() throws {
-        let (index, scan) = try indexOptions.open()
+        let (index, scan) = try indexOptions.open(writable: setNeuron != nil)
         if let neuron = setNeuron {
             try failing {
                 try index.checkNeuron(neuron, scan: scan)
