@@ -416,6 +416,7 @@ public final class ActivationIndex: Sendable {
 
     /// A person's label and note for a neuron of a model (nil clears a field).
     public func setUserLabel(fingerprint: String, neuron: Int, label: String?, note: String?) throws {
+        if let problem = NeuronLabel.lengthProblem(label: label, note: note) { throw IndexError(problem) }
         try write("store the label") { db in
             if label == nil && note == nil {
                 try db.execute(sql: "DELETE FROM user_labels WHERE fingerprint = ? AND neuron = ?", arguments: [fingerprint, neuron])

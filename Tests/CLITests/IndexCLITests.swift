@@ -303,4 +303,27 @@ final class IndexCLITests: XCTestCase {
             XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int, 0)
         }
     }
+
+    func testLabelsAndNotesHaveAMaximumLengthAndTheListingHasNoTrailingSpaces() throws {
+        let folder = try makeFolder(count: 1)
+        let index = scratch.appendingPathComponent("labels.index").path
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        let longest = String(repeating: "w", count: NeuronLabel.maximumLabelLength)
+        XCTAssertEqual(try failure(["label", "--index", index, "--set", "1", longest + "w"]),
+                       "clipscope: a label is at most \(NeuronLabel.maximumLabelLength) characters; this one has \(NeuronLabel.maximumLabelLength + 1)")
+        let note = String(repeating: "n", count: NeuronLabel.maximumNoteLength + 1)
+        XCTAssertEqual(try failure(["label", "--index", index, "--set", "1", "short", "--note", note]),
+                       "clipscope: a note is at most \(NeuronLabel.maximumNoteLength) characters; this one has \(NeuronLabel.maximumNoteLength + 1)")
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "1", longest]).status, 0)
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "2", "short", "--note", "a note"]).status, 0)
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "3", "mid"]).status, 0)
+
+        let listing = try clipscope(["label", "--index", index])
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        let lines = listing.text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, listing.text)
+        XCTAssertTrue(lines[0].hasPrefix("1  \(longest)  (yours)"), lines[0])
+        XCTAssertEqual(lines[1], "2  short" + String(repeating: " ", count: longest.count - 5) + "  (yours)  a note")
+        XCTAssertEqual(lines[2], "3  mid" + String(repeating: " ", count: longest.count - 3) + "  (yours)", "no trailing spaces")
+    }
 }
