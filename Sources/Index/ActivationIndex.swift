@@ -19,8 +19,11 @@ public final class ActivationIndex: Sendable {
     /// A WAL pool (readers never wait for a scan's writes), or a queue for a read-only file.
     let database: any DatabaseWriter
 
-    /// Opens an index; with `create`, makes it (and its tables) if missing.
-    public init(path: String, create: Bool = false) throws {
+    /// Opens an index; with `create`, makes it (and its tables) if missing. `readOnly`
+    /// (queries) never writes the file, so a file that is not an index stays as it was; a
+    /// writable open first checks the file's structure (SQLite's quick_check), so that
+    /// nothing is added to a damaged index as if it were whole.
+    public init(path: String, create: Bool = false, readOnly: Bool = false) throws {
         self.path = path
         let exists = FileManager.default.fileExists(atPath: path)
         if !exists && !create { throw IndexError("\(path): no such index (run `clipscope scan` to make one)") }
@@ -28,7 +31,7 @@ public final class ActivationIndex: Sendable {
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(30)
         configuration.label = "clipscope.index"
-        if exists && !FileManager.default.isWritableFile(atPath: path) && !create {
+        if exists && !create && (readOnly || !FileManager.default.isWritableFile(atPath: path)) {
             configuration.readonly = true
             configuration.journalMode = .default
         }
@@ -37,10 +40,33 @@ public final class ActivationIndex: Sendable {
                 : try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw IndexError("\(path): not a clipscope index (\(Self.reason(error)))")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw Self.damaged(path, Self.reason(error))
         } catch {
             throw IndexError("\(path): cannot open the index: \(Self.reason(error))")
         }
+        if exists && !configuration.readonly { try checkStructure() }
         try prepare(create: create)
+    }
+
+    /// The one-line refusal of a damaged index, with the way out.
+    static func damaged(_ path: String, _ reason: String) -> IndexError {
+        IndexError("\(path): the index is damaged (\(reason)); move it aside and scan again to rebuild it")
+    }
+
+    /// SQLite's quick_check: every page's structure, in one pass over the file.
+    private func checkStructure() throws {
+        let problems: [String]
+        do {
+            problems = try database.read { try String.fetchAll($0, sql: "PRAGMA quick_check(3)") }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw IndexError("\(path): not a clipscope index (\(Self.reason(error)))")
+        } catch {
+            throw Self.damaged(path, Self.reason(error))
+        }
+        guard problems == ["ok"] else {
+            throw Self.damaged(path, problems.first.map { $0.split(separator: "\n").joined(separator: " ") } ?? "quick_check found problems")
+        }
     }
 
     /// SQLite's message without GRDB's SQL echo.
@@ -55,6 +81,8 @@ public final class ActivationIndex: Sendable {
             return try database.write(body)
         } catch let error as IndexError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw Self.damaged(path, Self.reason(error))
         } catch {
             throw IndexError("\(path): cannot \(what): \(Self.reason(error))")
         }
@@ -65,6 +93,8 @@ public final class ActivationIndex: Sendable {
             return try database.read(body)
         } catch let error as IndexError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw Self.damaged(path, Self.reason(error))
         } catch {
             throw IndexError("\(path): cannot read the index: \(Self.reason(error))")
         }
@@ -386,6 +416,7 @@ public final class ActivationIndex: Sendable {
 
     /// A person's label and note for a neuron of a model (nil clears a field).
     public func setUserLabel(fingerprint: String, neuron: Int, label: String?, note: String?) throws {
+        if let problem = NeuronLabel.lengthProblem(label: label, note: note) { throw IndexError(problem) }
         try write("store the label") { db in
             if label == nil && note == nil {
                 try db.execute(sql: "DELETE FROM user_labels WHERE fingerprint = ? AND neuron = ?", arguments: [fingerprint, neuron])

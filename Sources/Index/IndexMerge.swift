@@ -30,7 +30,7 @@ extension ActivationIndex {
         guard !FileManager.default.fileExists(atPath: output) else {
             throw IndexError("\(output): already exists (merge writes a new index)")
         }
-        let sources = try inputs.map { try ActivationIndex(path: $0) }
+        let sources = try inputs.map { try ActivationIndex(path: $0, readOnly: true) }
         for source in sources {
             for scan in try source.scans() where scan.stale {
                 throw IndexError("\(source.path): scan \(scan.label) was interrupted; finish it with `clipscope scan` before merging")

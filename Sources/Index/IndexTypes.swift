@@ -201,4 +201,20 @@ public struct NeuronLabel: Codable, Sendable, Equatable {
         self.source = source
         self.note = note
     }
+
+    /// A label is a name shown in one row of a list, a note a few sentences: longer text
+    /// is refused (it made listings crawl and fills no screen).
+    public static let maximumLabelLength = 200
+    public static let maximumNoteLength = 2000
+
+    /// Why a person's label or note is refused, in one line naming the limit; nil when both fit.
+    public static func lengthProblem(label: String?, note: String?) -> String? {
+        if let label, label.count > maximumLabelLength {
+            return "a label is at most \(maximumLabelLength) characters; this one has \(label.count)"
+        }
+        if let note, note.count > maximumNoteLength {
+            return "a note is at most \(maximumNoteLength) characters; this one has \(note.count)"
+        }
+        return nil
+    }
 }

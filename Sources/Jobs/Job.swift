@@ -345,8 +345,16 @@ public enum JobRunner {
         let parameters = (try? JSONValue.encode(spec)) ?? Data("{}".utf8)
         let info = JobInfo(id: UUID(), kind: Spec.kind, parameters: parameters, unit: Spec.unit)
         let handle = JobHandle<Spec>(info: info, token: token)
-        let sink = spec.runFolder.map { RunRecorder(folder: RunFolder(path: $0)).recording(sink) } ?? sink
         let thread = Thread {
+            // Two jobs never write one run folder: the second fails before it records anything.
+            let lock: RunFolderLock?
+            do { lock = try spec.runFolder.flatMap { try RunFolderLock.acquire(RunFolder(path: $0)) } } catch {
+                sink(info.id, .started(info))
+                sink(info.id, .failed("\(error)"))
+                handle.finish(.failed(JobFailure(message: "\(error)")))
+                return
+            }
+            let sink = spec.runFolder.map { RunRecorder(folder: RunFolder(path: $0)).recording(sink) } ?? sink
             let context = JobContext(id: info.id, token: token, executor: executor, previewInterval: previewInterval,
                                      sink: sink, total: total)
             context.send(.started(info))
@@ -364,6 +372,7 @@ public enum JobRunner {
                 context.send(.failed(message))
                 outcome = .failed(JobFailure(message: message, invalidParameter: error as? InvalidParameter))
             }
+            lock?.release()  // before the waiter may start the next job there
             handle.finish(outcome)
         }
         thread.name = "clipscope.job.\(Spec.kind)"

@@ -190,6 +190,7 @@ public struct RunFolder: Sendable, Equatable {
     public init(path: String) { self.path = path }
 
     public var recordPath: String { (path as NSString).appendingPathComponent(RunRecord.fileName) }
+    public var lockPath: String { (path as NSString).appendingPathComponent(RunFolderLock.fileName) }
 
     /// Where run folders go unless told otherwise: `$CLIPSCOPE_RUNS`, else
     /// `$XDG_DATA_HOME/clipscope/runs` (`~/.local/share/clipscope/runs`).
@@ -242,6 +243,93 @@ public struct RunFolder: Sendable, Equatable {
         decoder.dateDecodingStrategy = .iso8601
         return decoder
     }()
+}
+
+/// One process's hold on a run folder while a job writes it: `.lock` in the folder, locked
+/// with flock and holding the owner's pid, start time and host. The kernel drops a flock
+/// when its process ends, however it ends (kill -9 too), so a lock file left behind by a
+/// dead process is taken over, never trusted; a second writer fails at once, naming the
+/// owner. (flock also refuses a second job of the same process.)
+public final class RunFolderLock {
+    public static let fileName = ".lock"
+    public let path: String
+    private var descriptor: Int32
+
+    private init(path: String, descriptor: Int32) {
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    /// Takes `folder` (creating it), or throws naming the process that holds it. A folder
+    /// that cannot be created gets no lock (nil): nothing can be written there, and the
+    /// run's recorder says so.
+    public static func acquire(_ folder: RunFolder) throws -> RunFolderLock? {
+        let path = folder.lockPath
+        func failure(_ what: String) -> JobFailure {
+            JobFailure(message: "\(folder.path): cannot lock the run folder (\(what): \(String(cString: strerror(errno))))")
+        }
+        guard (try? FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)) != nil else {
+            return nil
+        }
+        // A few tries: the owner may remove the file between our open and our flock.
+        for _ in 0..<8 {
+            let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else { throw failure("open") }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                let busy = errno == EWOULDBLOCK
+                let owner = busy ? ownerDescription(descriptor) : ""
+                let error = failure("flock")
+                close(descriptor)
+                guard busy else { throw error }
+                throw JobFailure(message: "\(folder.path) is in use by \(owner); wait for it to end or choose another folder")
+            }
+            var opened = stat(), named = stat()
+            guard fstat(descriptor, &opened) == 0, stat(path, &named) == 0,
+                  opened.st_ino == named.st_ino, opened.st_dev == named.st_dev else {
+                close(descriptor)
+                continue
+            }
+            let started = ISO8601DateFormatter().string(from: Date())
+            let owner = Data("pid \(getpid())\nstarted \(started)\nhost \(RunRecord.hostName)\n".utf8)
+            let written = ftruncate(descriptor, 0) == 0 && owner.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) } == owner.count
+            guard written else {
+                let error = failure("write")
+                close(descriptor)
+                throw error
+            }
+            return RunFolderLock(path: path, descriptor: descriptor)
+        }
+        throw JobFailure(message: "\(folder.path): cannot lock the run folder (its lock file keeps changing)")
+    }
+
+    /// The pid recorded in a lock file's text, if any.
+    public static func ownerPID(in text: String) -> Int32? {
+        text.split(separator: "\n").lazy.compactMap { line in
+            line.hasPrefix("pid ") ? Int32(line.dropFirst(4)) : nil
+        }.first
+    }
+
+    /// "process 123 (started 2026-...)", from the lock file the owner wrote.
+    private static func ownerDescription(_ descriptor: Int32) -> String {
+        var bytes = [UInt8](repeating: 0, count: 512)
+        let count = pread(descriptor, &bytes, bytes.count, 0)
+        let text = String(decoding: bytes.prefix(max(count, 0)), as: UTF8.self)
+        // An owner that has just taken the lock may not have written its pid yet.
+        guard let pid = ownerPID(in: text) else { return "another process" }
+        let started = text.split(separator: "\n").first { $0.hasPrefix("started ") }.map { " since \($0.dropFirst(8))" } ?? ""
+        return "process \(pid)\(started)"
+    }
+
+    /// Gives the folder up (removing the lock file first, so no one takes a lock on a file
+    /// that is about to go).
+    public func release() {
+        guard descriptor >= 0 else { return }
+        unlink(path)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
 }
 
 /// Keeps a job's `run.json` up to date from its events: at the start, on every artefact

@@ -708,6 +708,11 @@ public struct AppState {
             self.input = nil
             return []
         case .enter:
+            // Too long a label or note stays open, to be shortened.
+            if let problem = Self.lengthProblem(of: input) {
+                message = (problem, true)
+                return []
+            }
             self.input = nil
             return submit(input)
         case .backspace, .delete:
@@ -725,6 +730,14 @@ public struct AppState {
             selection = 0
         }
         return []
+    }
+
+    static func lengthProblem(of input: Input) -> String? {
+        switch input {
+        case let .label(_, text): NeuronLabel.lengthProblem(label: text.trimmingCharacters(in: .whitespaces), note: nil)
+        case let .note(_, text): NeuronLabel.lengthProblem(label: nil, note: text)
+        default: nil
+        }
     }
 
     mutating func submit(_ input: Input) -> [Effect] {

@@ -126,7 +126,7 @@ public final class Backend: @unchecked Sendable {
     func buildDemo() {
         let demo = self.demo
         if demo.galleryIsComplete, FileManager.default.fileExists(atPath: demo.indexPath),
-           let index = try? ActivationIndex(path: demo.indexPath), let scan = try? index.scan(), !scan.stale, scan.imageCount > 0 {
+           let index = try? ActivationIndex(path: demo.indexPath, readOnly: true), let scan = try? index.scan(), !scan.stale, scan.imageCount > 0 {
             openIndex(demo.indexPath)
             return
         }

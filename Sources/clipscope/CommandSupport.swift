@@ -144,7 +144,13 @@ extension Output {
             row.enumerated().map { i, cell in
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
                 return rightAligned.contains(i) ? pad + cell : (i == row.count - 1 ? cell : cell + pad)
-            }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
-        }.joined(separator: "\n")
+            }.joined(separator: "  ")
+        }.map(withoutTrailingSpaces).joined(separator: "\n")
+    }
+
+    /// One backwards pass (a regular expression for trailing spaces was quadratic in a run of them).
+    static func withoutTrailingSpaces(_ line: String) -> String {
+        guard let last = line.lastIndex(where: { $0 != " " }) else { return "" }
+        return String(line[...last])
     }
 }

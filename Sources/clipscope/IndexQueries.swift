@@ -335,11 +335,12 @@ struct Label: ParsableCommand {
     func validate() throws {
         if text != nil && setNeuron == nil { throw CommandFailure("TEXT is only for --set N TEXT") }
         if note != nil && setNeuron == nil { throw CommandFailure("--note goes with --set N") }
+        if let problem = NeuronLabel.lengthProblem(label: text, note: note) { throw CommandFailure(problem) }
         if !(1...NeuronSummary.rankedCount).contains(top) { throw CommandFailure("--top must be within 1...\(NeuronSummary.rankedCount)") }
     }
 
     func run() throws {
-        let (index, scan) = try indexOptions.open()
+        let (index, scan) = try indexOptions.open(writable: setNeuron != nil)
         if let neuron = setNeuron {
             try failing {
                 try index.checkNeuron(neuron, scan: scan)

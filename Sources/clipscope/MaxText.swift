@@ -80,7 +80,7 @@ struct MaxText: ParsableCommand {
         var name: String
         if let index, let neuron {
             let (opened, scan) = try failing {
-                let opened = try ActivationIndex(path: index)
+                let opened = try ActivationIndex(path: index, readOnly: true)
                 return (opened, try opened.scan(nil))
             }
             let model = try CLIPModel.shared(model: modelOptions.model)

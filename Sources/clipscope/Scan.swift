@@ -74,10 +74,10 @@ struct IndexOptions: ParsableArguments {
                                valueName: "S"))
     var scan: String?
 
-    /// The index and the selected scan.
-    func open() throws -> (ActivationIndex, ScanInfo) {
+    /// The index and the selected scan; read-only unless the command changes the index.
+    func open(writable: Bool = false) throws -> (ActivationIndex, ScanInfo) {
         do {
-            let opened = try ActivationIndex(path: index)
+            let opened = try ActivationIndex(path: index, readOnly: !writable)
             return (opened, try opened.scan(scan))
         } catch {
             throw CommandFailure("\(error)")
@@ -134,7 +134,7 @@ struct IndexCommand: ParsableCommand {
 
         func run() throws {
             let scans: [ScanInfo]
-            do { scans = try ActivationIndex(path: index).scans() } catch { throw CommandFailure(error) }
+            do { scans = try ActivationIndex(path: index, readOnly: true).scans() } catch { throw CommandFailure(error) }
             if json.json {
                 try Output.printJSON(["scans": scans])
             } else {

@@ -49,7 +49,7 @@ struct Tour: ParsableCommand {
 
         heading("2. A concept neuron's top images in the demo gallery")
         try buildDemo(demo, model: modelOptions.model)
-        let index = try ActivationIndex(path: demo.indexPath)
+        let index = try ActivationIndex(path: demo.indexPath, readOnly: true)
         let scan = try index.scan()
         guard let best = card.conceptNeurons.strongest else {
             print("This model has no concept neuron by the card's measure; nothing to show here.")

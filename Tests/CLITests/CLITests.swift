@@ -1,6 +1,7 @@
 import Foundation
 import CLIP
 import Imaging
+import Jobs
 import ToyWorld
 import XCTest
 
@@ -628,6 +629,45 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killed + "/" + name)),
                            try Data(contentsOf: URL(fileURLWithPath: whole + "/" + name)), "\(name): the same bytes as a run never killed")
         }
+    }
+
+    func testTwoProcessesNeverWriteOneRunFolderAndALockLeftByAKilledOneIsTakenOver() throws {
+        let run = scratch.appendingPathComponent("shared").path
+        let visualize = ["visualize", "--model", Self.modelPT, "--neuron", "3", "-o", run]
+        let arguments = visualize + ["--steps", "100000"]
+        let owner = Process()
+        owner.executableURL = Self.binary
+        owner.arguments = arguments
+        owner.standardOutput = FileHandle.nullDevice
+        owner.standardError = FileHandle.nullDevice
+        try owner.run()
+        defer { if owner.isRunning { kill(owner.processIdentifier, SIGKILL) } }
+        // Wait until the first process holds the folder (its pid in the lock file).
+        let lockPath = run + "/.lock"
+        var holder: Int32?
+        for _ in 0..<2400 where holder != owner.processIdentifier && owner.isRunning {
+            Thread.sleep(forTimeInterval: 0.025)
+            holder = (try? String(contentsOfFile: lockPath, encoding: .utf8)).flatMap { RunFolderLock.ownerPID(in: $0) }
+        }
+        XCTAssertEqual(holder, owner.processIdentifier, "the first process locks the folder")
+
+        let refused = try failure(arguments)
+        XCTAssertTrue(refused.hasPrefix("clipscope: \(run) is in use by process \(owner.processIdentifier) since "), refused)
+        XCTAssertTrue(owner.isRunning, "the owner goes on")
+
+        // Killed once it has claimed the folder for its settings.
+        for _ in 0..<2400 where !FileManager.default.fileExists(atPath: run + "/parameters.json") && owner.isRunning {
+            Thread.sleep(forTimeInterval: 0.025)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/parameters.json"))
+        kill(owner.processIdentifier, SIGKILL)
+        owner.waitUntilExit()
+        XCTAssertEqual(RunFolderLock.ownerPID(in: try String(contentsOfFile: lockPath, encoding: .utf8)), owner.processIdentifier,
+                       "a kill -9 leaves the lock file behind")
+        // The next process takes the folder over: it gets as far as comparing settings.
+        let other = try failure(visualize + ["--steps", "5"])
+        XCTAssertTrue(other.contains("holds a visualization with other settings"), other)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: lockPath), "and gives it up when it ends")
     }
 
     func testVisualizeRefusesBadParametersBeforeAnyWork() throws {

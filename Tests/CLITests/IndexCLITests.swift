@@ -257,4 +257,73 @@ final class IndexCLITests: XCTestCase {
         XCTAssertTrue(try failure(["top", "--index", index, "--neuron", "1", "--scan", "block"]).contains("no scan matches"))
         XCTAssertTrue(try failure(["top", "--index", Self.model, "--neuron", "1"]).contains("not a clipscope index"))
     }
+
+    func testScanRefusesADamagedIndexAndSaysHowToRecover() throws {
+        let folder = try makeFolder(count: 2)
+        let index = scratch.appendingPathComponent("damaged.index").path
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        // 20 pages of the middle of a good index overwritten, as a failing disk would.
+        let page = 4096
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: index))
+        let pages = bytes.count / page
+        XCTAssertGreaterThanOrEqual(pages, 24, "an index large enough to damage its middle")
+        let first = max(1, pages / 2 - 10)
+        for offset in first * page..<min(bytes.count, (first + 20) * page) { bytes[offset] = UInt8(truncatingIfNeeded: offset &* 131 &+ 7) }
+        try bytes.write(to: URL(fileURLWithPath: index))
+
+        let rescan = try failure(["scan", "--model", Self.model, folder.path, "--index", index])
+        XCTAssertTrue(rescan.hasPrefix("clipscope: \(index): the index is damaged ("), rescan)
+        XCTAssertTrue(rescan.hasSuffix("move it aside and scan again to rebuild it"), rescan)
+        // Moved aside, a scan makes a whole index again.
+        try FileManager.default.moveItem(atPath: index, toPath: index + ".damaged")
+        XCTAssertEqual(try json(["scan", "--model", Self.model, folder.path, "--index", index])["scanned"] as? Int, 9)
+    }
+
+    func testQueriesNeverWriteTheIndexAndRefuseAFileThatIsNotOne() throws {
+        let empty = scratch.appendingPathComponent("empty.index").path
+        FileManager.default.createFile(atPath: empty, contents: nil)
+        for query in [["top", "--index", empty, "--neuron", "1"], ["label", "--index", empty], ["index", "list", empty]] {
+            XCTAssertTrue(try failure(query).hasSuffix("\(empty): not a clipscope index"), "\(query)")
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: empty)[.size] as? Int, 0, "\(query) left the file as it was")
+        }
+
+        let folder = try makeFolder(count: 1)
+        let index = scratch.appendingPathComponent("good.index").path
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        _ = try clipscope(["label", "--index", index, "--set", "3", "a label"])
+        let before = try Data(contentsOf: URL(fileURLWithPath: index))
+        for query in [["top", "--index", index, "--neuron", "1"], ["categories", "--index", index, "--neuron", "1"],
+                      ["histogram", "--index", index, "--neuron", "1"], ["label", "--index", index], ["index", "list", index]] {
+            XCTAssertEqual(try clipscope(query).status, 0, "\(query)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: index)), before, "queries read the index only")
+        // SQLite's read-only readers of a WAL file may leave its -wal beside it: empty.
+        let wal = index + "-wal"
+        if FileManager.default.fileExists(atPath: wal) {
+            XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int, 0)
+        }
+    }
+
+    func testLabelsAndNotesHaveAMaximumLengthAndTheListingHasNoTrailingSpaces() throws {
+        let folder = try makeFolder(count: 1)
+        let index = scratch.appendingPathComponent("labels.index").path
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        let longest = String(repeating: "w", count: NeuronLabel.maximumLabelLength)
+        XCTAssertEqual(try failure(["label", "--index", index, "--set", "1", longest + "w"]),
+                       "clipscope: a label is at most \(NeuronLabel.maximumLabelLength) characters; this one has \(NeuronLabel.maximumLabelLength + 1)")
+        let note = String(repeating: "n", count: NeuronLabel.maximumNoteLength + 1)
+        XCTAssertEqual(try failure(["label", "--index", index, "--set", "1", "short", "--note", note]),
+                       "clipscope: a note is at most \(NeuronLabel.maximumNoteLength) characters; this one has \(NeuronLabel.maximumNoteLength + 1)")
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "1", longest]).status, 0)
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "2", "short", "--note", "a note"]).status, 0)
+        XCTAssertEqual(try clipscope(["label", "--index", index, "--set", "3", "mid"]).status, 0)
+
+        let listing = try clipscope(["label", "--index", index])
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        let lines = listing.text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, listing.text)
+        XCTAssertTrue(lines[0].hasPrefix("1  \(longest)  (yours)"), lines[0])
+        XCTAssertEqual(lines[1], "2  short" + String(repeating: " ", count: longest.count - 5) + "  (yours)  a note")
+        XCTAssertEqual(lines[2], "3  mid" + String(repeating: " ", count: longest.count - 3) + "  (yours)", "no trailing spaces")
+    }
 }

@@ -180,3 +180,62 @@ final class RunFolderTests: XCTestCase {
         XCTAssertEqual(RunFolder.defaultRunsDirectory(environment: ["HOME": "/h"]), "/h/.local/share/clipscope/runs")
     }
 }
+
+final class RunFolderLockTests: XCTestCase {
+    var folder: String!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-lock-\(UUID().uuidString)").path
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+
+    func testASecondJobOnAHeldFolderFailsAtOnceNamingTheOwnerAndWritesNothing() throws {
+        let held = try XCTUnwrap(try RunFolderLock.acquire(RunFolder(path: folder)))
+        let lockText = try String(contentsOfFile: held.path, encoding: .utf8)
+        XCTAssertEqual(RunFolderLock.ownerPID(in: lockText), getpid())
+        let seen = Mutex<[JobEvent]>([])
+        let outcome = JobRunner.run(FolderJob(output: folder, steps: 3, seed: 1, stopAt: nil)) { _, event in
+            seen.withLock { $0.append(event) }
+        }
+        guard case let .failed(failure) = outcome else { return XCTFail("expected a failure, got \(outcome)") }
+        XCTAssertEqual(failure.message.split(separator: "\n").count, 1, failure.message)
+        XCTAssertTrue(failure.message.hasPrefix("\(folder!) is in use by process \(getpid()) since "), failure.message)
+        let kinds = seen.withLock { $0 }.map { event -> String in
+            switch event {
+            case .started: "started"
+            case .failed: "failed"
+            default: "other"
+            }
+        }
+        XCTAssertEqual(kinds, ["started", "failed"], "the job did no work")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: RunFolder(path: folder).recordPath), "no record written over the owner's")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/final.png"))
+
+        held.release()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: held.path), "a released lock leaves no file")
+        XCTAssertEqual(try JobRunner.run(FolderJob(output: folder, steps: 3, seed: 1, stopAt: nil)) { _, _ in }.get().finalLoss, 0.125)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: held.path), "the job gave the folder up when it ended")
+    }
+
+    func testALockLeftByADeadProcessIsTakenOver() throws {
+        // A process that has ended: its pid is no longer alive, as after a kill -9.
+        let ended = Process()
+        ended.executableURL = URL(fileURLWithPath: "/bin/true")
+        try ended.run()
+        ended.waitUntilExit()
+        let dead = ended.processIdentifier
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let lockPath = RunFolder(path: folder).lockPath
+        try Data("pid \(dead)\nstarted 2026-01-01T00:00:00Z\nhost \(RunRecord.hostName)\n".utf8).write(to: URL(fileURLWithPath: lockPath))
+
+        let taken = try XCTUnwrap(try RunFolderLock.acquire(RunFolder(path: folder)))
+        XCTAssertEqual(RunFolderLock.ownerPID(in: try String(contentsOfFile: lockPath, encoding: .utf8)), getpid(), "the lock names its new owner")
+        taken.release()
+
+        try Data("pid \(dead)\n".utf8).write(to: URL(fileURLWithPath: lockPath))
+        let outcome = JobRunner.run(FolderJob(output: folder, steps: 2, seed: 1, stopAt: nil)) { _, _ in }
+        XCTAssertEqual(try outcome.get().finalLoss, 0.25)
+        XCTAssertEqual(try RunFolder(path: folder).read().status, "finished")
+    }
+}

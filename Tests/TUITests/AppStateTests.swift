@@ -136,6 +136,26 @@ final class AppStateTests: XCTestCase {
         XCTAssertEqual(state.apply(.key(.character("q"))), [.quit])
     }
 
+    func testALabelOrNoteTooLongIsRefusedNamingTheLimitAndStaysOpenToShorten() {
+        var state = state()
+        _ = state.apply(.key(.character("r")))
+        _ = state.apply(.key(.control("u")))
+        for _ in 0...NeuronLabel.maximumLabelLength { _ = state.apply(.key(.character("x"))) }
+        XCTAssertEqual(state.apply(.key(.enter)), [], "nothing saved")
+        XCTAssertEqual(state.message?.text, "a label is at most \(NeuronLabel.maximumLabelLength) characters; this one has \(NeuronLabel.maximumLabelLength + 1)")
+        XCTAssertEqual(state.message?.isError, true)
+        XCTAssertEqual(state.input, .label(neuron: 0, text: String(repeating: "x", count: NeuronLabel.maximumLabelLength + 1)))
+        _ = state.apply(.key(.backspace))
+        let label = String(repeating: "x", count: NeuronLabel.maximumLabelLength)
+        XCTAssertEqual(state.apply(.key(.enter)), [.saveLabel(neuron: 0, label: label, note: nil)], "the limit itself is kept")
+
+        _ = state.apply(.key(.character("n")))
+        for _ in 0...NeuronLabel.maximumNoteLength { _ = state.apply(.key(.character("y"))) }
+        XCTAssertEqual(state.apply(.key(.enter)), [])
+        XCTAssertEqual(state.message?.text, "a note is at most \(NeuronLabel.maximumNoteLength) characters; this one has \(NeuronLabel.maximumNoteLength + 1)")
+        XCTAssertNotNil(state.input)
+    }
+
     func testEditingALabelSavesItAndQuittingWithJobsAsksFirst() {
         var state = state()
         _ = state.apply(.key(.character("r")))
