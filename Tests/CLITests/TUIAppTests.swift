@@ -341,9 +341,9 @@ final class TUIAppTests: XCTestCase {
         try tmux.type("551")
         try tmux.keys("Enter")
         try tmux.wait(for: "i: charts")
-        // v pre-fills the command with the spec's defaults; a shorter run here.
+        // v pre-fills the command with the toy's own recipe; a shorter paper-code run here.
         try tmux.keys("v")
-        try tmux.wait(for: ":visualize 551 paper-code steps=1000")
+        try tmux.wait(for: ":visualize 551 toy")
         try tmux.keys("C-u")
         try tmux.type("visualize 551 paper-code steps=60")
         try tmux.keys("Enter")
