@@ -339,10 +339,9 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
     }
 
     public static func csv(_ result: Result) -> String {
-        func quoted(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-        return "target,text,coverage,changed_pixels,success_rate,images\n" + result.attacks.map {
-            "\(quoted($0.target)),\(quoted($0.text)),\($0.coverage),\($0.changedPixels),\($0.successRate),\($0.images)"
-        }.joined(separator: "\n") + "\n"
+        CSV.document(header: ["target", "text", "coverage", "changed_pixels", "success_rate", "images"], rows: result.attacks.map {
+            [$0.target, $0.text, "\($0.coverage)", "\($0.changedPixels)", "\($0.successRate)", "\($0.images)"]
+        })
     }
 }
 

@@ -276,7 +276,7 @@ public struct DreamJob: JobSpec, Equatable, ClaimsRunFolder {
             }
             timed.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             timed.steps += losses.count
-            try metrics.append(losses.enumerated().map { "\(level),\($0.offset),\($0.element)" }, header: "level,iteration,objective")
+            try metrics.append(losses.enumerated().map { ["\(level)", "\($0.offset)", "\($0.element)"] }, header: ["level", "iteration", "objective"])
             try Checkpoint.write([SafetensorsWriter.Tensor(key: "pixels", shape: [3, dreamer.side, dreamer.side], floats: dreamer.pixels)],
                                         to: checkpointPath, metadata: ["level": String(dreamer.level), "side": String(dreamer.side)])
         }

@@ -144,53 +144,31 @@ public struct GapJob: JobSpec, Equatable {
         }
     }
 
-    /// `path,caption` lines (a first line `path,caption` is a header); fields may be quoted
-    /// ("a caption, with a comma"); blank lines are skipped.
+    /// `path,caption` records (a first record `path,caption` is a header), RFC 4180: fields may be quoted
+    /// ("a caption, with a comma", or one spanning lines); a byte order mark and blank lines are skipped.
     public static func csvPairs(_ file: String) throws -> [Pair] {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw InvalidParameter("csv", "\(file): cannot read it")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        let records: [CSV.Record]
+        do { records = try CSV.records(String(decoding: data, as: UTF8.self)) } catch {
+            throw InvalidParameter("csv", "\(file) line \(error.line): \(error.reason)")
+        }
         let folder = (file as NSString).deletingLastPathComponent
         var pairs: [Pair] = []
-        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let fields = csvFields(String(line))
+        for record in records {
+            let fields = record.fields
             if fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
             if pairs.isEmpty, fields.count == 2, fields[0].lowercased() == "path", fields[1].lowercased() == "caption" { continue }
             let path = fields[0].trimmingCharacters(in: .whitespaces)
             // Unquoted commas after the first belong to the caption.
             let caption = fields.dropFirst().joined(separator: ",").trimmingCharacters(in: .whitespaces)
-            if path.isEmpty { throw InvalidParameter("csv", "\(file) line \(number + 1): no image path") }
-            if caption.isEmpty { throw InvalidParameter("csv", "\(file) line \(number + 1): no caption (want path,caption)") }
+            if path.isEmpty { throw InvalidParameter("csv", "\(file) line \(record.line): no image path") }
+            if caption.isEmpty { throw InvalidParameter("csv", "\(file) line \(record.line): no caption (want path,caption)") }
             let resolved = path.hasPrefix("/") ? path : (folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path))
             pairs.append(Pair(image: resolved, caption: caption))
         }
         return pairs
-    }
-
-    /// One CSV line's fields: commas split, double quotes group (and "" is a quote).
-    static func csvFields(_ line: String) -> [String] {
-        var fields: [String] = [], field = "", quoted = false
-        var characters = line.makeIterator()
-        var pending: Character? = nil
-        while let c = pending ?? characters.next() {
-            pending = nil
-            if quoted {
-                if c == "\"" {
-                    if let next = characters.next() {
-                        if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
-                    } else { quoted = false }
-                } else { field.append(c) }
-            } else if c == "\"" && field.trimmingCharacters(in: .whitespaces).isEmpty {
-                field = ""
-                quoted = true
-            } else if c == "," {
-                fields.append(field)
-                field = ""
-            } else { field.append(c) }
-        }
-        fields.append(field)
-        return fields
     }
 
     public func run(_ context: JobContext) throws -> Result {
@@ -278,15 +256,10 @@ public struct GapJob: JobSpec, Equatable {
 
     /// `pair,kind,umap_x,umap_y,pca_x,pca_y,source` (the image's path or the caption).
     func writePoints(_ umap: [Point], _ pca: [Point], pairs: [Pair]) throws {
-        func quoted(_ field: String) -> String {
-            field.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
-                ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+        let rows = zip(umap, pca).map { u, p in
+            ["\(u.pair)", u.kind, "\(u.x)", "\(u.y)", "\(p.x)", "\(p.y)", u.kind == "image" ? pairs[u.pair].image : pairs[u.pair].caption]
         }
-        var lines = ["pair,kind,umap_x,umap_y,pca_x,pca_y,source"]
-        for (u, p) in zip(umap, pca) {
-            let source = u.kind == "image" ? pairs[u.pair].image : pairs[u.pair].caption
-            lines.append("\(u.pair),\(u.kind),\(u.x),\(u.y),\(p.x),\(p.y),\(quoted(source))")
-        }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path("points.csv"), atomically: true, encoding: .utf8)
+        try CSV.document(header: ["pair", "kind", "umap_x", "umap_y", "pca_x", "pca_y", "source"], rows: rows)
+            .write(toFile: path("points.csv"), atomically: true, encoding: .utf8)
     }
 }

@@ -8,36 +8,42 @@ final class MetricsCSV {
     private var hasHeader: Bool
 
     /// Opens the file, keeping its header and the lines `keeping` accepts (given their fields).
-    init(path: String, keeping: ([Substring]) -> Bool) throws {
+    init(path: String, keeping: ([String]) -> Bool) throws {
         self.path = path
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             hasHeader = false
             return
         }
-        let lines = text.split(separator: "\n")
-        hasHeader = !lines.isEmpty
-        let kept = lines.prefix(1) + lines.dropFirst().filter { keeping($0.split(separator: ",")) }
-        try kept.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
+        let records = Self.records(text)
+        hasHeader = !records.isEmpty
+        let kept = records.prefix(1) + records.dropFirst().filter(keeping)
+        try kept.map { CSV.line($0) + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    /// Appends lines, writing `header` first into a file that has none.
-    func append(_ lines: [String], header: @autoclosure () -> String) throws {
+    /// Appends rows, writing `header` first into a file that has none.
+    func append(_ rows: [[String]], header: @autoclosure () -> [String]) throws {
         if handle == nil {
             if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             try handle?.seekToEnd()
         }
-        var text = hasHeader ? "" : header() + "\n"
+        var text = hasHeader ? "" : CSV.line(header()) + "\n"
         hasHeader = true
-        text += lines.map { $0 + "\n" }.joined()
+        text += rows.map { CSV.line($0) + "\n" }.joined()
         try handle?.write(contentsOf: Data(text.utf8))
     }
 
     deinit { try? handle?.close() }
 
-    /// The lines after the header, split into fields.
-    static func rows(path: String) -> [[Substring]] {
+    /// The rows after the header.
+    static func rows(path: String) -> [[String]] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        return Array(records(text).dropFirst())
+    }
+
+    /// The file's records, blank lines and a damaged tail (a quote never closed, from a killed write) dropped.
+    private static func records(_ text: String) -> [[String]] {
+        let records = (try? CSV.records(text)) ?? (try? CSV.records(String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)]))) ?? []
+        return records.map(\.fields).filter { $0 != [""] }
     }
 }

@@ -164,8 +164,8 @@ public struct VisualizeJob: JobSpec, Equatable, ClaimsRunFolder {
                 throw JobFailure.diverged(Self.kind, step: visualizer.step - 1, loss: Double(loss), checkpoint: checkpointPath)
             }
             try metrics.append(chunk.enumerated().map { item, neuron in
-                "\(visualizer.step - 1),\(neuron)," + lastTerms.map { "\($0.values[item])" }.joined(separator: ",")
-            }, header: "step,neuron," + lastTerms.map(\.name).joined(separator: ","))
+                ["\(visualizer.step - 1)", "\(neuron)"] + lastTerms.map { "\($0.values[item])" }
+            }, header: ["step", "neuron"] + lastTerms.map(\.name))
             context.progress(step: base + visualizer.step, metrics: lastTerms.map { JobMetric($0.name, Double($0.values[0])) })
             // Every K steps (at most four a second), and the last step's always.
             if visualizer.step % previewEvery == 0 || visualizer.step == settings.steps {

@@ -83,6 +83,8 @@ public enum AppEvent: Sendable {
     case modelFailed(String)
     case catalogLoaded(NeuronCatalog)
     case catalogFailed(String)
+    /// The toy's demo gallery, scan and labels are being built as jobs; its index opens after.
+    case demoBuilding
     case cardLoaded(CardData)
     case imageDetails(ImageDetails)
     case job(UUID, JobEvent)

@@ -128,6 +128,10 @@ public struct AppState {
     public var modelReady = false
     public var graphicsName: String
     public var indexStatus = "opening"
+    /// Why no index is open (a bad `--index`, a model without a demo), shown where the neurons would be.
+    public var indexProblem: String?
+    /// The toy's demo runs are being built (the neuron list says so until its index opens).
+    public var buildingDemo = false
 
     public var catalog: NeuronCatalog? { didSet { listChanged() } }
     public var sort: SortOrder = .id { didSet { listChanged() } }
@@ -282,11 +286,17 @@ public struct AppState {
             if self.catalog == nil, sort == .id, catalog.rows.contains(where: { $0.concept != nil }) { sort = .concept }
             self.catalog = catalog
             indexStatus = "\(catalog.scan.imageCount) images"
+            indexProblem = nil
+            buildingDemo = false
             if let selected, let index = visibleRows.firstIndex(where: { $0.neuron == selected }) { selection = index }
             clampSelection()
         case let .catalogFailed(message):
             indexStatus = "none"
+            indexProblem = message
+            buildingDemo = false
             report(message, isError: true)
+        case .demoBuilding:
+            buildingDemo = true
         case let .cardLoaded(data):
             if data.neuron == cardNeuron { card = data }
         case let .imageDetails(details):

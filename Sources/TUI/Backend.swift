@@ -130,6 +130,7 @@ public final class Backend: @unchecked Sendable {
             openIndex(demo.indexPath)
             return
         }
+        mailbox.post(.demoBuilding)
         thread("clipscope.tui.demo") { [self] in
             let gallery = ToyGallery(output: demo.galleryPath, count: options.demoScenes,
                                      resolution: ToyTrainJob.defaultConfig.imageResolution)

@@ -1,3 +1,5 @@
+import Terminal
+
 /// A text style from the 16-colour-safe theme: readable on dark and light backgrounds
 /// (colours only as accents on the terminal's own foreground and background).
 public enum Style: Sendable, Equatable {
@@ -45,6 +47,7 @@ public protocol Canvas: AnyObject {
     var rows: Int { get }
     var columns: Int { get }
     /// Writes `text` from (row, column), cut at the right edge; one cell per character.
+    /// Control characters are shown, not obeyed (`String.terminalSafe`).
     func put(_ row: Int, _ column: Int, _ text: String, _ style: Style)
     /// Blanks every cell.
     func clear()
@@ -56,7 +59,8 @@ extension Canvas {
     /// `text` padded or cut to exactly `width` cells (cut text ends in "…").
     public func put(_ row: Int, _ column: Int, _ text: String, width: Int, _ style: Style = .plain) {
         guard width > 0 else { return }
-        put(row, column, Self.fitted(text, width: width), style)
+        // Made safe before fitting: ESC shows as two cells (^[).
+        put(row, column, Self.fitted(text.terminalSafe(keepingLineBreaks: false), width: width), style)
     }
 
     /// Blanks a rectangle.
@@ -120,7 +124,7 @@ public final class TextCanvas: Canvas {
     public func put(_ row: Int, _ column: Int, _ text: String, _ style: Style) {
         guard row >= 0, row < rows else { return }
         var c = column
-        for character in text {
+        for character in text.terminalSafe(keepingLineBreaks: false) {
             if c >= columns { break }
             if c >= 0 {
                 cells[row][c] = character

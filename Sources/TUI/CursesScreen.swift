@@ -1,5 +1,6 @@
 import CNCurses
 import Foundation
+import Terminal
 
 /// The terminal through ncurses: the one writer of text to the screen (pictures go out
 /// through the compositor right after `refresh`, on the same thread).
@@ -52,7 +53,7 @@ final class CursesScreen: Canvas {
 
     func put(_ row: Int, _ column: Int, _ text: String, _ style: Style) {
         guard row >= 0, row < rows, column < columns, !text.isEmpty else { return }
-        var text = text
+        var text = text.terminalSafe(keepingLineBreaks: false)
         var column = column
         if column < 0 {
             text = String(text.dropFirst(-column))

@@ -138,8 +138,14 @@ public enum Panes {
 
     static func neuronList(_ state: AppState, _ canvas: Canvas, _ fullArea: Rect) -> [ImagePlacement] {
         guard let catalog = state.catalog else {
-            canvas.put(fullArea.top + 1, 2, "Opening the index (\(state.indexStatus)) ...", .dim)
-            canvas.put(fullArea.top + 2, 2, "Building the demo runs as jobs (Tab shows them).", .dim)
+            if let problem = state.indexProblem {
+                canvas.put(fullArea.top + 1, 2, "No index is open: \(problem)", width: max(0, fullArea.width - 4), .bad)
+                canvas.put(fullArea.top + 2, 2, "Start with --index I, or index a folder of images with :scan DIR.", .dim)
+            } else if state.buildingDemo {
+                canvas.put(fullArea.top + 1, 2, "Building the demo runs as jobs (Tab shows them).", .dim)
+            } else {
+                canvas.put(fullArea.top + 1, 2, "Opening the index (\(state.indexStatus)) ...", .dim)
+            }
             return []
         }
         // The selected neuron's visualization beside the list, when there is room and a picture to show.

@@ -5,6 +5,8 @@ import Foundation
 enum TorchArchiveReader {
     /// Tensors OpenAI's archives carry next to the weights that are not weights (`build_model` drops them).
     static let nonWeightKeys: Set<String> = ["input_resolution", "context_length", "vocab_size"]
+    /// The most a deflated pickle or code file may inflate to: ViT-L/14's are under 2 MiB.
+    static let metadataLimit = 64 << 20
 
     static func read(_ file: MappedFile) throws -> WeightArchive {
         let path = file.path
@@ -18,7 +20,7 @@ enum TorchArchiveReader {
         }
         let isTorchScript = zip.entry("\(root)/constants.pkl") != nil || zip.entries.contains { $0.name.hasPrefix("\(root)/code/") }
 
-        let pickle = try zip.contents(pickleEntry)
+        let pickle = try zip.contents(pickleEntry, limit: metadataLimit, need: "a pickle may take")
         let rootValue: PickleValue = try pickle.withBytes { bytes in
             var machine = PickleMachine(data: bytes, source: "\(path) (\(root)/data.pkl)")
             return try machine.run()
@@ -60,7 +62,9 @@ enum TorchArchiveReader {
                 entry.byteOffset = storage.dataOffset + tensor.offset * dtype.byteSize
             } else {
                 if inflatedStorages[storageName] == nil {
-                    guard case .inflated(let data) = try zip.contents(storage) else { continue }
+                    // A deflated storage inflates to exactly its elements; anything larger is refused unread.
+                    guard case .inflated(let data) = try zip.contents(storage, limit: storageBytes, need: "its tensors need")
+                    else { continue }
                     inflatedStorages[storageName] = data
                 }
                 entry.inflated = inflatedStorages[storageName]
@@ -138,7 +142,7 @@ enum TorchArchiveReader {
         private mutating func file(_ name: String) -> String? {
             if let cached = files[name] { return cached }
             var text: String?
-            if let entry = zip.entry(name), let contents = try? zip.contents(entry) {
+            if let entry = zip.entry(name), let contents = try? zip.contents(entry, limit: TorchArchiveReader.metadataLimit, need: "a code file may take") {
                 text = contents.withBytes { String(decoding: $0, as: UTF8.self) }
             }
             files[name] = text

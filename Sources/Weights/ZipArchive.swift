@@ -108,31 +108,66 @@ struct ZipArchive {
     func entry(_ name: String) -> Entry? { byName[name].map { entries[$0] } }
 
     /// The entry's bytes: a slice of the file when stored; inflated into `Data` when deflated.
-    func contents(_ entry: Entry) throws -> ZipContents {
+    /// `limit` refuses, before inflating anything, an entry declaring more bytes than the caller can use
+    /// (a zip bomb's storage); inflation never goes past the declared size either, whatever the stream holds.
+    func contents(_ entry: Entry, limit: Int, need: String) throws -> ZipContents {
         let raw = UnsafeRawBufferPointer(rebasing: bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
         if entry.method == 0 { return .mapped(raw) }
-        return .inflated(try inflate(raw, expected: entry.uncompressedSize, name: entry.name))
+        guard entry.uncompressedSize <= limit else {
+            throw WeightsError(path: path, "zip entry '\(entry.name)' inflates to \(entry.uncompressedSize) bytes, more than the \(limit) \(need) (refused)")
+        }
+        switch Self.inflate(raw, atMost: entry.uncompressedSize) {
+        case .complete(let data) where data.count == entry.uncompressedSize:
+            return .inflated(data)
+        case .tooLong:
+            throw WeightsError(path: path, "zip entry '\(entry.name)' inflates past its declared \(entry.uncompressedSize) bytes (damaged or a zip bomb; refused)")
+        case .complete, .damaged:
+            throw WeightsError(path: path, "zip entry '\(entry.name)' does not inflate (damaged or truncated)")
+        }
     }
 
-    private func inflate(_ source: UnsafeRawBufferPointer, expected: Int, name: String) throws -> Data {
-        var output = Data(count: expected)
+    enum Inflation {
+        case complete(Data)
+        /// The stream holds more than the limit; inflation stopped after `inflatedBytes` (the limit plus one).
+        case tooLong(inflatedBytes: Int)
+        case damaged
+    }
+
+    /// Inflates raw deflate data (what zip stores: no zlib header) into at most `limit` bytes, plus one byte
+    /// to learn whether the stream goes on: memory and time stay bounded by `limit`, not by what the data expands to.
+    static func inflate(_ source: UnsafeRawBufferPointer, atMost limit: Int) -> Inflation {
         var stream = z_stream()
-        // Negative window bits: raw deflate, no zlib header (what zip stores).
-        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw WeightsError(path: path, "cannot start zlib for '\(name)'")
-        }
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return .damaged }
         defer { inflateEnd(&stream) }
-        let status: Int32 = output.withUnsafeMutableBytes { destination in
-            stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(source.count)
-            stream.next_out = destination.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.avail_out = uInt(destination.count)
-            return CZlib.inflate(&stream, Z_FINISH)
+        stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(source.count)
+        var output = Data(count: limit)
+        var status: Int32 = Z_OK
+        var written = 0
+        // zlib counts in 32 bits: fill the output in chunks of at most 1 GiB.
+        while written < limit {
+            let chunk = min(limit - written, 1 << 30)
+            status = output.withUnsafeMutableBytes { destination in
+                stream.next_out = destination.baseAddress!.advanced(by: written).assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(chunk)
+                return CZlib.inflate(&stream, Z_NO_FLUSH)
+            }
+            written += chunk - Int(stream.avail_out)
+            if status == Z_STREAM_END { break }
+            guard status == Z_OK, stream.avail_out == 0 || stream.avail_in > 0 else { return .damaged }
         }
-        guard status == Z_STREAM_END, Int(stream.total_out) == expected else {
-            throw WeightsError(path: path, "zip entry '\(name)' does not inflate (damaged or truncated)")
+        if status != Z_STREAM_END {
+            // The output is full: one more byte tells a finished stream from a longer one.
+            var probe: UInt8 = 0
+            status = withUnsafeMutablePointer(to: &probe) { pointer in
+                stream.next_out = pointer
+                stream.avail_out = 1
+                return CZlib.inflate(&stream, Z_NO_FLUSH)
+            }
+            if stream.avail_out == 0 { return .tooLong(inflatedBytes: written + 1) }
+            guard status == Z_STREAM_END else { return .damaged }
         }
-        return output
+        return .complete(output.prefix(written))
     }
 
     private static func int(_ value: UInt64, _ reader: ByteReader) throws -> Int {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Terminal
 import Jobs
 
 @main
@@ -35,11 +36,14 @@ struct CLIPScope: ParsableCommand {
             try command.run()
         } catch {
             let error = presentable(error)
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                exit(withError: ExitCode.failure)
+            let code = exitCode(for: error)
+            // Help and --version print as ArgumentParser does; a failure's message is made safe to show.
+            guard code != .success else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data((message.terminalSafe(keepingLineBreaks: true) + "\n").utf8))
             }
-            exit(withError: error)
+            exit(withError: code == .validationFailure ? ExitCode.failure : code)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import Terminal
 import Jobs
 import Tensor
 import Weights
@@ -54,7 +55,7 @@ enum Output {
 
     /// One line on stderr: `clipscope: <message>`.
     static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("clipscope: \(message.asOneLine)\n".utf8))
+        FileHandle.standardError.write(Data("clipscope: \(message.asOneLine)\n".terminalSafe(keepingLineBreaks: true).utf8))
     }
 
     /// Reports an item of a batch that was left out, on stderr, and returns its JSON entry.
@@ -109,6 +110,13 @@ struct BatchOptions: ParsableArguments {
     func validate() throws {
         guard batchSize >= 1 else { throw CommandFailure("--batch-size must be at least 1, got \(batchSize)") }
     }
+}
+
+/// Every line printed for people goes through here, shadowing Swift's `print`: control characters
+/// from file names, labels and arguments are shown, not obeyed (`String.terminalSafe`).
+/// JSON needs nothing: its encoder escapes them.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Swift.print(items.map { "\($0)" }.joined(separator: separator).terminalSafe(keepingLineBreaks: true), terminator: terminator)
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import Foundation
+import Terminal
 import Index
 import Jobs
 import Synchronization
@@ -34,7 +35,7 @@ final class JobProgressLine: Sendable {
         state.withLock { state in
             let clear = state.lineShown ? "\r\u{1B}[2K" : ""
             if case let .started(info) = event { state.job = JobState(info: info) } else { state.job?.apply(event) }
-            guard let line = state.job?.line else { return }
+            guard let line = state.job?.line.terminalSafe(keepingLineBreaks: false) else { return }
             switch event {
             case .started, .preview:
                 break
@@ -56,7 +57,7 @@ final class JobProgressLine: Sendable {
                 state.lineShown = true
             case let .log(level, message):
                 if level == .warning {
-                    Self.write(clear + "clipscope: \(message)\n")
+                    Self.write(clear + "clipscope: \(message.terminalSafe(keepingLineBreaks: true))\n")
                     state.lineShown = false
                 } else if isTerminal {
                     Self.write(clear + "\(message)\n")

@@ -97,7 +97,8 @@ struct Tour: ParsableCommand {
     }
 
     func heading(_ text: String) {
-        print(isatty(STDOUT_FILENO) == 1 ? "\n\u{1B}[1m\(text)\u{1B}[0m" : "\n\(text)")
+        // Swift's own print: the bold is ours, and the headings are the tour's own words.
+        Swift.print(isatty(STDOUT_FILENO) == 1 ? "\n\u{1B}[1m\(text)\u{1B}[0m" : "\n\(text)")
     }
 
     /// Builds what is missing of the demo, with progress.

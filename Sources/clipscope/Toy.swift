@@ -390,7 +390,7 @@ struct ToyPurity: ParsableCommand {
         if let folder {
             let files = try ImageFolders.walk([folder]).files.map(\.path)
             let (values, shown, skipped) = try ConceptPurity.activations(model: model, files: files)
-            if !skipped.isEmpty { FileHandle.standardError.write(Data("\(skipped.count) file(s) skipped: their names say no shape or word (first: \(skipped[0]))\n".utf8)) }
+            if !skipped.isEmpty { Output.warn("\(skipped.count) file(s) skipped: their names say no shape or word (first: \(skipped[0]))") }
             guard shown.count >= ConceptPurity.defaultTop else {
                 throw CommandFailure("\(folder): \(shown.count) named scene(s), fewer than the top \(ConceptPurity.defaultTop)")
             }

@@ -326,4 +326,31 @@ final class IndexCLITests: XCTestCase {
         XCTAssertEqual(lines[1], "2  short" + String(repeating: " ", count: longest.count - 5) + "  (yours)  a note")
         XCTAssertEqual(lines[2], "3  mid" + String(repeating: " ", count: longest.count - 3) + "  (yours)", "no trailing spaces")
     }
+
+    /// A label, a path and an error message holding escape sequences are printed in caret notation,
+    /// never as escapes the terminal would obey; JSON keeps the label as it is (escaped by the encoder).
+    func testControlCharactersInLabelsPathsAndErrorsAreShownNotObeyed() throws {
+        let folder = try makeFolder(count: 1)
+        let index = scratch.appendingPathComponent("escapes.index").path
+        _ = try json(["scan", "--model", Self.model, folder.path, "--index", index])
+        let hostile = "\u{1B}[31mred\u{1B}]0;pwned\u{07}\u{9B}2J\u{7F}"
+        let shown = "^[[31mred^[]0;pwned^GM-^[2J^?"
+
+        let set = try clipscope(["label", "--index", index, "--set", "1", hostile])
+        XCTAssertEqual(set.status, 0, set.stderr)
+        XCTAssertEqual(set.text, "neuron 1: \(shown)\n")
+        let listing = try clipscope(["label", "--index", index])
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        XCTAssertTrue(listing.text.contains("1  \(shown)  (yours)"), listing.text)
+        for output in [set.text, listing.text] {
+            XCTAssertFalse(output.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x07 }, output)
+        }
+        let document = try json(["label", "--index", index])
+        XCTAssertTrue("\(document)".contains("pwned"))
+        XCTAssertEqual((document["labels"] as? [[String: Any]])?.first?["label"] as? String, hostile, "JSON keeps the label as set")
+
+        let message = try failure(["top", "--index", "/nonexistent/\u{1B}[2J.index", "--neuron", "0"])
+        XCTAssertTrue(message.contains("/nonexistent/^[[2J.index"), message)
+        XCTAssertFalse(message.unicodeScalars.contains { $0.value == 0x1B }, message)
+    }
 }

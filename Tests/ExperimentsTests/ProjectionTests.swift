@@ -332,6 +332,35 @@ final class GapJobTests: XCTestCase {
         XCTAssertTrue(result.skipped.isEmpty)
     }
 
+    /// A spreadsheet's CSV: a byte order mark, CRLF line ends and a caption spanning two lines.
+    func testAGapCSVWithAByteOrderMarkAndAQuotedNewlineRuns() throws {
+        let images = try folder("bom")
+        for i in 0..<3 {
+            try Image.testCard(width: 40, height: 40, seed: UInt64(20 + i)).writePNG(path: (images as NSString).appendingPathComponent("p\(i).png"))
+        }
+        let csv = (images as NSString).appendingPathComponent("pairs.csv")
+        try "\u{FEFF}p0.png,a photo\r\np1.png,\"two\nlines, and a comma\"\r\np2.png,\"a \"\"quoted\"\" word\"\r\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let pairs = try GapJob.csvPairs(csv)
+        XCTAssertEqual(pairs, [
+            GapJob.Pair(image: images + "/p0.png", caption: "a photo"),
+            GapJob.Pair(image: images + "/p1.png", caption: "two\nlines, and a comma"),
+            GapJob.Pair(image: images + "/p2.png", caption: "a \"quoted\" word"),
+        ])
+        let run = scratch.appendingPathComponent("bom-run").path
+        let result = try JobRunner.run(GapJob(model: Fixture.modelPath, csv: csv, output: run)) { _, _ in }.get()
+        XCTAssertEqual(result.pairs, 3)
+        XCTAssertTrue(result.skipped.isEmpty, "\(result.skipped)")
+        let points = try CSV.records(String(contentsOfFile: run + "/points.csv", encoding: .utf8))
+        XCTAssertEqual(points.count, 7)
+        XCTAssertTrue(points.contains { $0.fields[1] == "text" && $0.fields[6] == "two\nlines, and a comma" },
+                      "points.csv keeps the caption whole")
+
+        try "p0.png,\"never closed\np1.png,x\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try GapJob.csvPairs(csv)) { error in
+            XCTAssertTrue("\(error)".contains("\(csv) line 1: a quoted field is never closed"), "\(error)")
+        }
+    }
+
     func testCaptionsComeFromFileNames() {
         XCTAssertEqual(GapJob.caption(forFile: "/x/golden_retriever-puppy.jpg"), "This is a golden retriever puppy")
         XCTAssertEqual(GapJob.caption(forFile: "cat.png"), "This is a cat")

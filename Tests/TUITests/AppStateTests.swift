@@ -31,6 +31,31 @@ final class AppStateTests: XCTestCase {
         return state
     }
 
+    /// Without an index the list says why (a bad --index, a model without a demo), not that a demo is
+    /// being built; the demo's line shows only while it is; escapes in the message are shown, not obeyed.
+    func testTheNeuronListSaysWhyNoIndexIsOpen() {
+        func screen(_ events: [AppEvent]) -> String {
+            var state = AppState(rows: 20, columns: 100, modelName: "RN50", graphicsName: "blocks")
+            for event in events { _ = state.apply(event) }
+            let canvas = TextCanvas(rows: 20, columns: 100)
+            _ = Panes.draw(state, on: canvas)
+            return canvas.text
+        }
+        let opening = screen([])
+        XCTAssertTrue(opening.contains("Opening the index (opening) ..."), opening)
+        XCTAssertFalse(opening.contains("Building the demo"), opening)
+
+        let failed = screen([.catalogFailed("/x/\u{1B}[2Jbad.index: no such index")])
+        XCTAssertTrue(failed.contains("No index is open: /x/^[[2Jbad.index: no such index"), failed)
+        XCTAssertTrue(failed.contains(":scan DIR"), failed)
+        XCTAssertFalse(failed.contains("Building the demo"), failed)
+        XCTAssertFalse(failed.unicodeScalars.contains { $0.value == 0x1B }, failed)
+
+        let building = screen([.demoBuilding])
+        XCTAssertTrue(building.contains("Building the demo runs as jobs"), building)
+        XCTAssertFalse(building.contains("No index is open"), building)
+    }
+
     func testConceptNeuronsComeFirstAndFilter() {
         var catalog = self.catalog()
         catalog.rows[5].concept = "star"

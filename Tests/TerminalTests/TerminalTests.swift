@@ -185,4 +185,12 @@ final class TerminalTests: XCTestCase {
         XCTAssertEqual(try TerminalImage.render(Image.testCard(width: 8, height: 8, seed: 1), columns: 5, rows: 5,
                                                 capabilities: TerminalCapabilities(graphics: .none)), [])
     }
+
+    func testControlCharactersAreShownInCaretNotation() {
+        let hostile = "a\u{1B}[2Jb\u{07}\r\u{0}\u{7F}\u{9B}31m\u{85}\tc\nd"
+        XCTAssertEqual(hostile.terminalSafe(keepingLineBreaks: true), "a^[[2Jb^G^M^@^?M-^[31mM-^E\tc\nd")
+        XCTAssertEqual(hostile.terminalSafe(keepingLineBreaks: false), "a^[[2Jb^G^M^@^?M-^[31mM-^E^Ic^Jd")
+        let plain = "ünïcode 🐳 and “quotes”, no controls"
+        XCTAssertEqual(plain.terminalSafe(keepingLineBreaks: false), plain)
+    }
 }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 @testable import Weights
 import XCTest
@@ -128,6 +129,53 @@ final class WeightsErrorTests: XCTestCase {
         XCTAssertTrue(message?.contains("data/3") ?? false, message ?? "")
     }
 
+    /// The tiny state dict with one storage replaced by `zeros` zero bytes, deflated, its central directory
+    /// declaring `declaredSize`. Returns the file's path and the storage's name.
+    private func bombArchive(zeros: Int, declaredSize: (_ needed: Int) -> Int, named name: String) throws -> (path: String, storage: String, needed: Int) {
+        let original = try fixtureBytes("tiny_state_dict.pt")
+        let file = try MappedFile(path: WeightsFixtures.path("tiny_state_dict.pt"))
+        let zip = try ZipArchive(bytes: file.bytes, path: file.path)
+        let storage = try XCTUnwrap(zip.entries.first { $0.name.hasPrefix("tiny_state_dict/data/") && $0.uncompressedSize > 0 })
+        var entries: [ZipBuilder.Entry] = []
+        for entry in zip.entries {
+            let data = Array(original[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
+            entries.append(entry.name == storage.name
+                ? .init(name: entry.name, data: ZipBuilder.deflate([UInt8](repeating: 0, count: zeros)), method: 8,
+                        uncompressedSize: declaredSize(storage.uncompressedSize))
+                : .init(name: entry.name, data: data, method: 0, uncompressedSize: data.count))
+        }
+        return (try write(ZipBuilder.zip(entries), named: name), storage.name, storage.uncompressedSize)
+    }
+
+    /// A storage declaring 64 MiB where its tensors need a few bytes is refused before anything is inflated.
+    func testZipBombStorageIsRefusedUnread() throws {
+        let bomb = try bombArchive(zeros: 64 << 20, declaredSize: { _ in 64 << 20 }, named: "bomb.pt")
+        XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: bomb.path)[.size] as? Int ?? .max, 1 << 20)
+        let message = WeightsFixtures.assertOneLineError(naming: bomb.path) { _ = try WeightArchive.open(bomb.path) }
+        XCTAssertTrue(message?.contains("zip entry '\(bomb.storage)' inflates to 67108864 bytes") ?? false, message ?? "")
+        XCTAssertTrue(message?.contains("more than the \(bomb.needed) its tensors need") ?? false, message ?? "")
+    }
+
+    /// A storage whose directory understates its size (16 bytes declared, 64 MiB in the stream) stops inflating
+    /// one byte past the declared size and is refused.
+    func testInflationStopsAtTheDeclaredSize() throws {
+        let lying = try bombArchive(zeros: 64 << 20, declaredSize: { $0 }, named: "lying.pt")
+        let message = WeightsFixtures.assertOneLineError(naming: lying.path) { _ = try WeightArchive.open(lying.path) }
+        XCTAssertTrue(message?.contains("zip entry '\(lying.storage)' inflates past its declared \(lying.needed) bytes") ?? false,
+                      message ?? "")
+
+        let stream = ZipBuilder.deflate([UInt8](repeating: 0, count: 64 << 20))
+        let inflation = stream.withUnsafeBytes { ZipArchive.inflate($0, atMost: 16) }
+        guard case .tooLong(let inflatedBytes) = inflation else { return XCTFail("expected tooLong, got \(inflation)") }
+        XCTAssertEqual(inflatedBytes, 17, "inflation stops one byte past the limit")
+        guard case .complete(let data) = stream.withUnsafeBytes({ ZipArchive.inflate($0, atMost: 64 << 20) }) else {
+            return XCTFail("the whole stream inflates when the limit allows it")
+        }
+        XCTAssertEqual(data.count, 64 << 20)
+        guard case .damaged = Array(stream.prefix(stream.count / 2)).withUnsafeBytes({ ZipArchive.inflate($0, atMost: 64 << 20) })
+        else { return XCTFail("a truncated stream is damaged") }
+    }
+
     /// Corrupting bytes of data.pkl anywhere gives an archive or an error, never a crash.
     func testCorruptedPickleNeverCrashes() throws {
         var generator = SplitMix(seed: 7)
@@ -223,29 +271,59 @@ struct SplitMix: RandomNumberGenerator {
     }
 }
 
-/// Writes minimal stored zips (no compression, no ZIP64) for the error tests.
+/// Writes minimal zips (no ZIP64) for the error tests: stored entries, or deflated ones declaring any size.
 enum ZipBuilder {
+    struct Entry {
+        let name: String
+        let data: [UInt8]
+        let method: Int
+        let uncompressedSize: Int
+    }
+
     static func storedZip(_ files: [String: [UInt8]]) -> [UInt8] {
+        zip(files.keys.sorted().map { Entry(name: $0, data: files[$0]!, method: 0, uncompressedSize: files[$0]!.count) })
+    }
+
+    static func zip(_ entries: [Entry]) -> [UInt8] {
         var out: [UInt8] = []
         var central: [UInt8] = []
         func u16(_ value: Int, _ into: inout [UInt8]) { into += [UInt8(value & 0xff), UInt8(value >> 8 & 0xff)] }
         func u32(_ value: Int, _ into: inout [UInt8]) { for shift in stride(from: 0, to: 32, by: 8) { into.append(UInt8(value >> shift & 0xff)) } }
-        let names = files.keys.sorted()
-        for name in names {
-            let data = files[name]!, nameBytes = Array(name.utf8), offset = out.count
-            u32(0x0403_4b50, &out); u16(20, &out); u16(0, &out); u16(0, &out); u16(0, &out); u16(0, &out)
-            u32(0, &out); u32(data.count, &out); u32(data.count, &out); u16(nameBytes.count, &out); u16(0, &out)
+        for entry in entries {
+            let data = entry.data, nameBytes = Array(entry.name.utf8), offset = out.count
+            u32(0x0403_4b50, &out); u16(20, &out); u16(0, &out); u16(entry.method, &out); u16(0, &out); u16(0, &out)
+            u32(0, &out); u32(data.count, &out); u32(entry.uncompressedSize, &out); u16(nameBytes.count, &out); u16(0, &out)
             out += nameBytes + data
-            u32(0x0201_4b50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(0, &central)
-            u16(0, &central); u16(0, &central); u32(0, &central); u32(data.count, &central); u32(data.count, &central)
+            u32(0x0201_4b50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(entry.method, &central)
+            u16(0, &central); u16(0, &central); u32(0, &central); u32(data.count, &central); u32(entry.uncompressedSize, &central)
             u16(nameBytes.count, &central); u16(0, &central); u16(0, &central); u16(0, &central); u16(0, &central)
             u32(0, &central); u32(offset, &central)
             central += nameBytes
         }
         let directoryOffset = out.count
         out += central
-        u32(0x0605_4b50, &out); u16(0, &out); u16(0, &out); u16(names.count, &out); u16(names.count, &out)
+        u32(0x0605_4b50, &out); u16(0, &out); u16(0, &out); u16(entries.count, &out); u16(entries.count, &out)
         u32(central.count, &out); u32(directoryOffset, &out); u16(0, &out)
         return out
+    }
+
+    /// Raw deflate (no zlib header), as zip stores it.
+    static func deflate(_ input: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        _ = deflateInit2_(&stream, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))))
+        var input = input
+        let produced = input.withUnsafeMutableBytes { source in
+            output.withUnsafeMutableBytes { destination in
+                stream.next_in = source.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_in = uInt(source.count)
+                stream.next_out = destination.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(destination.count)
+                _ = CZlib.deflate(&stream, Z_FINISH)
+                return Int(stream.total_out)
+            }
+        }
+        return Array(output.prefix(produced))
     }
 }
