@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Tensor
 import Weights
 import XCTest
 
@@ -25,16 +26,11 @@ final class FuzzTests: XCTestCase {
         try? FileManager.default.removeItem(at: scratch)
     }
 
-    /// SplitMix64: the same cases for the same seed on every machine.
+    /// The project's seeded generator: the same cases for the same seed on every machine.
     struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
+        var base: SeededGenerator
+        init(state: UInt64) { base = SeededGenerator(seed: state) }
+        mutating func next() -> UInt64 { base.next() }
         mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
         mutating func bytes(_ count: Int) -> [UInt8] { (0 ..< count).map { _ in UInt8(truncatingIfNeeded: next()) } }
     }
