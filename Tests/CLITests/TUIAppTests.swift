@@ -56,14 +56,20 @@ final class TUIAppTests: XCTestCase {
         /// Waits until the screen contains `text` (the screen is returned), failing after `timeout` seconds.
         @discardableResult
         func wait(for text: String, timeout: Double = 20, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+            try wait(until: "\"\(text)\"", timeout: timeout, file: file, line: line) { $0.contains(text) }
+        }
+
+        /// Polls the screen until `condition` holds (described in the failure).
+        func wait(until description: String, timeout: Double = 20, file: StaticString = #filePath, line: UInt = #line,
+                  _ condition: (String) -> Bool) throws -> String {
             let deadline = Date().addingTimeInterval(timeout)
             var last = ""
             while Date() < deadline {
                 last = try screen()
-                if last.contains(text) { return last }
+                if condition(last) { return last }
                 Thread.sleep(forTimeInterval: 0.1)
             }
-            XCTFail("timed out waiting for \"\(text)\"; the screen was:\n\(last)", file: file, line: line)
+            XCTFail("timed out waiting for \(description); the screen was:\n\(last)", file: file, line: line)
             return last
         }
     }
@@ -131,8 +137,10 @@ final class TUIAppTests: XCTestCase {
         // Move and open a card: 5x5 pictures in blocks, captions under them, category bars.
         try tmux.keys("j", "j", "Enter")
         screen = try tmux.wait(for: "neuron 2")
-        screen = try tmux.wait(for: "categories by mean activation")
-        XCTAssertTrue(screen.contains("▀") || screen.contains("▄"), "pictures drawn in half blocks:\n\(screen)")
+        // The pictures load after the captions and charts.
+        screen = try tmux.wait(until: "neuron 2's pictures drawn in half blocks") {
+            $0.contains("categories by mean activation") && ($0.contains("▀") || $0.contains("▄"))
+        }
         XCTAssertTrue(screen.contains("histogram"), screen)
         try tmux.keys("Escape")
         try tmux.wait(for: "768 of 768")
