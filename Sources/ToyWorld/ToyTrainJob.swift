@@ -234,7 +234,8 @@ public struct ToyTrainJob: JobSpec, Equatable {
         }
         // A run from another model says how that one was made too.
         var metadata = provenance
-        if self.start != nil, let archive = try? CLIPModel.load(model: self.start!).source?.openArchive() {
+        // The model was loaded from the start file, so its source is that file: no second load.
+        if self.start != nil, let archive = try? model.source?.openArchive() {
             for (key, value) in archive.metadata where key.hasPrefix("clipscope.") { metadata["clipscope.start." + key.dropFirst(10)] = value }
         }
         try model.save(path: modelPath, halfPrecision: true, metadata: metadata)
