@@ -6,6 +6,16 @@ func shim(_ name: String, pkgConfig: String?, apt: [String]) -> Target {
     .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt(apt)])
 }
 
+/// A module of the core: tensors, weights, the model, jobs, the index, the experiments.
+func core(_ name: String, _ dependencies: [Target.Dependency] = []) -> Target {
+    .target(name: name, dependencies: dependencies, path: "Sources/Core/\(name)")
+}
+
+/// A module that turns pixels into files and terminal output; knows nothing of CLIP.
+func render(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: name, dependencies: dependencies, path: "Sources/Render/\(name)")
+}
+
 let package = Package(
     name: "clipscope",
     platforms: [.macOS(.v15)],
@@ -25,27 +35,30 @@ let package = Package(
         shim("CFreeType", pkgConfig: "freetype2", apt: ["libfreetype-dev"]),
         shim("CZlib", pkgConfig: "zlib", apt: ["zlib1g-dev"]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        // Foundation-only utilities that several modules share: parameter errors, the compute
+        // executor, a bounded queue, FNV-1a, walking image folders and shards.
+        core("Support"),
+        core("Tensor", ["CBLAS"]),
         // setjmp-guarded calls into libpng and libjpeg (Swift cannot catch their longjmp).
         .target(name: "CImageIO", dependencies: ["CPNG", "CJPEG"]),
         // Pixels: codecs, resampling, preprocessing, text, drawing, montage, charts.
-        .target(name: "Imaging", dependencies: ["CImageIO", "CPNG", "CJPEG", "CFreeType", "CZlib"]),
+        render("Imaging", ["CImageIO", "CPNG", "CJPEG", "CFreeType", "CZlib"]),
         // Terminal output: capabilities and queries, sixel, Unicode blocks.
-        .target(name: "Terminal", dependencies: ["Imaging", "CSixel"]),
+        render("Terminal", ["Imaging", "CSixel"]),
         // The files of Assets/, embedded into the binary with .incbin.
         .target(name: "CAssets"),
-        .target(name: "Assets", dependencies: ["CAssets"]),
-        .target(name: "Weights", dependencies: ["CZlib"]),
-        .target(name: "Tokenizer", dependencies: ["Assets", "CZlib"]),
-        // Job specs, events, runner, state and the compute executor: Foundation only.
-        .target(name: "Jobs"),
-        .target(name: "CLIP", dependencies: ["Tensor", "Imaging", "Weights", "Tokenizer", "Assets", "Jobs"]),
-        .target(name: "Index", dependencies: ["CLIP", "Jobs", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Experiments", dependencies: ["CLIP", "Index", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
-        .target(name: "ToyWorld", dependencies: ["CLIP", "Index", "Experiments", "Jobs", "Tensor", "Imaging", "Weights", "Tokenizer"]),
-        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Terminal", "Imaging", "ToyWorld", "Experiments", "CNCurses"]),
+        core("Assets", ["CAssets"]),
+        core("Weights", ["CZlib"]),
+        core("Tokenizer", ["Assets", "CZlib"]),
+        // Job specs, events, runner, state and run folders: Foundation only.
+        core("Jobs", ["Support"]),
+        core("CLIP", ["Tensor", "Imaging", "Weights", "Tokenizer", "Assets", "Support"]),
+        core("Index", ["CLIP", "Jobs", "Support", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
+        core("Experiments", ["CLIP", "Jobs", "Support", "Tensor", "Imaging", "Weights", "Tokenizer"]),
+        core("ToyWorld", ["CLIP", "Index", "Experiments", "Jobs", "Support", "Tensor", "Imaging", "Weights", "Tokenizer"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "Assets", "ToyWorld", "Experiments", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
-            "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
+            "Support", "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
             "ToyWorld", "TUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -55,12 +68,13 @@ let package = Package(
         .testTarget(name: "TerminalTests", dependencies: ["Terminal"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Support"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Support"]),
         // Fixtures are read through #filePath, not bundled.
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Tensor", "Imaging", "Weights"], exclude: ["Fixtures"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index"]),
-        .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Support", "Tensor", "Imaging", "Weights"], exclude: ["Fixtures"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Support"]),
+        .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld", "Support"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),

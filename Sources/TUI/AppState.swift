@@ -2,6 +2,7 @@ import Experiments
 import Foundation
 import Index
 import Jobs
+import Support
 import ToyWorld
 
 /// The app's screens, one shown at a time (Tab cycles the main ones).

@@ -3,6 +3,7 @@ import Experiments
 import Foundation
 import Imaging
 import Jobs
+import Support
 
 /// What the attack lab asks for: the text on an image, where and how it is drawn. `generation`
 /// grows with every change, so that answers to older requests can be recognised and dropped.

@@ -5,6 +5,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Support
 import Synchronization
 import ToyWorld
 

@@ -5,6 +5,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Support
 import ToyWorld
 
 /// The look and place of attack text, shared by `attack` and the app's attack lab.

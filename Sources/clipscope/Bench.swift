@@ -6,6 +6,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Support
 import Tensor
 import Terminal
 import ToyWorld

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import Support
 import Terminal
 import Jobs
 import Tensor

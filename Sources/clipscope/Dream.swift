@@ -3,6 +3,7 @@ import CLIP
 import Experiments
 import Foundation
 import Jobs
+import Support
 
 struct Dream: ParsableCommand {
     static let configuration = CommandConfiguration(

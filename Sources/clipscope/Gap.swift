@@ -3,6 +3,7 @@ import CLIP
 import Experiments
 import Foundation
 import Jobs
+import Support
 import ToyWorld
 
 struct Gap: ParsableCommand {

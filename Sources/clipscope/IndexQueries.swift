@@ -3,6 +3,7 @@ import CLIP
 import Foundation
 import Imaging
 import Index
+import Support
 import Terminal
 
 /// An image in a query's answer.

@@ -4,6 +4,7 @@ import Experiments
 import Foundation
 import Index
 import Jobs
+import Support
 import ToyWorld
 
 struct MaxText: ParsableCommand {

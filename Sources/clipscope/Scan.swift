@@ -2,6 +2,7 @@ import ArgumentParser
 import CLIP
 import Foundation
 import Index
+import Support
 
 extension ActivationReduce: ExpressibleByArgument {}
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Imaging
 import Index
+import Support
 import TUI
 import ToyWorld
 

@@ -3,6 +3,7 @@ import Assets
 import Foundation
 import Imaging
 import Jobs
+import Support
 import Tensor
 import Tokenizer
 import Weights

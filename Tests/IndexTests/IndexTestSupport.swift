@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Support
 import Tensor
 import XCTest
 

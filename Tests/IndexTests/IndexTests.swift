@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Support
 import Tensor
 import XCTest
 
@@ -226,22 +227,6 @@ final class IndexTests: XCTestCase {
         XCTAssertThrowsError(try ActivationIndex.merge(inputs: shardFiles, output: merged)) {
             XCTAssertTrue("\($0)".contains("already exists"), "\($0)")
         }
-    }
-
-    func testShardsAreDeterministicAndValidated() throws {
-        XCTAssertThrowsError(try Shard(parsing: "3/3"))
-        XCTAssertThrowsError(try Shard(parsing: "a/2"))
-        XCTAssertThrowsError(try Shard(parsing: "1/0"))
-        let shard = try Shard(parsing: "1/4")
-        XCTAssertEqual(shard, try Shard(index: 1, count: 4))
-        // FNV-1a of the relative path: fixed across runs and machines.
-        XCTAssertEqual(FNV1a.hash("red/red-00.png"), FNV1a.hash("red/red-00.png"))
-        XCTAssertEqual(FNV1a.hash(""), 0xcbf2_9ce4_8422_2325)
-        XCTAssertEqual(FNV1a.hash("a"), 0xaf63_dc4c_8601_ec8c)
-        let names = (0..<400).map { "c/\($0).png" }
-        let counts = (0..<4).map { k in names.filter { try! Shard(index: k, count: 4).contains(relativePath: $0) }.count }
-        XCTAssertEqual(counts.reduce(0, +), 400)
-        XCTAssertTrue(counts.allSatisfy { $0 > 60 }, "roughly even: \(counts)")
     }
 
     func testSeveralScansInOneIndexAndSelection() throws {

@@ -96,37 +96,6 @@ final class JobTests: XCTestCase {
         XCTAssertThrowsError(try outcome.get()) { XCTAssertEqual("\($0)", "step 3 failed on purpose") }
     }
 
-    func testBoundedQueueKeepsOrderAndBlocksWhenFull() {
-        let queue = BoundedQueue<Int>(capacity: 3)
-        let producer = Thread {
-            for i in 0..<500 { queue.put(i) }
-            queue.close()
-        }
-        producer.start()
-        var received: [Int] = []
-        while let item = queue.take() { received.append(item) }
-        XCTAssertEqual(received, Array(0..<500))
-        XCTAssertFalse(queue.put(1), "a closed queue refuses items")
-        XCTAssertNil(queue.take())
-    }
-
-    func testClosingWakesABlockedProducer() {
-        let queue = BoundedQueue<Int>(capacity: 1)
-        queue.put(0)
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Bool?>(nil)
-        let producer = Thread {
-            let accepted = queue.put(1)  // blocks: full
-            result.withLock { $0 = accepted }
-            done.signal()
-        }
-        producer.start()
-        Thread.sleep(forTimeInterval: 0.05)
-        queue.close()
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(result.withLock { $0 }, false)
-    }
-
     func testCancellationTokenIsSharedAcrossThreads() {
         let token = CancellationToken()
         XCTAssertFalse(token.isCancelled)

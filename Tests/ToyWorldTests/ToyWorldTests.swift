@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Index
 import Jobs
+import Support
 import Tensor
 @testable import ToyWorld
 import Weights

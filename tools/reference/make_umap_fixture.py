@@ -1,4 +1,4 @@
-"""Reference numbers for clipscope's UMAP, PCA and trustworthiness (Sources/Experiments/Projection.swift).
+"""Reference numbers for clipscope's UMAP, PCA and trustworthiness (Sources/Core/Experiments/Projection.swift).
 
 Makes synthetic clustered data (fixed numpy seed), embeds it with umap-learn and scores
 the embedding with sklearn.manifold.trustworthiness; also scores a fixed 2-D view of the

@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import Jobs
+import Support
 import Tensor
 import Tokenizer
 

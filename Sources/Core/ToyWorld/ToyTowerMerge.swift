@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import Jobs
+import Support
 import Weights
 
 /// A model made of two runs of one architecture: the image tower (every `visual.`

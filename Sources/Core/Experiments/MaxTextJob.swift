@@ -1,8 +1,8 @@
 import CLIP
 import Foundation
 import Imaging
-import Index
 import Jobs
+import Support
 import Tensor
 
 /// Maximal text for the mean embedding of some images (one image, a neuron's top images,

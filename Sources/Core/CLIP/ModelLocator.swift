@@ -1,5 +1,5 @@
 import Foundation
-import Jobs
+import Support
 
 /// Where a model's weights are.
 ///

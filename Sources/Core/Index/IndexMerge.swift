@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Support
 
 /// What `ActivationIndex.merge` did.
 public struct MergeReport: Codable, Sendable, Equatable {

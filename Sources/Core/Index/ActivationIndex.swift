@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import GRDB
 import Jobs
+import Support
 
 /// A persistent activation index: one SQLite file (WAL mode) holding one or more scans,
 /// each with every image's activation for every neuron (binary16 blobs), skipped files

@@ -1,6 +1,23 @@
-import CLIP
 import Foundation
-import Jobs
+
+/// A file a scan could not read, and why.
+public struct SkippedFile: Codable, Sendable, Equatable {
+    public let path: String
+    public let error: String
+
+    public init(path: String, error: String) {
+        self.path = path
+        self.error = error
+    }
+}
+
+/// Why a folder of images could not be walked: one line naming the folder.
+public struct FolderError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
 
 /// An image file found under a scanned folder.
 public struct ImageFile: Codable, Sendable, Equatable {
@@ -65,17 +82,17 @@ public enum ImageFolders {
     /// back into a folder it is inside is listed as skipped, not followed.
     /// Throws for a missing folder and for a folder without images.
     public static func walk(_ folders: [String]) throws -> Walk {
-        guard !folders.isEmpty else { throw IndexError("give at least one folder of images to scan") }
+        guard !folders.isEmpty else { throw FolderError("give at least one folder of images to scan") }
         var walk = Walk()
         var seen = Set<String>()
         for folder in folders {
             let root = absolute(folder)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
-                throw IndexError("\(folder): no such folder")
+                throw FolderError("\(folder): no such folder")
             }
-            guard isDirectory.boolValue else { throw IndexError("\(folder): not a folder") }
-            guard let realRoot = realPath(root) else { throw IndexError("\(folder): cannot list the folder") }
+            guard isDirectory.boolValue else { throw FolderError("\(folder): not a folder") }
+            guard let realRoot = realPath(root) else { throw FolderError("\(folder): cannot list the folder") }
             let rootName = URL(fileURLWithPath: root).lastPathComponent
             var found = 0
             // Depth first, in name order; `inside` holds the real paths of the folders above, so a
@@ -83,7 +100,7 @@ public enum ImageFolders {
             var pending: [(path: String, inside: Set<String>)] = [(root, [realRoot])]
             while let (directory, inside) = pending.popLast() {
                 guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-                    if directory == root { throw IndexError("\(folder): cannot list the folder") }
+                    if directory == root { throw FolderError("\(folder): cannot list the folder") }
                     walk.skipped.append(SkippedFile(path: directory, error: "cannot list the folder"))
                     continue
                 }
@@ -118,7 +135,7 @@ public enum ImageFolders {
                 }
                 pending += subfolders.reversed()
             }
-            if found == 0 { throw IndexError("\(folder): no images (.jpg, .jpeg, .png) found") }
+            if found == 0 { throw FolderError("\(folder): no images (.jpg, .jpeg, .png) found") }
         }
         walk.files.sort { $0.path < $1.path }
         walk.skipped.sort { $0.path < $1.path }

@@ -1,4 +1,4 @@
-import Jobs
+import Support
 import XCTest
 
 final class ProcessMemoryTests: XCTestCase {

@@ -1,8 +1,8 @@
 import CLIP
 import Foundation
 import Imaging
-import Index
 import Jobs
+import Support
 
 /// One typographic attack on one image: the attacked image and its scores into a run folder
 /// (`attacked.png`, `scores.json`), the zero-shot top labels before and after with their deltas.

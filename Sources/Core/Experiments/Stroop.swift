@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import Imaging
 import Jobs
+import Support
 
 /// A colour in the Stroop test: the label CLIP is asked about and the ink it is drawn in.
 public struct StroopColour: Codable, Sendable, Equatable {

@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import Imaging
 import Jobs
+import Support
 import Tensor
 
 /// A typographic attack measured: the zero-shot ranking of an image before and after text

@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import Imaging
 import Jobs
+import Support
 import Tensor
 
 /// The objectives of feature visualization (see docs/visualize.md for each in full).

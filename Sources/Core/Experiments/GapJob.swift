@@ -1,8 +1,8 @@
 import CLIP
 import Foundation
 import Imaging
-import Index
 import Jobs
+import Support
 import Tensor
 
 /// The modality gap of a model on image-caption pairs (Liang et al. 2022), into a run

@@ -1,6 +1,6 @@
 import Foundation
 import Imaging
-import Jobs
+import Support
 import Tensor
 
 /// Images decoded and preprocessed for a model a batch at a time, in order: memory stays

@@ -1,5 +1,5 @@
 import Foundation
-import Jobs
+import Support
 
 /// What one optimization step through the image tower (forward on the tape, then the
 /// gradient back to the pixels) needs in memory, from the architecture's shapes alone, so

@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import Imaging
 import Jobs
+import Support
 import Tensor
 import Weights
 

@@ -1,18 +1,8 @@
 import CLIP
 import Foundation
 import Jobs
+import Support
 import Tensor
-
-/// A file a scan could not read, and why.
-public struct SkippedFile: Codable, Sendable, Equatable {
-    public let path: String
-    public let error: String
-
-    public init(path: String, error: String) {
-        self.path = path
-        self.error = error
-    }
-}
 
 /// Scans folders of images into an activation index: only new or changed files are
 /// computed, removed files are dropped, unreadable ones are recorded as skipped.
