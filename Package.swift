@@ -56,10 +56,13 @@ let package = Package(
         core("Index", ["CLIP", "Jobs", "Support", "Tensor", "Imaging", "Assets", .product(name: "GRDB", package: "GRDB.swift")]),
         core("Experiments", ["CLIP", "Jobs", "Support", "Tensor", "Imaging", "Weights", "Tokenizer"]),
         core("ToyWorld", ["CLIP", "Index", "Experiments", "Jobs", "Support", "Tensor", "Imaging", "Weights", "Tokenizer"]),
-        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "Assets", "ToyWorld", "Experiments", "CNCurses"]),
+        // What both front ends ask for, decided once: the model's profile (toy or ImageNet
+        // presets), the job catalog and request builders, run-folder names, the benchmarks.
+        core("Workbench", ["CLIP", "Index", "Experiments", "ToyWorld", "Jobs", "Support", "Tensor", "Imaging", "Weights", "Tokenizer", "Assets"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "Assets", "ToyWorld", "Experiments", "Workbench", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
             "Support", "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
-            "ToyWorld", "TUI",
+            "ToyWorld", "Workbench", "TUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -75,6 +78,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Support", "Tensor", "Imaging", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Support"]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld", "Support"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Experiments", "Index", "Jobs", "Support", "ToyWorld", "CLIP"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),

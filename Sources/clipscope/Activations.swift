@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import Support
 
 extension NeuronTap: ExpressibleByArgument {}
 
@@ -34,26 +35,7 @@ struct Activations: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw CommandFailure("give at least one image FILE") }
-        _ = try Self.parseNeurons(neurons)
-    }
-
-    /// Neuron ids in the order given, without repeats; "a-b" is an inclusive range.
-    static func parseNeurons(_ arguments: [String]) throws -> [Int] {
-        var ids: [Int] = []
-        for part in arguments.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
-            let text = part.trimmingCharacters(in: .whitespaces)
-            let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
-            if bounds.count == 1, let id = bounds[0], id >= 0 {
-                ids.append(id)
-            } else if bounds.count == 2, let low = bounds[0], let high = bounds[1], low >= 0, low <= high {
-                ids += Array(low...high)
-            } else {
-                throw CommandFailure("--neurons: '\(text)' is not a neuron id or a range like 10-19")
-            }
-        }
-        guard !ids.isEmpty else { throw CommandFailure("--neurons: give at least one neuron id") }
-        var seen = Set<Int>()
-        return ids.filter { seen.insert($0).inserted }
+        _ = try failing { try NeuronList.parse(neurons) }
     }
 
     struct ImageActivations: Encodable {
@@ -68,7 +50,7 @@ struct Activations: ParsableCommand {
     }
 
     func run() throws {
-        let ids = try Self.parseNeurons(neurons)
+        let ids = try failing { try NeuronList.parse(neurons) }
         let model = try modelOptions.load()
         let count = model.config.neuronCount
         if let bad = ids.first(where: { $0 >= count }) {

@@ -7,6 +7,7 @@ import Index
 import Jobs
 import Support
 import ToyWorld
+import Workbench
 
 /// The look and place of attack text, shared by `attack` and the app's attack lab.
 struct AttackStyleOptions: ParsableArguments {
@@ -33,13 +34,9 @@ struct AttackStyleOptions: ParsableArguments {
         try checkFont(font)
     }
 
-    func style(model: String) throws -> AttackStyle {
-        let toy = ToyAttackDefaults.isToy(model)
-        let placement = try failing { try position.map(AttackPlacement.init(parsing:)) ?? (toy ? .centered : .paper) }
-        let style = AttackStyle(placement: placement, size: size ?? (toy ? ToyAttackDefaults.size : nil),
-                                fill: fill, outline: outline, outlineWidth: outlineWidth)
-        try failing { try style.validate() }
-        return style
+    /// The style asked for, the rest from the model's profile.
+    func style(_ profile: ModelProfile) throws -> AttackStyle {
+        try failing { try profile.attackStyle(position: position, size: size, fill: fill, outline: outline, outlineWidth: outlineWidth) }
     }
 }
 
@@ -103,7 +100,7 @@ struct Attack: ParsableCommand {
         @Option(name: .shortAndLong, help: ArgumentHelp("One image: the attacked PNG; a batch: the table as CSV.", valueName: "FILE"))
         var output: String?
 
-        @Option(name: .customLong("run"), help: ArgumentHelp("The run folder (default <runs>/attack-<image> or attack-batch-<dir>).", valueName: "DIR"))
+        @Option(name: .customLong("run"), help: ArgumentHelp("The run folder (default <runs>/attack-<image>-<text> or attack-batch-<dir>).", valueName: "DIR"))
         var runFolder: String?
 
         @OptionGroup var runsOption: RunsOption
@@ -123,30 +120,26 @@ struct Attack: ParsableCommand {
             if let template, !template.contains("{}") { throw CommandFailure("--template must contain {} where the label goes, got '\(template)'") }
         }
 
-        func resolvedLabels(batch: Bool) throws -> [String] {
-            if let labels { return try Classify.readLabels(labels) }
-            if ToyAttackDefaults.isToy(modelOptions.model) { return batch ? ToyAttackDefaults.batchLabels : ToyAttackDefaults.labels }
-            return try Classify.readLabels("imagenet")
+        /// `--labels` read; nil: the profile's.
+        func givenLabels() throws -> [String]? {
+            try labels.map(Classify.readLabels)
         }
 
-        var resolvedTemplate: String {
-            template ?? (ToyAttackDefaults.isToy(modelOptions.model) ? ToyAttackDefaults.template : "This is a photo of a {}")
-        }
+        var workbench: Workbench { Workbench(model: modelOptions.model, runs: runsOption.directory) }
 
         func run() throws {
-            let style = try styleOptions.style(model: modelOptions.model)
+            let style = try styleOptions.style(modelOptions.profile)
             if let image, let text { try single(image: image, text: text, style: style) } else { try batch(style: style) }
         }
 
         func single(image: String, text: String, style: AttackStyle) throws {
             guard FileManager.default.isReadableFile(atPath: image) else { throw CommandFailure("--image \(image): no such file") }
-            let stem = ((image as NSString).lastPathComponent as NSString).deletingPathExtension
-            let folder = runFolder ?? (runsOption.directory as NSString).appendingPathComponent("attack-\(stem)")
-            let job = AttackJob(model: modelOptions.model, image: image, text: text, style: style, labels: try resolvedLabels(batch: false),
-                                template: resolvedTemplate, top: top, font: styleOptions.font, output: folder)
+            let job = workbench.attack(image: image, text: text, style: style, labels: try givenLabels(), template: template,
+                                       top: top, font: styleOptions.font, folder: runFolder)
             let result = try failing { try runCommandJob(job, token: InterruptCancels.installedToken()) }
             if let output, let attacked = result.image { try copyFile(attacked, to: output) }
             if json.json { return try Output.printJSON(result) }
+            if labels == nil, template == nil { modelOptions.noteImplicitModel(.attack, json: false) }
             func rows(_ scores: [LabelScore]) -> [[String]] {
                 scores.map { s in
                     [s.label, String(format: "%.1f%%", 100 * s.probability)] + (s.delta.map { [String(format: "%+.1f", 100 * $0)] } ?? [])
@@ -162,7 +155,7 @@ struct Attack: ParsableCommand {
         }
 
         func batch(style: AttackStyle) throws {
-            let labels = try resolvedLabels(batch: true)
+            let labels = try givenLabels() ?? modelOptions.profile.attackLabels(batch: true)
             let attacks = try failing {
                 try sweep ? labels.map { AttackPair(target: $0, text: $0) }
                     : pairs!.split(separator: ",").map { try AttackPair(parsing: String($0)) }
@@ -174,14 +167,14 @@ struct Attack: ParsableCommand {
                 }
             }
             let shard = try failing { try self.shard.map(Shard.init(parsing:)) }
-            let name = "attack-batch-" + (dir[0] as NSString).lastPathComponent + (shard.map { "-shard\($0.index)of\($0.count)" } ?? "")
-            let folder = runFolder ?? (runsOption.directory as NSString).appendingPathComponent(name)
-            let job = AttackBatchJob(model: modelOptions.model, folders: dir, labels: labels, template: resolvedTemplate, attacks: attacks,
-                                     style: style, font: styleOptions.font, shard: shard, batchSize: batchSize, output: folder)
+            let job = workbench.attackBatch(folders: dir, attacks: attacks, style: style, labels: labels, template: template,
+                                            font: styleOptions.font, shard: shard, batchSize: batchSize, folder: runFolder)
+            let folder = job.output
             let result = try failing {
                 try runCommandJob(job, token: InterruptCancels.installedToken(),
                                   interrupted: "attack interrupted; the images so far are in \(folder): run the same command to continue")
             }
+            if self.labels == nil, template == nil { modelOptions.noteImplicitModel(.attackBatch, json: json.json) }
             try Attack.report(result, csv: output, json: json.json)
         }
     }
@@ -273,17 +266,17 @@ struct Stroop: ParsableCommand {
     }
 
     func run() throws {
-        let useToy = toy || (!paper && ToyAttackDefaults.isToy(modelOptions.model))
-        var settings = useToy ? ToyStroop.settings : .paper
-        if let neutral { settings.neutralWords = neutral.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        if let fontSize { settings.fontSize = fontSize }
-        try failing { try settings.validate() }
-        let name = "stroop-" + ((modelOptions.model as NSString).lastPathComponent as NSString).deletingPathExtension
-        let job = StroopJob(model: modelOptions.model, settings: settings, top: top, font: font,
-                            output: runFolder ?? (runsOption.directory as NSString).appendingPathComponent(name))
+        let preset: ModelProfile.StroopPreset? = toy ? .toy : paper ? .paper : nil
+        let job = try failing {
+            try Workbench(model: modelOptions.model, runs: runsOption.directory).stroop(preset, adjust: { settings in
+                if let neutral { settings.neutralWords = neutral.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+                if let fontSize { settings.fontSize = fontSize }
+            }, top: top, font: font, folder: runFolder)
+        }
         let result = try failing { try runCommandJob(job, token: InterruptCancels.installedToken()) }
         if let output, let figure = result.figure { try copyFile(figure, to: output) }
         if json.json { return try Output.printJSON(result) }
+        if preset == nil { modelOptions.noteImplicitModel(.stroop, json: false) }
         print(Output.table([["word", "ink", "top"]] + result.images.map { item in
             [item.word, item.ink, item.top.map { String(format: "%@ %.0f%%", $0.label, 100 * $0.probability) }.joined(separator: ", ")]
         }))

@@ -56,6 +56,17 @@ struct CLIPScope: ParsableCommand {
         }
     }
 
+    /// A library's parameter as the option that sets it: "batchSize" -> "--batch-size", and
+    /// the parameters whose option has another name (the libraries never name options).
+    static func option(for parameter: String) -> String {
+        optionsNamedOtherwise[parameter] ?? "--" + optionName(parameter)
+    }
+
+    static let optionsNamedOtherwise = [
+        "directory": "--dir", "minimumDistance": "--min-dist", "output": "-o", "scanSelector": "--scan",
+        "galleryCount": "--count", "startModel": "--start", "source": "--dir D or --csv F",
+    ]
+
     /// "batchSize" -> "batch-size".
     static func optionName(_ parameter: String) -> String {
         parameter.reduce(into: "") { name, character in

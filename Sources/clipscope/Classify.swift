@@ -2,6 +2,7 @@ import ArgumentParser
 import Assets
 import CLIP
 import Foundation
+import Workbench
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,8 +21,8 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("A labels file, 'imagenet', or a comma-separated list a,b,c.", valueName: "FILE|a,b,c"))
     var labels: String
 
-    @Option(help: ArgumentHelp("The caption each label is put into, at {}.", valueName: "T"))
-    var template = "This is a photo of a {}"
+    @Option(help: ArgumentHelp("The caption each label is put into, at {} (default \"This is a photo of a {}\"; \"a drawing of a {}\" for the toy, the captions it learnt).", valueName: "T"))
+    var template: String?
 
     @Option(help: ArgumentHelp("How many labels to show per image.", valueName: "K"))
     var top = 5
@@ -35,7 +36,7 @@ struct Classify: ParsableCommand {
     func validate() throws {
         if images.isEmpty { throw CommandFailure("give at least one IMAGE to classify") }
         if top < 1 { throw CommandFailure("--top must be at least 1, got \(top)") }
-        if !template.contains("{}") { throw CommandFailure("--template must contain {} where the label goes, got '\(template)'") }
+        if let template, !template.contains("{}") { throw CommandFailure("--template must contain {} where the label goes, got '\(template)'") }
     }
 
     /// The labels `--labels` names: a file, the embedded ImageNet classes, or a comma-separated list.
@@ -84,7 +85,7 @@ struct Classify: ParsableCommand {
     func run() throws {
         let labelList = try Self.readLabels(labels)
         let model = try modelOptions.load()
-        let classifier = try ZeroShotClassifier(model: model, labels: labelList, template: template)
+        let classifier = try ZeroShotClassifier(model: model, labels: labelList, template: template ?? modelOptions.profile.zeroShotTemplate)
         let k = min(top, labelList.count)
         var report = Report()
         let skipped = try model.forEachImageBatch(images, batchSize: batching.batchSize) { paths, pixels in
@@ -99,6 +100,7 @@ struct Classify: ParsableCommand {
         if report.images.isEmpty { throw nothingRead(images.count) }
 
         if output.json { return try Output.printJSON(report) }
+        if template == nil { modelOptions.noteImplicitModel(.classify, json: false) }
         for (n, image) in report.images.enumerated() {
             if n > 0 { print() }
             print(image.path)

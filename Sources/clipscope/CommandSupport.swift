@@ -6,18 +6,31 @@ import Terminal
 import Jobs
 import Tensor
 import Weights
+import Workbench
 
 /// `--model M`: a weights file or a name looked up by `ModelLocator`.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "A weights file (.pt or .safetensors) or a name: toy (embedded), RN50, RN101, RN50x4, RN50x16, RN50x64.",
+    // Optional so that a command knows when the toy was chosen for the user (and says so).
+    @Option(name: .customLong("model"), help: ArgumentHelp(
+        "A weights file (.pt or .safetensors) or a name: toy (embedded), RN50, RN101, RN50x4, RN50x16, RN50x64. (default: toy)",
         discussion: "toy is the toy-world CLIP inside clipscope. Other names are looked up as <name>.pt or <name>.safetensors in $CLIPSCOPE_MODELS, then as ~/.cache/clip/<name>.pt (where OpenAI's clip package downloads).",
         valueName: "M"))
-    var model: String = ModelLocator.toyName
+    var modelArgument: String?
+
+    var model: String { modelArgument ?? ModelLocator.toyName }
+
+    /// The model's presets (toy or ImageNet), resolved once.
+    var profile: ModelProfile { ModelProfile(model: model) }
 
     /// Resolves and loads the model; failures are one line naming the file or the places searched.
     func load() throws -> CLIPModel {
         try CLIPModel.load(model: model)
+    }
+
+    /// Prints (people's output only) that the toy's presets are in use because no model was named.
+    func noteImplicitModel(_ use: ModelProfile.PresetUse, json: Bool) {
+        guard !json, modelArgument == nil, let note = profile.implicitModelNote(for: use) else { return }
+        print(note)
     }
 }
 
@@ -37,7 +50,7 @@ struct CommandFailure: Error, CustomStringConvertible, LocalizedError {
     init(_ error: Error) {
         switch error {
         case let failure as CommandFailure: self = failure
-        case let invalid as InvalidParameter: self.init("--\(CLIPScope.optionName(invalid.parameter)) \(invalid.detail)")
+        case let invalid as InvalidParameter: self.init("\(CLIPScope.option(for: invalid.parameter)) \(invalid.detail)")
         case let failure as JobFailure: self = failure.invalidParameter.map { CommandFailure($0) } ?? CommandFailure(failure.message)
         default: self.init("\(error)")
         }

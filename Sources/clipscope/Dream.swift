@@ -4,6 +4,7 @@ import Experiments
 import Foundation
 import Jobs
 import Support
+import Workbench
 
 struct Dream: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,8 +66,7 @@ struct Dream: ParsableCommand {
         settings.seed = seed
         settings.tap = tap
         settings.size = size
-        return DreamJob(model: modelOptions.model, neuron: neuron, settings: settings, start: image,
-                        output: output ?? (runsOption.directory as NSString).appendingPathComponent("dream-\(neuron)"))
+        return Workbench(model: modelOptions.model, runs: runsOption.directory).dream(neuron: neuron, settings: settings, start: image, folder: output)
     }
 
     func validate() throws {

@@ -5,6 +5,7 @@ import Foundation
 import Jobs
 import Support
 import ToyWorld
+import Workbench
 
 struct Gap: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,7 +57,7 @@ struct Gap: ParsableCommand {
 
     func validate() throws {
         if dir != nil, csv != nil { throw CommandFailure("give --dir D or --csv F, not both") }
-        if usesToyScenes, modelOptions.model.lowercased() != ModelLocator.toyName {
+        if usesToyScenes, !modelOptions.profile.hasOwnScenes {
             throw CommandFailure("give --dir D or --csv F (only the toy model has scenes of its own)")
         }
         if neighbours < 2 { throw CommandFailure("--neighbours must be at least 2, got \(neighbours)") }
@@ -68,29 +69,29 @@ struct Gap: ParsableCommand {
     /// A job parameter as its option here.
     static func failure(_ error: Error) -> CommandFailure {
         guard let invalid = error as? InvalidParameter else { return CommandFailure(error) }
-        let options = ["directory": "--dir", "csv": "--csv", "minimumDistance": "--min-dist", "output": "--output-run"]
-        return options[invalid.parameter].map { CommandFailure("\($0) \(invalid.detail)") } ?? CommandFailure(invalid)
+        // Only here is a job's output the run folder's own option.
+        return invalid.parameter == "output" ? CommandFailure("--output-run \(invalid.detail)") : CommandFailure(invalid)
     }
 
     func run() throws {
-        let name = dir.map { ($0 as NSString).lastPathComponent }
-            ?? csv.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension } ?? "toy"
-        let folder = outputRun ?? (runsOption.directory as NSString).appendingPathComponent("gap-" + name)
-        var job = GapJob(model: modelOptions.model, directory: dir, csv: csv, output: folder)
-        job.neighbours = neighbours
-        job.minimumDistance = minDist
-        job.seed = seed
-        job.batchSize = batchSize
+        let source: Workbench.GapSource = dir.map { .directory($0) } ?? csv.map { .csv($0) } ?? .toyScenes(count: scenes)
+        var resolution = ToyTrainJob.defaultConfig.imageResolution
         if usesToyScenes {
             let model = try CLIPModel.shared(model: modelOptions.model)
-            let resolution = ComputeExecutor.shared.run(.interactive) { model.config.imageResolution }
-            job.pairs = try failing {
-                try ToyGapScenes.write(count: scenes, seed: seed, resolution: resolution,
-                                       folder: (folder as NSString).appendingPathComponent("scenes"))
-            }
+            resolution = ComputeExecutor.shared.run(.interactive) { model.config.imageResolution }
         }
         // Bad input fails here, before any model work, naming its option.
-        do { _ = try job.resolvedPairs() } catch { throw Self.failure(error) }
+        let job: GapJob
+        do {
+            job = try Workbench(model: modelOptions.model, runs: runsOption.directory).gap(source, adjust: { job in
+                job.neighbours = neighbours
+                job.minimumDistance = minDist
+                job.seed = seed
+                job.batchSize = batchSize
+            }, resolution: resolution, folder: outputRun)
+        } catch {
+            throw Self.failure(error)
+        }
         let result: GapJob.Result
         do {
             result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted: "gap interrupted")
@@ -101,6 +102,7 @@ struct Gap: ParsableCommand {
         if json.json {
             try Output.printJSON(result)
         } else {
+            if usesToyScenes { modelOptions.noteImplicitModel(.gap, json: false) }
             print(Output.table([
                 ["pairs", "\(result.pairs)"],
                 ["centroid distance", String(format: "%.4f", result.centroidDistance)],

@@ -351,7 +351,7 @@ struct Label: ParsableCommand {
             if !json.json { print(text?.isEmpty ?? true ? "cleared the label of neuron \(neuron)" : "neuron \(neuron): \(text!)") }
         } else if let model {
             let wordList = try failing { try words.map(ConceptWords.load) ?? ConceptWords.defaultWords }
-            let selected = try neurons.isEmpty ? Array(0..<scan.model.neurons) : Activations.parseNeurons(neurons)
+            let selected = try neurons.isEmpty ? Array(0..<scan.model.neurons) : failing { try NeuronList.parse(neurons) }
             let job = LabelJob(model: model, index: indexOptions.index, scan: "\(scan.id)", neurons: selected,
                                words: wordList, template: template, topK: top)
             _ = try runCommandJob(job, token: InterruptCancels.installedToken())

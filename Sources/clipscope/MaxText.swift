@@ -5,7 +5,7 @@ import Foundation
 import Index
 import Jobs
 import Support
-import ToyWorld
+import Workbench
 
 struct MaxText: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,8 +77,7 @@ struct MaxText: ParsableCommand {
     }
 
     func run() throws {
-        let targets: [String]
-        var name: String
+        let target: Workbench.MaxTextTarget
         if let index, let neuron {
             let (opened, scan) = try failing {
                 let opened = try ActivationIndex(path: index, readOnly: true)
@@ -92,11 +91,9 @@ struct MaxText: ParsableCommand {
             guard neuron >= 0, neuron < scan.model.neurons else {
                 throw CommandFailure("--neuron \(neuron) is out of range: the index has neurons 0-\(scan.model.neurons - 1)")
             }
-            targets = try opened.ranking(scan: scan, neuron: neuron, k: k).map(\.entry.path)
-            name = "maxtext-neuron-\(neuron)"
+            target = .neuron(neuron, topImages: try Workbench.topImages(index: opened, scan: scan, neuron: neuron, k: k))
         } else {
-            targets = images
-            name = "maxtext-" + ((images[0] as NSString).lastPathComponent as NSString).deletingPathExtension
+            target = .images(images)
         }
         var words: [String]?
         if let vocabulary {
@@ -105,16 +102,15 @@ struct MaxText: ParsableCommand {
             }
             words = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if words!.isEmpty { throw CommandFailure("--vocabulary \(vocabulary): no words") }
-        } else if modelOptions.model.lowercased() == ModelLocator.toyName {
-            words = ToyWorld.words
         }
-        let job = MaxTextJob(model: modelOptions.model, images: targets, settings: settings(), vocabulary: words,
-                             output: output ?? (runsOption.directory as NSString).appendingPathComponent(name))
+        let job = Workbench(model: modelOptions.model, runs: runsOption.directory)
+            .maxText(target, settings: settings(), vocabulary: words, folder: output)
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), interrupted:
             "maxtext interrupted; the epochs so far are in \(job.output): run the same command to continue")
         if json.json {
             try Output.printJSON(result)
         } else {
+            if vocabulary == nil { modelOptions.noteImplicitModel(.maxText, json: false) }
             print(Output.table([["cosine", "text"]] + result.texts.prefix(10).map { [String(format: "%.3f", $0.cosine), $0.text] },
                                rightAligned: [0]))
         }

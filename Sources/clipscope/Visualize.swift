@@ -7,6 +7,7 @@ import Index
 import Jobs
 import Support
 import Terminal
+import Workbench
 
 extension VisualizationVariant: ExpressibleByArgument {}
 extension ImageParameterization: ExpressibleByArgument {}
@@ -111,7 +112,7 @@ struct Visualize: ParsableCommand {
     func selectedNeurons() throws -> [Int] {
         var list: [Int] = []
         if let neuron { list.append(neuron) }
-        if let neurons { list += try NeuronList.parse(neurons, option: "--neurons") }
+        if let neurons { list += try failing { try NeuronList.parse(neurons) } }
         if list.isEmpty { throw CommandFailure("give --neuron N or --neurons LIST") }
         if let shard {
             let part = try Shard(parsing: shard)
@@ -139,9 +140,8 @@ struct Visualize: ParsableCommand {
         settings.size = size
         settings.fourierDecay = decay
         settings.changeTransforms(scale: scale, rotation: rotate)
-        let name = VisualizeJob.folderName(neurons: neurons, settings: settings, shard: shard)
-        var job = VisualizeJob(model: modelOptions.model, neurons: neurons, settings: settings,
-                               output: output ?? (runsOption.directory as NSString).appendingPathComponent(name))
+        var job = Workbench(model: modelOptions.model, runs: runsOption.directory)
+            .visualize(neurons: neurons, settings: settings, shard: shard, folder: output)
         job.batchSize = batchSize
         job.previewEvery = previewEvery
         job.checkpointEvery = checkpointEvery
@@ -172,21 +172,5 @@ struct Visualize: ParsableCommand {
             print(VisualizeJob.summary(of: result))
             if let last = result.losses.last { print(String(format: "final loss %.4f, %.3f s a step", last, result.secondsPerStep)) }
         }
-    }
-}
-
-/// "0-767", "89,2191,100-199": neuron ids in order, each once.
-enum NeuronList {
-    static func parse(_ text: String, option: String) throws -> [Int] {
-        var seen = Set<Int>(), list: [Int] = []
-        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-            let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0) }
-            guard bounds.allSatisfy({ $0 != nil }), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low <= high, low >= 0 else {
-                throw CommandFailure("\(option) \(text): \"\(part)\" is not a neuron id or a range like 0-767")
-            }
-            for neuron in low...high where seen.insert(neuron).inserted { list.append(neuron) }
-        }
-        if list.isEmpty { throw CommandFailure("\(option) \(text): no neurons") }
-        return list
     }
 }

@@ -285,7 +285,8 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(message.contains("256 neurons"), message)
         let syntax = try clipscope(["activations", "--model", Self.modelPT, "--neurons", "8x", imagePaths[0]])
         XCTAssertNotEqual(syntax.status, 0)
-        XCTAssertTrue(syntax.stderr.hasPrefix("clipscope: --neurons: '8x' is not a neuron id"), syntax.stderr)
+        // One parser for every --neurons: it names the value and the part that is wrong.
+        XCTAssertTrue(syntax.stderr.hasPrefix("clipscope: --neurons 8x: '8x' is not a neuron id"), syntax.stderr)
     }
 
     // MARK: - classify
@@ -749,7 +750,17 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(changed, 0)
         XCTAssertGreaterThanOrEqual(coverage, changed)
         XCTAssertEqual(try Image.load(path: attacked).width, 200)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("attack-card/scores.json").path))
+        // The app's rule too: one folder per image and text.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("attack-card-star/scores.json").path))
+        let human = try clipscope(["attack", "--image", image, "--text", "moon", "--runs", scratch.path])
+        XCTAssertEqual(human.status, 0, human.stderr)
+        let lines = human.stdoutText.split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasPrefix("model: the embedded toy model (toy presets: ") ?? false, human.stdoutText)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("model: ") }.count, 1, human.stdoutText)
+        XCTAssertEqual(lines[1], "before", human.stdoutText)
+        let named = try clipscope(["attack", "--model", "toy", "--image", image, "--text", "moon", "--runs", scratch.path])
+        XCTAssertEqual(named.status, 0, named.stderr)
+        XCTAssertTrue(named.stdoutText.hasPrefix("before\n"), "a model named is its own choice: \(named.stdoutText)")
     }
 
     func testABatchAttackPrintsATableWritesCSVAndRefusesBadInputBeforeWork() throws {
