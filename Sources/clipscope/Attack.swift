@@ -170,9 +170,12 @@ struct Attack: ParsableCommand {
             let job = workbench.attackBatch(folders: dir, attacks: attacks, style: style, labels: labels, template: template,
                                             font: styleOptions.font, shard: shard, batchSize: batchSize, folder: runFolder)
             let folder = job.output
-            let result = try failing {
-                try runCommandJob(job, token: InterruptCancels.installedToken(),
-                                  interrupted: "attack interrupted; the images so far are in \(folder): run the same command to continue")
+            let result: AttackBatchJob.Result
+            do {
+                result = try runCommandJob(job, token: InterruptCancels.installedToken(),
+                                           interrupted: "attack interrupted; the images so far are in \(folder): run the same command to continue")
+            } catch {
+                throw CommandFailure(error, renaming: ["output": "--run"])
             }
             if self.labels == nil, template == nil { modelOptions.noteImplicitModel(.attackBatch, json: json.json) }
             try Attack.report(result, csv: output, json: json.json)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Index
 import Support
 import Terminal
 import Jobs
@@ -51,7 +52,7 @@ struct CLIPScope: ParsableCommand {
     /// Library errors as the command line words them; argument parser errors as they are.
     static func presentable(_ error: Error) -> Error {
         switch error {
-        case is InvalidParameter, is JobFailure: CommandFailure(error)
+        case is InvalidParameter, is JobFailure, is IndexError: CommandFailure(error)
         default: error
         }
     }
@@ -63,8 +64,7 @@ struct CLIPScope: ParsableCommand {
     }
 
     static let optionsNamedOtherwise = [
-        "directory": "--dir", "minimumDistance": "--min-dist", "output": "-o", "scanSelector": "--scan",
-        "galleryCount": "--count", "startModel": "--start", "source": "--dir D or --csv F",
+        "directory": "--dir", "minimumDistance": "--min-dist", "source": "--dir D or --csv F",
     ]
 
     /// "batchSize" -> "batch-size".

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import Index
 import Support
 import Terminal
 import Jobs
@@ -46,16 +47,28 @@ struct CommandFailure: Error, CustomStringConvertible, LocalizedError {
     init(_ description: String) { self.description = description.asOneLine }
 
     /// Any error in one line; a parameter the libraries name is shown as its option
-    /// (`batchSize` as `--batch-size`).
-    init(_ error: Error) {
+    /// (`batchSize` as `--batch-size`), or as `renaming` says where a command names it otherwise.
+    init(_ error: Error, renaming: [String: String] = [:]) {
+        let option = { (parameter: String) in renaming[parameter] ?? CLIPScope.option(for: parameter) }
         switch error {
         case let failure as CommandFailure: self = failure
-        case let invalid as InvalidParameter: self.init("\(CLIPScope.option(for: invalid.parameter)) \(invalid.detail)")
-        case let failure as JobFailure: self = failure.invalidParameter.map { CommandFailure($0) } ?? CommandFailure(failure.message)
+        case let invalid as InvalidParameter: self.init("\(option(invalid.parameter)) \(invalid.detail(naming: option))")
+        case let indexError as IndexError: self.init(Self.commandLineWording(indexError))
+        case let failure as JobFailure: self = failure.invalidParameter.map { CommandFailure($0, renaming: renaming) } ?? CommandFailure(failure.message)
         default: self.init("\(error)")
         }
     }
     var errorDescription: String? { description }
+
+    /// An index error whose remedy is a scan, told as the command that does it.
+    static func commandLineWording(_ error: IndexError) -> String {
+        switch error.remedy {
+        case .scanToCreate?: error.problem + " (run `clipscope scan` to make one)"
+        case .scanToFinish?: error.problem + "; run `clipscope scan` again to finish it"
+        case .finishBeforeMerging?: error.problem + "; finish it with `clipscope scan` before merging"
+        case nil: error.message
+        }
+    }
 }
 
 /// What every command prints: JSON documents on stdout, warnings on stderr.

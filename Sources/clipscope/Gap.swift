@@ -68,9 +68,7 @@ struct Gap: ParsableCommand {
 
     /// A job parameter as its option here.
     static func failure(_ error: Error) -> CommandFailure {
-        guard let invalid = error as? InvalidParameter else { return CommandFailure(error) }
-        // Only here is a job's output the run folder's own option.
-        return invalid.parameter == "output" ? CommandFailure("--output-run \(invalid.detail)") : CommandFailure(invalid)
+        CommandFailure(error, renaming: ["output": "--output-run"])
     }
 
     func run() throws {

@@ -81,7 +81,7 @@ struct IndexOptions: ParsableArguments {
             let opened = try ActivationIndex(path: index, readOnly: !writable)
             return (opened, try opened.scan(scan))
         } catch {
-            throw CommandFailure("\(error)")
+            throw CommandFailure(error)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Support
 
 /// A job that keeps its settings in its run folder's `parameters.json`, so that running it
 /// again into the same folder continues it, and other settings are refused.
@@ -20,7 +21,7 @@ extension ClaimsRunFolder {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         if let saved = FileManager.default.contents(atPath: parametersPath) {
             guard let theirs = try? JSONDecoder().decode(Self.self, from: saved), theirs.identity == identity else {
-                throw JobFailure(message: "\(output) holds \(Self.runName) with other settings; remove it or choose another -o")
+                throw InvalidParameter("output", "\(output) holds \(Self.runName) with other settings; remove it or choose another \(InvalidParameter.mention("output"))")
             }
             return
         }

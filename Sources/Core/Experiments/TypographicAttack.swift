@@ -176,7 +176,7 @@ public struct AttackPainter {
         guard box.width <= width, box.height <= height else {
             throw InvalidParameter("text", "'\(text)' does not fit a \(width)x\(height) image at size "
                                    + String(format: "%.0f", style.resolvedSize(width: width, height: height))
-                                   + " (it needs \(box.width)x\(box.height)); use a smaller --size")
+                                   + " (it needs \(box.width)x\(box.height)); use a smaller \(InvalidParameter.mention("size"))")
         }
         try checkPlacement(text, style: style, width: width, height: height)
     }

@@ -27,7 +27,7 @@ public final class ActivationIndex: Sendable {
     public init(path: String, create: Bool = false, readOnly: Bool = false) throws {
         self.path = path
         let exists = FileManager.default.fileExists(atPath: path)
-        if !exists && !create { throw IndexError("\(path): no such index (run `clipscope scan` to make one)") }
+        if !exists && !create { throw IndexError("\(path): no such index", remedy: .scanToCreate) }
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(30)
@@ -229,8 +229,8 @@ public final class ActivationIndex: Sendable {
         }
         if matching.count == 1 { return matching[0] }
         let scansList = all.map(\.label).joined(separator: ", ")
-        if matching.isEmpty { throw IndexError("\(path): no scan matches --scan '\(selector)'; scans: \(scansList)") }
-        throw IndexError("\(path): --scan '\(selector)' matches \(matching.count) scans; pick one of: \(scansList)")
+        if matching.isEmpty { throw InvalidParameter("scan", "'\(selector)': no scan matches it in \(path); scans: \(scansList)") }
+        throw InvalidParameter("scan", "'\(selector)' matches \(matching.count) scans in \(path); pick one of: \(scansList)")
     }
 
     /// The scan of this model, tap and reduction, made if missing.
@@ -394,7 +394,7 @@ public final class ActivationIndex: Sendable {
     private func summaryBlob(scan: ScanInfo, neuron: Int, column: String) throws -> Data {
         try checkNeuron(neuron, scan: scan)
         if scan.stale {
-            throw IndexError("\(path): scan \(scan.label) was interrupted; run `clipscope scan` again to finish it")
+            throw IndexError("\(path): scan \(scan.label) was interrupted", remedy: .scanToFinish)
         }
         guard let blob = try read({ try Data.fetchOne($0, sql: "SELECT \(column) FROM summaries WHERE scan_id = ? AND neuron = ?",
                                                       arguments: [scan.id, neuron]) }) else {

@@ -34,7 +34,7 @@ extension ActivationIndex {
         let sources = try inputs.map { try ActivationIndex(path: $0, readOnly: true) }
         for source in sources {
             for scan in try source.scans() where scan.stale {
-                throw IndexError("\(source.path): scan \(scan.label) was interrupted; finish it with `clipscope scan` before merging")
+                throw IndexError("\(source.path): scan \(scan.label) was interrupted", remedy: .finishBeforeMerging)
             }
         }
         // Write beside the output and rename at the end, so a failure leaves no half index.

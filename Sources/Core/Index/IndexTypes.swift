@@ -4,7 +4,36 @@ import Foundation
 /// Why an index could not be opened, read or written: one line naming the file.
 public struct IndexError: Error, CustomStringConvertible, LocalizedError, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// What would mend it, when that is a scan: each front end says how in its own terms
+    /// after `problem` (`message` says it in neutral words).
+    public let remedy: Remedy?
+    /// The message without the remedy.
+    public let problem: String
+
+    public enum Remedy: Sendable, Equatable {
+        case scanToCreate, scanToFinish, finishBeforeMerging
+
+        /// The remedy as words that name no front end's command.
+        public var neutralWords: String {
+            switch self {
+            case .scanToCreate: " (scan a folder of images to make one)"
+            case .scanToFinish: "; scan its folders again to finish it"
+            case .finishBeforeMerging: "; finish it (scan its folders again) before merging"
+            }
+        }
+    }
+
+    public init(_ message: String) {
+        self.message = message
+        problem = message
+        remedy = nil
+    }
+
+    public init(_ problem: String, remedy: Remedy) {
+        self.problem = problem
+        self.remedy = remedy
+        message = problem + remedy.neutralWords
+    }
     public var description: String { message }
     public var errorDescription: String? { message }
 }

@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import Support
 import Imaging
 import Index
 import Jobs
@@ -36,7 +37,7 @@ public struct ToyGallery: JobSpec {
     public static func summary(of result: Result) -> String { "wrote \(result.images) scenes into \(result.folder)" }
 
     public func run(_ context: JobContext) throws -> Result {
-        guard count > 0 else { throw JobFailure(message: "toy gallery: --count must be positive") }
+        guard count > 0 else { throw InvalidParameter("count", "must be positive, got \(count)") }
         context.setTotal(count)
         let renderer = SceneRenderer(font: try Font.standard())
         var captions: [String: String] = [:]

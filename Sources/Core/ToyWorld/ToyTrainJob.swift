@@ -190,7 +190,7 @@ public struct ToyTrainJob: JobSpec, Equatable {
         context.setTotal(totalSteps)
         let model = try start.map { try CLIPModel.load(model: $0) } ?? CLIPModel(config: config, randomSeed: seed)
         guard model.config == config else {
-            throw JobFailure(message: "toy train: --start \(start ?? "") is not of the toy architecture (\(model.config.neuronCount) neurons)")
+            throw InvalidParameter("start", "\(start ?? "") is not of the toy architecture (\(model.config.neuronCount) neurons)")
         }
         let trainer = try ContrastiveTrainer(model: model, learningRate: phases[0].learningRate ?? 0,
                                              auxiliaryClasses: conceptHeadWeight > 0 ? ToyWorld.words.count : 0,

@@ -137,7 +137,7 @@ public struct ModelProfile: Sendable, Equatable {
         case .maxText: presets = "texts from its own words"
         case .gap: presets = "its own captioned scenes"
         }
-        return "model: the embedded toy model (toy presets: \(presets); --model M for another)"
+        return "model: the embedded toy model (toy presets: \(presets))"
     }
 }
 
