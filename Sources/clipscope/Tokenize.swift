@@ -55,11 +55,7 @@ struct Tokenize: ParsableCommand {
             entries.append(Entry(text: text, ids: input[1..<end].map { Int($0) }))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(["tokens": entries])
-            print(String(decoding: data, as: UTF8.self))
-            return
+            return try Output.printJSON(["tokens": entries])
         }
         for (index, entry) in entries.enumerated() {
             if index > 0 { print() }

@@ -184,3 +184,28 @@ final class NeuronListTests: XCTestCase {
         XCTAssertThrowsError(try NeuronList.parse(" , ")) { XCTAssertEqual(($0 as? InvalidParameter)?.detail, " , : no neurons") }
     }
 }
+
+final class BenchmarksTests: XCTestCase {
+    func testTheFrontEndsBenchmarksComeBeforeTheModelLoadAndAFilterPicksByName() {
+        let display = Benchmark(name: "display.dummy", flops: nil) { { } }
+        let names = Benchmark.all(display: [display]).map(\.name)
+        XCTAssertEqual(names.count, Set(names).count, "names are unique")
+        XCTAssertEqual(names.suffix(3), ["umap.2000", "display.dummy", "load.safetensors_rn50x4"])
+        XCTAssertEqual(names.first, "gemm.2560x81x640")
+        XCTAssertEqual(Benchmarks.selected(filter: "relu,dummy", display: [display]).map(\.name), ["relu.320x72x72", "display.dummy"])
+        XCTAssertTrue(Benchmarks.selected(filter: "nothing-is-called-this").isEmpty)
+    }
+
+    func testAMeasurementIsALineAndJSONWithNullForNoFLOPCount() throws {
+        let result = Benchmark(name: "sleep", flops: 2e9) { { usleep(1000) } }.measure(runs: 3)
+        XCTAssertEqual(result.name, "sleep")
+        XCTAssertGreaterThan(result.seconds, 0)
+        XCTAssertTrue(result.line.hasPrefix("sleep" + String(repeating: " ", count: 25)), result.line)
+        XCTAssertTrue(result.line.contains("GFLOP/s"))
+        let document = try JSONSerialization.jsonObject(with: Benchmarks.json([BenchResult(name: "x", seconds: .nan, gflops: nil)])) as? [String: Any]
+        let first = try XCTUnwrap((document?["results"] as? [[String: Any]])?.first)
+        XCTAssertTrue(first["gflops"] is NSNull)
+        XCTAssertTrue(first["seconds"] is NSNull, "a NaN is null, as every JSON clipscope writes")
+        XCTAssertTrue((document?["blas"] as? String)?.hasPrefix("BLAS: ") ?? false)
+    }
+}

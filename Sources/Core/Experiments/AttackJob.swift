@@ -348,7 +348,6 @@ public struct AttackBatchJob: JobSpec, Equatable, ClaimsRunFolder {
 /// Appends one JSON line per outcome and flushes it to disk before the next image.
 final class OutcomeWriter {
     let handle: FileHandle
-    let encoder = JSONEncoder()
 
     init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
@@ -356,14 +355,14 @@ final class OutcomeWriter {
             throw JobFailure(message: "\(path): cannot open for writing")
         }
         self.handle = handle
-        encoder.outputFormatting = [.sortedKeys]
         try handle.seekToEnd()
     }
 
     deinit { try? handle.close() }
 
     func append(_ outcome: AttackBatchJob.ImageOutcome) throws {
-        var line = try encoder.encode(outcome)
+        // The one JSON policy: a non-finite number (a broken model) is null, not a failed write.
+        var line = try JSONValue.encode(outcome)
         line.append(UInt8(ascii: "\n"))
         try handle.write(contentsOf: line)
         try handle.synchronize()

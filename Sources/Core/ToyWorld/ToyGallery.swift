@@ -52,9 +52,7 @@ public struct ToyGallery: JobSpec {
             captions["\(category.rawValue)/\(name).png"] = scene.caption
             if index % 50 == 0 || index + 1 == count { context.progress(step: index + 1) }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(captions).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("captions.json")))
+        try JSONValue.encode(captions, formatting: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("captions.json")))
         return Result(folder: output, images: count)
     }
 
