@@ -4,7 +4,6 @@ import Experiments
 import Foundation
 import Jobs
 import Support
-import ToyWorld
 import Workbench
 
 struct Gap: ParsableCommand {
@@ -73,7 +72,7 @@ struct Gap: ParsableCommand {
 
     func run() throws {
         let source: Workbench.GapSource = dir.map { .directory($0) } ?? csv.map { .csv($0) } ?? .toyScenes(count: scenes)
-        var resolution = ToyTrainJob.defaultConfig.imageResolution
+        var resolution: Int?
         if usesToyScenes {
             let model = try CLIPModel.shared(model: modelOptions.model)
             resolution = ComputeExecutor.shared.run(.interactive) { model.config.imageResolution }

@@ -127,10 +127,10 @@ public struct Workbench: Sendable {
     }
 
     /// The modality gap into `<runs>/gap-<folder, CSV or toy>`. Its pairs are resolved (toy
-    /// scenes drawn at `resolution`, the folder or CSV read) so bad input fails here, before
+    /// scenes drawn at `resolution`, by default the toy's, the folder or CSV read) so bad input fails here, before
     /// any model work: `InvalidParameter("directory" | "csv" | "source", ...)`.
     public func gap(_ source: GapSource, adjust: (inout GapJob) -> Void = { _ in },
-                    resolution: Int = ToyTrainJob.defaultConfig.imageResolution, folder: String? = nil) throws -> GapJob {
+                    resolution: Int? = nil, folder: String? = nil) throws -> GapJob {
         let output = runFolder(RunNames.gap(source), given: folder)
         var job = GapJob(model: model, output: output)
         adjust(&job)
@@ -142,7 +142,7 @@ public struct Workbench: Sendable {
                 throw InvalidParameter("source", "is needed: only the toy model has captioned scenes of its own")
             }
             // Seeded with the layout's seed, so one number repeats the whole figure.
-            job.pairs = try ToyGapScenes.write(count: count, seed: job.seed, resolution: resolution,
+            job.pairs = try ToyGapScenes.write(count: count, seed: job.seed, resolution: resolution ?? ToyTrainJob.defaultConfig.imageResolution,
                                                folder: (output as NSString).appendingPathComponent("scenes"))
         }
         _ = try job.resolvedPairs()
