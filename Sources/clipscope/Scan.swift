@@ -3,6 +3,7 @@ import CLIP
 import Foundation
 import Index
 import Support
+import Workbench
 
 extension ActivationReduce: ExpressibleByArgument {}
 
@@ -53,8 +54,8 @@ struct Scan: ParsableCommand {
     }
 
     func run() throws {
-        let job = ScanJob(model: modelOptions.model, folders: folders, index: index, tap: tap, reduce: reduce, batchSize: batching.batchSize,
-                          shard: try shard.map(Shard.init(parsing:)), storeEmbeddings: embeddings)
+        let job = Workbench(model: modelOptions.model).scan(folders: folders, index: index, tap: tap, reduce: reduce, batchSize: batching.batchSize,
+                                                            shard: try shard.map(Shard.init(parsing:)), storeEmbeddings: embeddings)
         let result = try runCommandJob(job, token: InterruptCancels.installedToken(), pauseAfterProgressMilliseconds: pauseAfterBatchMs,
                                        interrupted: "scan interrupted; committed batches are kept in \(index): run the same command to continue")
         if output.json {

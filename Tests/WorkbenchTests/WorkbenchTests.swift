@@ -90,6 +90,10 @@ final class RunNamesTests: XCTestCase {
         XCTAssertEqual(RunNames.gap(.toyScenes(count: 10)), "gap-toy")
         XCTAssertEqual(Workbench.GapSource(path: "/d/pairs.CSV"), .csv("/d/pairs.CSV"))
         XCTAssertEqual(Workbench.GapSource(path: "/d/pets"), .directory("/d/pets"))
+        let scan = bench.scan(folder: "/photos/pets")
+        XCTAssertEqual(scan.index, "/photos/pets/clipscope.index")
+        XCTAssertTrue(scan.storeEmbeddings, "the app searches by meaning")
+        XCTAssertEqual(bench.scan(folders: ["/a", "/b"], index: "x.index", storeEmbeddings: false).folders, ["/a", "/b"])
         let settings = VisualizationSettings(variant: .direct)
         XCTAssertEqual(bench.visualize(neurons: [3], settings: settings).output,
                        "/runs/" + VisualizeJob.folderName(neurons: [3], settings: settings))

@@ -151,11 +151,18 @@ public struct Workbench: Sendable {
 
     // MARK: Index
 
-    /// A scan of a folder into an index (`<folder>/clipscope.index` unless given one), with
-    /// embeddings stored for search by meaning.
-    public func scan(folder: String, index: String? = nil, batchSize: Int = 16) -> ScanJob {
-        ScanJob(model: model, folders: [folder], index: index ?? (folder as NSString).appendingPathComponent("clipscope.index"),
-                batchSize: batchSize, storeEmbeddings: true)
+    /// A scan of folders into an index (`<first folder>/clipscope.index` unless given one); by
+    /// default with embeddings stored, for search by meaning (the app's; the command line asks).
+    public func scan(folders: [String], index: String? = nil, tap: NeuronTap = .conv3, reduce: ActivationReduce = .max,
+                     batchSize: Int = 16, shard: Shard? = nil, storeEmbeddings: Bool = true) -> ScanJob {
+        ScanJob(model: model, folders: folders,
+                index: index ?? ((folders.first ?? ".") as NSString).appendingPathComponent("clipscope.index"),
+                tap: tap, reduce: reduce, batchSize: batchSize, shard: shard, storeEmbeddings: storeEmbeddings)
+    }
+
+    /// The app's `:scan DIR`.
+    public func scan(folder: String, index: String? = nil) -> ScanJob {
+        scan(folders: [folder], index: index)
     }
 }
 
