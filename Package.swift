@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Support"]),
         // Fixtures are read through #filePath, not bundled.
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Support", "Tensor", "Imaging", "Weights"], exclude: ["Fixtures"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Support"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld", "Support"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
