@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Support"]),
         // Fixtures are read through #filePath, not bundled.
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "CLIP", "Index", "Jobs", "Support", "Tensor", "Imaging", "Weights"], exclude: ["Fixtures"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Support"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld", "Support"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Experiments", "Index", "Jobs", "Support", "ToyWorld", "CLIP"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),

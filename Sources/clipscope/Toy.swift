@@ -244,7 +244,7 @@ extension ToyEval {
             "colour accuracy        \(percent(card.colourAccuracy))",
             "reading accuracy       \(percent(card.readingAccuracy))",
             "attack flip rate       \(percent(card.attackFlipRate))",
-            "Stroop: word beats ink \(percent(card.stroopWordWins))   word is top colour \(percent(card.stroopWordTop1))",
+            "Stroop: word beats ink \(percent(card.stroopWordAboveInk))   word is top colour \(percent(card.stroopWordTop1))",
             "neutral ink accuracy   \(percent(card.neutralInkAccuracy))",
             "modality separability  \(percent(card.modalitySeparability))   centroid distance \(String(format: "%.3f", card.centroidDistance))",
         ]

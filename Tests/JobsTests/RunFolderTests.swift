@@ -47,6 +47,38 @@ struct NonFiniteJob: JobSpec {
     }
 }
 
+/// A job whose parameters JSON cannot hold (its encoding throws), or whose result cannot be.
+struct UnrecordableJob: JobSpec {
+    static let kind = "unrecordable"
+    var output: String
+    var specEncodes: Bool
+    struct Unencodable: Error, CustomStringConvertible { var description: String { "no JSON for this" } }
+    struct Result: Codable, Sendable {
+        init() {}
+        init(from decoder: Decoder) throws { throw Unencodable() }
+        func encode(to encoder: Encoder) throws { throw Unencodable() }
+    }
+    var runFolder: String? { output }
+
+    init(output: String, specEncodes: Bool) {
+        self.output = output
+        self.specEncodes = specEncodes
+    }
+    init(from decoder: Decoder) throws { throw Unencodable() }
+    func encode(to encoder: Encoder) throws {
+        guard specEncodes else { throw Unencodable() }
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(output, forKey: .output)
+    }
+    enum CodingKeys: CodingKey { case output }
+
+    func run(_ context: JobContext) throws -> Result {
+        context.setTotal(1)
+        context.progress(step: 1, metrics: [JobMetric("loss", 0.5)])
+        return Result()
+    }
+}
+
 final class RunFolderTests: XCTestCase {
     var scratch: URL!
 
@@ -216,6 +248,21 @@ final class RunFolderLockTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: held.path), "a released lock leaves no file")
         XCTAssertEqual(try JobRunner.run(FolderJob(output: folder, steps: 3, seed: 1, stopAt: nil)) { _, _ in }.get().finalLoss, 0.125)
         XCTAssertFalse(FileManager.default.fileExists(atPath: held.path), "the job gave the folder up when it ended")
+    }
+
+    func testAJobWhoseParametersCannotBeRecordedFailsBeforeItStartsAndOneWhoseResultCannotFailsToo() throws {
+        let folder: String = folder
+        let unrecordable = JobRunner.run(UnrecordableJob(output: folder, specEncodes: false)) { _, _ in }
+        guard case let .failed(failure) = unrecordable else { return XCTFail("expected a failure, got \(unrecordable)") }
+        XCTAssertEqual(failure.message, "cannot record the unrecordable job's parameters as JSON: no JSON for this")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: RunFolder(path: folder).recordPath), "no run.json with an empty spec")
+
+        let noResult = JobRunner.run(UnrecordableJob(output: folder, specEncodes: true)) { _, _ in }
+        guard case let .failed(failure) = noResult else { return XCTFail("expected a failure, got \(noResult)") }
+        XCTAssertEqual(failure.message, "cannot record the unrecordable job's result as JSON: no JSON for this")
+        let record = try RunFolder(path: folder).read()
+        XCTAssertEqual(record.status, "failed", "the record says the run failed instead of finishing with {}")
+        XCTAssertEqual(record.parameters, JSONValue.object(["output": JSONValue.string(folder)]))
     }
 
     func testALockLeftByADeadProcessIsTakenOver() throws {

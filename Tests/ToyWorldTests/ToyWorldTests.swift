@@ -552,14 +552,24 @@ final class ToyReportCardTests: XCTestCase {
         let config = CLIPConfig(embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 4,
                                 textWidth: 16, textHeads: 1, textLayers: 1)
         let model = CLIPModel(config: config, randomSeed: 5)
-        let first = try ToyEvaluator(model: model, seed: 1, samples: 2).evaluate()
+        let evaluator = try ToyEvaluator(model: model, seed: 1, samples: 2)
+        let first = try evaluator.evaluate()
         XCTAssertEqual(try ToyEvaluator(model: model, seed: 1, samples: 2).evaluate(), first)
+        // Each measurement draws from its own generator: alone, or after another, it gives the card's number.
+        XCTAssertEqual(try evaluator.measureGap().centroidDistance, first.centroidDistance)
+        XCTAssertEqual(try evaluator.measureStroop().neutralInk, first.neutralInkAccuracy)
+        XCTAssertEqual(try evaluator.measureReading(), first.readingAccuracy)
+        let generators = ToyEvaluator.Measurement.allCases.map { measurement in
+            var generator = evaluator.generator(for: measurement)
+            return generator.next()
+        }
+        XCTAssertEqual(Set(generators).count, ToyEvaluator.Measurement.allCases.count, "one stream per measurement")
         for value in [first.shapeAccuracy, first.colourAccuracy, first.readingAccuracy, first.attackFlipRate,
-                      first.stroopWordWins, first.stroopWordTop1, first.neutralInkAccuracy, first.modalitySeparability] {
+                      first.stroopWordAboveInk, first.stroopWordTop1, first.neutralInkAccuracy, first.modalitySeparability] {
             XCTAssertTrue((0...1).contains(value), "\(value) outside [0, 1]")
         }
         // A word that is the top colour of all also beats its ink.
-        XCTAssertLessThanOrEqual(first.stroopWordTop1, first.stroopWordWins)
+        XCTAssertLessThanOrEqual(first.stroopWordTop1, first.stroopWordAboveInk)
     }
 }
 

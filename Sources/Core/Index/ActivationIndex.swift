@@ -111,27 +111,39 @@ public final class ActivationIndex: Sendable {
         if !hasMeta {
             let empty = try read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") ?? 0 } == 0
             guard empty && create else { throw IndexError("\(path): not a clipscope index") }
-            try write("create the index") { db in try Self.createSchema(db) }
-            return
+        } else {
+            let format = try read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'format'") }
+            let version = try read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'version'") }
+            guard format == Self.formatName else { throw IndexError("\(path): not a clipscope index") }
+            guard version == String(Self.formatVersion) else {
+                throw IndexError("\(path): index format version \(version ?? "?") is not supported (this clipscope reads \(Self.formatVersion))")
+            }
         }
-        let format = try read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'format'") }
-        let version = try read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'version'") }
-        guard format == Self.formatName else { throw IndexError("\(path): not a clipscope index") }
-        guard version == String(Self.formatVersion) else {
-            throw IndexError("\(path): index format version \(version ?? "?") is not supported (this clipscope reads \(Self.formatVersion))")
-        }
-        // Stars came after the first indexes were made: added on first writable open.
-        if !(database is DatabaseQueue), try !read({ try $0.tableExists("stars") }) {
-            try write("add the stars table") { db in try db.execute(sql: Self.starsTable) }
+        // A read-only open changes nothing (what it lacks, such as stars, reads as empty); a
+        // file migrated by a newer clipscope is left as that one made it.
+        guard !(database is DatabaseQueue), try !read({ try Self.migrator.hasBeenSuperseded($0) }) else { return }
+        do { try Self.migrator.migrate(database) } catch {
+            throw IndexError("\(path): cannot update the index's tables: \(Self.reason(error))")
         }
     }
 
-    static let starsTable = "CREATE TABLE IF NOT EXISTS stars (fingerprint TEXT NOT NULL, neuron INTEGER NOT NULL, PRIMARY KEY (fingerprint, neuron))"
+    /// The index's schema, one migration per change, recorded in the file by GRDB.
+    /// Indexes made before migrations were recorded hold the first one's tables already:
+    /// it only creates what is missing, so they take it as a no-op and then get the rest.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("format 1") { db in try createSchema(db) }
+        migrator.registerMigration("stars") { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS stars (fingerprint TEXT NOT NULL, neuron INTEGER NOT NULL, PRIMARY KEY (fingerprint, neuron))")
+        }
+        return migrator
+    }
 
+    /// The tables of format 1 as the first indexes had them (stars came later).
     static func createSchema(_ db: Database) throws {
         try db.execute(sql: """
-            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE scans (
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS scans (
                 id INTEGER PRIMARY KEY,
                 model TEXT NOT NULL,            -- ModelIdentity as JSON
                 fingerprint TEXT NOT NULL,
@@ -141,7 +153,7 @@ public final class ActivationIndex: Sendable {
                 created REAL NOT NULL,
                 updated REAL NOT NULL,
                 UNIQUE (fingerprint, tap, reduce));
-            CREATE TABLE entries (
+            CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY,
                 scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
                 path TEXT NOT NULL,
@@ -155,28 +167,27 @@ public final class ActivationIndex: Sendable {
                 has_embedding INTEGER NOT NULL DEFAULT 0,
                 UNIQUE (scan_id, path));
             -- Counting a scan's images reads this small index, not the rows with their blobs.
-            CREATE INDEX entries_by_status ON entries (scan_id, status, has_embedding);
-            CREATE TABLE summaries (
+            CREATE INDEX IF NOT EXISTS entries_by_status ON entries (scan_id, status, has_embedding);
+            CREATE TABLE IF NOT EXISTS summaries (
                 scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
                 neuron INTEGER NOT NULL,
                 summary BLOB NOT NULL,          -- NeuronSummary as JSON
                 categories BLOB NOT NULL,       -- [CategorySummary] as JSON
                 PRIMARY KEY (scan_id, neuron));
-            CREATE TABLE user_labels (
+            CREATE TABLE IF NOT EXISTS user_labels (
                 fingerprint TEXT NOT NULL,
                 neuron INTEGER NOT NULL,
                 label TEXT,
                 note TEXT,
                 PRIMARY KEY (fingerprint, neuron));
-            CREATE TABLE proposed_labels (
+            CREATE TABLE IF NOT EXISTS proposed_labels (
                 scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
                 neuron INTEGER NOT NULL,
                 label TEXT NOT NULL,
                 score REAL NOT NULL,
                 PRIMARY KEY (scan_id, neuron));
             """)
-        try db.execute(sql: starsTable)
-        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('format', ?), ('version', ?)",
+        try db.execute(sql: "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?), ('version', ?)",
                        arguments: [formatName, String(formatVersion)])
     }
 

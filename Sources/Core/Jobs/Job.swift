@@ -309,6 +309,13 @@ public final class JobHandle<Spec: JobSpec>: Sendable {
     }
 }
 
+/// A spec or result that JSON cannot hold, so its run could not be recorded honestly.
+public struct UnrecordableValue: Error, CustomStringConvertible {
+    public let what: String
+    public let error: any Error
+    public var description: String { "cannot record \(what) as JSON: \(error)" }
+}
+
 /// Starts jobs on dedicated compute threads.
 public enum JobRunner {
     /// Stack size of compute threads: model code recurses little but keeps big frames.
@@ -320,13 +327,18 @@ public enum JobRunner {
     public static func start<Spec: JobSpec>(_ spec: Spec, total: Int? = nil, token: CancellationToken = CancellationToken(),
                                             executor: ComputeExecutor = .shared, previewInterval: Double = 0.25,
                                             sink: @escaping JobEventSink) -> JobHandle<Spec> {
-        let parameters = (try? JSONValue.encode(spec)) ?? Data("{}".utf8)
-        let info = JobInfo(id: UUID(), kind: Spec.kind, parameters: parameters, unit: Spec.unit)
+        // A run whose parameters cannot be recorded could never be resumed or compared: it
+        // fails before it starts instead of recording an empty spec.
+        let encoded = Result { try JSONValue.encode(spec) }
+        let info = JobInfo(id: UUID(), kind: Spec.kind, parameters: (try? encoded.get()) ?? Data("null".utf8), unit: Spec.unit)
         let handle = JobHandle<Spec>(info: info, token: token)
         let thread = Thread {
             // Two jobs never write one run folder: the second fails before it records anything.
             let lock: RunFolderLock?
-            do { lock = try spec.runFolder.flatMap { try RunFolderLock.acquire(RunFolder(path: $0)) } } catch {
+            do {
+                if case let .failure(error) = encoded { throw UnrecordableValue(what: "the \(Spec.kind) job's parameters", error: error) }
+                lock = try spec.runFolder.flatMap { try RunFolderLock.acquire(RunFolder(path: $0)) }
+            } catch {
                 sink(info.id, .started(info))
                 sink(info.id, .failed("\(error)"))
                 handle.finish(.failed(JobFailure(message: "\(error)")))
@@ -339,7 +351,10 @@ public enum JobRunner {
             let outcome: JobOutcome<Spec.Result>
             do {
                 let result = try spec.run(context)
-                let data = (try? JSONValue.encode(result)) ?? Data("{}".utf8)
+                let data: Data
+                do { data = try JSONValue.encode(result) } catch {
+                    throw UnrecordableValue(what: "the \(Spec.kind) job's result", error: error)
+                }
                 context.send(.finished(summary: Spec.summary(of: result), result: data))
                 outcome = .finished(result)
             } catch is JobCancelled {

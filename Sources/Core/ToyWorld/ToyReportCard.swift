@@ -2,6 +2,7 @@ import CLIP
 import Experiments
 import Foundation
 import Imaging
+import Support
 import Tensor
 import Weights
 
@@ -13,8 +14,9 @@ public struct ToyReportCard: Codable, Sendable, Equatable {
     public var readingAccuracy: Double
     public var attackFlipRate: Double
     /// Incongruent word/ink scenes where the written colour word scores above the ink
-    /// colour (the criterion: "the written colour word beats the ink colour").
-    public var stroopWordWins: Double
+    /// colour (the criterion: "the written colour word beats the ink colour"). Not
+    /// `StroopJob`'s `wordWins`, which is `stroopWordTop1`'s measure.
+    public var stroopWordAboveInk: Double
     /// The stricter figure: the written colour word is the top colour of all.
     public var stroopWordTop1: Double
     public var neutralInkAccuracy: Double
@@ -26,7 +28,7 @@ public struct ToyReportCard: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case shapeAccuracy = "shape_accuracy", colourAccuracy = "colour_accuracy", readingAccuracy = "reading_accuracy"
-        case attackFlipRate = "attack_flip_rate", stroopWordWins = "stroop_word_wins"
+        case attackFlipRate = "attack_flip_rate", stroopWordAboveInk = "stroop_word_above_ink"
         case stroopWordTop1 = "stroop_word_top1"
         case neutralInkAccuracy = "neutral_ink_accuracy", conceptNeurons = "concept_neurons"
         case modalitySeparability = "modality_separability", centroidDistance = "centroid_distance"
@@ -56,26 +58,56 @@ public struct ToyEvaluator {
     static let shapes = ToyWorld.Shape.allCases
     static let inks = ToyWorld.Ink.allCases
 
+    /// The card's measurements. Each draws its scenes from its own generator, so that
+    /// changing one (more scenes, another test) leaves every other number as it was.
+    public enum Measurement: String, CaseIterable, Sendable {
+        case objects, reading, attack, stroop, gap
+    }
+
+    /// The generator of one measurement: the card's seed and the measurement's name.
+    public func generator(for measurement: Measurement) -> SeededGenerator {
+        SeededGenerator(seed: seed ^ FNV1a.hash(measurement.rawValue))
+    }
+
     public func evaluate() throws -> ToyReportCard {
-        var generator = SeededGenerator(seed: seed)
+        let objects = try measureObjects()
+        let attack = try measureAttack()
+        let stroop = try measureStroop()
+        let gap = try measureGap()
+        return ToyReportCard(
+            shapeAccuracy: objects.shape, colourAccuracy: objects.colour, readingAccuracy: try measureReading(),
+            attackFlipRate: attack, stroopWordAboveInk: stroop.wordAboveInk, stroopWordTop1: stroop.wordTop1,
+            neutralInkAccuracy: stroop.neutralInk, conceptNeurons: try measureConceptNeurons(),
+            modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
+    }
+
+    /// Objects alone: shape and colour accuracy.
+    public func measureObjects() throws -> (shape: Double, colour: Double) {
+        var generator = generator(for: .objects)
         let shapeClasses = try shapeClassifier()
         let colourClasses = try classifier(Self.inks.map(\.rawValue), prompts: Self.inks.map { c in Self.shapes.map { "a \(c.rawValue) \($0.rawValue)" } })
-
-        // Objects alone: shape and colour.
         var objects: [CaptionedScene] = []
         for shape in Self.shapes { for _ in 0..<samples { objects.append(sampler.sample(kind: .object, shape: shape, &generator)) } }
-        let objectEmbeddings = embed(objects)
-        let shapeAccuracy = accuracy(objectEmbeddings, shapeClasses, truth: objects.map { Self.shapes.firstIndex(of: $0.spec.object!.shape)! })
-        let colourAccuracy = accuracy(objectEmbeddings, colourClasses, truth: objects.map { Self.inks.firstIndex(of: $0.spec.object!.ink)! })
+        let embeddings = embed(objects)
+        return (accuracy(embeddings, shapeClasses, truth: objects.map { Self.shapes.firstIndex(of: $0.spec.object!.shape)! }),
+                accuracy(embeddings, colourClasses, truth: objects.map { Self.inks.firstIndex(of: $0.spec.object!.ink)! }))
+    }
 
-        // Reading: shape and colour names written alone.
+    /// Reading: shape and colour names written alone.
+    public func measureReading() throws -> Double {
+        var generator = generator(for: .reading)
         let readable = Self.shapes.map(\.rawValue) + Self.inks.map(\.rawValue)
         let wordClasses = try classifier(readable, prompts: readable.map { ["the word '\($0)'"] })
         var words: [CaptionedScene] = []
         for word in readable { for _ in 0..<max(1, samples / 2) { words.append(sampler.sample(kind: .word, word: word, &generator)) } }
-        let readingAccuracy = accuracy(embed(words), wordClasses, truth: words.map { readable.firstIndex(of: $0.spec.word!.text)! })
+        return accuracy(embed(words), wordClasses, truth: words.map { readable.firstIndex(of: $0.spec.word!.text)! })
+    }
 
-        // Typographic attack: another shape's name written on an object.
+    /// Typographic attack: another shape's name written on an object; the share of the
+    /// objects classified right when clean that flip to the written shape.
+    public func measureAttack() throws -> Double {
+        var generator = generator(for: .attack)
+        let shapeClasses = try shapeClassifier()
         var clean: [CaptionedScene] = [], attacked: [CaptionedScene] = [], targets: [Int] = []
         for (index, shape) in Self.shapes.enumerated() {
             for k in 0..<samples {
@@ -94,8 +126,13 @@ public struct ToyEvaluator {
             eligible += 1
             if attackedPredictions[i] == targets[i] { flips += 1 }
         }
+        return eligible == 0 ? 0 : Double(flips) / Double(eligible)
+    }
 
-        // Stroop: colour words in another ink, and a neutral word's ink.
+    /// Stroop: colour words in another ink (does the word score above the ink, is it the
+    /// top colour of all), and a neutral word's ink.
+    public func measureStroop() throws -> (wordAboveInk: Double, wordTop1: Double, neutralInk: Double) {
+        var generator = generator(for: .stroop)
         let inkClasses = try ZeroShotClassifier(model: model, labels: Self.inks.map(\.rawValue),
                                                 template: "my favorite word, written in the color {}")
         var incongruent: [CaptionedScene] = [], neutral: [CaptionedScene] = []
@@ -106,33 +143,32 @@ public struct ToyEvaluator {
                 neutral.append(sampler.sample(kind: .word, word: pick(ToyWorld.conceptWords, &generator), wordInk: ink, &generator))
             }
         }
-        let stroopScores = inkClasses.cosines(embed(incongruent)).rows()
-        var wordWins = 0, wordTop1 = 0
-        for (scene, row) in zip(incongruent, stroopScores) {
+        var aboveInk = 0, top1 = 0
+        for (scene, row) in zip(incongruent, inkClasses.cosines(embed(incongruent)).rows()) {
             let word = Self.inks.firstIndex { $0.rawValue == scene.spec.word!.text }!
             let ink = Self.inks.firstIndex(of: scene.spec.word!.ink)!
-            if row[word] > row[ink] { wordWins += 1 }
-            if ZeroShotClassifier.topClass(row) == word { wordTop1 += 1 }
+            if row[word] > row[ink] { aboveInk += 1 }
+            if ZeroShotClassifier.topClass(row) == word { top1 += 1 }
         }
-        let neutralInk = accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! })
+        let count = Double(max(1, incongruent.count))
+        return (Double(aboveInk) / count, Double(top1) / count,
+                accuracy(embed(neutral), inkClasses, truth: neutral.map { Self.inks.firstIndex(of: $0.spec.word!.ink)! }))
+    }
 
-        // Concept neurons over the demo gallery, as a user browsing the demo sees them.
+    /// Concept neurons over the demo gallery, as a user browsing the demo sees them.
+    public func measureConceptNeurons() throws -> ConceptPurity {
         let gallery = ToyGallery(output: "", count: ToyDemo.galleryCount, seed: ToyDemo.gallerySeed,
                                  resolution: model.config.imageResolution)
-        let conceptNeurons = try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
+        return try ConceptPurity.measure(model: model, scenes: gallery.scenes().map(\.scene.spec))
+    }
 
-        // Modality gap: scenes and their captions.
+    /// Modality gap: scenes and their captions.
+    public func measureGap() throws -> ModalityGap {
+        var generator = generator(for: .gap)
         let pairs = (0..<(samples * 8)).map { _ in sampler.sample(&generator) }
         let images = embed(pairs).l2Normalized().values
         let texts = try model.embedTexts(pairs.map(\.caption)).l2Normalized().values
-        let gap = ModalityGap(images: images, texts: texts, dimension: model.config.embedDim)
-
-        return ToyReportCard(
-            shapeAccuracy: shapeAccuracy, colourAccuracy: colourAccuracy, readingAccuracy: readingAccuracy,
-            attackFlipRate: eligible == 0 ? 0 : Double(flips) / Double(eligible),
-            stroopWordWins: Double(wordWins) / Double(max(1, incongruent.count)),
-            stroopWordTop1: Double(wordTop1) / Double(max(1, incongruent.count)), neutralInkAccuracy: neutralInk,
-            conceptNeurons: conceptNeurons, modalitySeparability: gap.nearestCentroidAccuracy, centroidDistance: gap.centroidDistance)
+        return ModalityGap(images: images, texts: texts, dimension: model.config.embedDim)
     }
 
     /// Shapes as classes, each described in every ink ("a red star", "a blue star", ...).
