@@ -15,8 +15,7 @@ public enum Key: Sendable, Equatable {
 public struct NeuronRow: Sendable, Equatable {
     public var neuron: Int
     public var label: String?
-    /// "user" or "proposed".
-    public var labelSource: String?
+    public var labelSource: LabelSource?
     public var note: String?
     public var starred: Bool
     /// The highest activation over the scan.
@@ -25,6 +24,14 @@ public struct NeuronRow: Sendable, Equatable {
     public var topValues: [Float]
     /// The shape this neuron holds cleanly, drawn and written (a toy gallery's concept neuron).
     public var concept: String? = nil
+}
+
+/// Who gave a neuron its label.
+public enum LabelSource: String, Sendable, Equatable {
+    /// Typed in the app or set with `clipscope label --set`.
+    case user
+    /// Proposed by `clipscope label` (shown with a question mark).
+    case proposed
 }
 
 /// What the app knows of the open index: its scan and every neuron's row.

@@ -7,6 +7,7 @@ import Index
 import Jobs
 import Support
 import Synchronization
+import Terminal
 import ToyWorld
 
 /// Where the app's data comes from, and what it opens with.
@@ -16,7 +17,8 @@ public struct AppOptions: Sendable {
     public var index: String?
     /// A folder to scan on start (into `index`, or a new index in the folder).
     public var scan: String?
-    public var graphics: String
+    /// How pictures are drawn (`App.run` asks the terminal what it can do with this).
+    public var graphics: GraphicsMode
     /// Where the toy demo lives (default `ToyDemo.defaultDirectory()`).
     public var demoDirectory: String?
     /// Scenes in a demo gallery the app builds (tests make small ones).
@@ -26,7 +28,7 @@ public struct AppOptions: Sendable {
     /// Colours of each sixel picture (fewer for slow links).
     public var sixelColors = 256
 
-    public init(model: String, index: String?, scan: String?, graphics: String, demoDirectory: String? = nil,
+    public init(model: String, index: String?, scan: String?, graphics: GraphicsMode, demoDirectory: String? = nil,
                 demoScenes: Int = ToyDemo.galleryCount, runs: String = RunFolder.defaultRunsDirectory()) {
         self.runs = runs
         self.model = model
@@ -35,6 +37,13 @@ public struct AppOptions: Sendable {
         self.graphics = graphics
         self.demoDirectory = demoDirectory
         self.demoScenes = demoScenes
+    }
+
+    /// The same with the graphics as the command line spells them (`auto` when unknown).
+    public init(model: String, index: String?, scan: String?, graphics: String, demoDirectory: String? = nil,
+                demoScenes: Int = ToyDemo.galleryCount, runs: String = RunFolder.defaultRunsDirectory()) {
+        self.init(model: model, index: index, scan: scan, graphics: GraphicsMode(rawValue: graphics) ?? .auto,
+                  demoDirectory: demoDirectory, demoScenes: demoScenes, runs: runs)
     }
 }
 
@@ -198,12 +207,11 @@ public final class Backend: @unchecked Sendable {
     /// Starts a feature visualization of one neuron into `<runs>/visualize-N-variant[-hash]`
     /// (the folder `clipscope visualize` uses for the same settings, so either continues the
     /// other's run).
-    func visualize(neuron: Int, variant: String, tweaks: VisualizeTweaks) {
-        guard let defaults = AppState.visualizationDefaults(variant) else { return }
-        let settings = tweaks.applied(to: defaults)
+    func visualize(neuron: Int, recipe: VisualizeRecipe, tweaks: VisualizeTweaks) {
+        let settings = tweaks.applied(to: recipe.settings)
         let folder = (options.runs as NSString).appendingPathComponent(VisualizeJob.folderName(neurons: [neuron], settings: settings))
         let job = VisualizeJob(model: options.model, neurons: [neuron], settings: settings, output: folder)
-        _ = start(job, restart: { [self] in visualize(neuron: neuron, variant: variant, tweaks: tweaks) })
+        _ = start(job, restart: { [self] in visualize(neuron: neuron, recipe: recipe, tweaks: tweaks) })
     }
 
     /// Maximal text for a neuron's top 10 images into `<runs>/maxtext-neuron-N` (the folder
@@ -334,7 +342,7 @@ public final class Backend: @unchecked Sendable {
         for neuron in 0..<scan.model.neurons {
             let summary = try index.summary(scan: scan, neuron: neuron)
             let label = labels[neuron]
-            rows.append(NeuronRow(neuron: neuron, label: label?.label, labelSource: label?.source,
+            rows.append(NeuronRow(neuron: neuron, label: label?.label, labelSource: label.flatMap { LabelSource(rawValue: $0.source) },
                                   note: notes[neuron]?.note ?? nil, starred: stars.contains(neuron),
                                   top: Float(summary.stats.max), topValues: summary.top.prefix(25).map(\.value)))
             topEntries.append(summary.top.prefix(ConceptPurity.defaultTop).map(\.entry))
@@ -392,7 +400,7 @@ public final class Backend: @unchecked Sendable {
                 mailbox.post(.message("this kind of job cannot run again from here", isError: false))
             }
         case let .exportCard(neuron): export(neuron)
-        case let .visualize(neuron, variant, tweaks): visualize(neuron: neuron, variant: variant, tweaks: tweaks)
+        case let .visualize(neuron, recipe, tweaks): visualize(neuron: neuron, recipe: recipe, tweaks: tweaks)
         case let .atlas(neurons, steps):
             var settings = VisualizationSettings(variant: .direct)
             settings.steps = steps
