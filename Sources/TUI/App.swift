@@ -14,6 +14,11 @@ public enum App {
 
     /// Runs until the user quits or a signal ends it; returns the exit status.
     public static func run(_ options: AppOptions, graphics: GraphicsMode) -> Int32 {
+        run(options, graphics: graphics) { Backend(options: options, mailbox: $0) }
+    }
+
+    /// The same with another backend (made with the app's mailbox).
+    static func run(_ options: AppOptions, graphics: GraphicsMode, backend makeBackend: (Mailbox) -> any AppBackend) -> Int32 {
         // Ask the terminal before ncurses takes it (the query never waits past its timeout).
         var capabilities = TerminalQuery.detect(mode: graphics)
         capabilities.sixelColors = options.sixelColors
@@ -29,7 +34,7 @@ public enum App {
         defer { sources.forEach { $0.cancel() } }
 
         let mailbox = Mailbox()
-        let backend = Backend(options: options, mailbox: mailbox)
+        let backend = makeBackend(mailbox)
         let screen = CursesScreen()
         let compositor = ImageCompositor(capabilities: capabilities, mailbox: mailbox)
         var state = AppState(rows: screen.rows, columns: screen.columns, modelName: options.model,
