@@ -136,7 +136,7 @@ enum Bindings {
     /// The README's key table: every binding once, with the panes that have it.
     static func readmeTable() -> String {
         var rows: [(label: String, description: String, panes: [String])] = []
-        for table in [global] + Screen.allCases.map(table(for:)) {
+        for table in [global] + Screen.allCases.map(table(for:)) + [InputLine.keys] {
             for binding in table.bindings {
                 if let index = rows.firstIndex(where: { $0.label == binding.label && $0.description == binding.description }) {
                     rows[index].panes.append(table.title)

@@ -125,7 +125,40 @@ extension VisualizeTweaks {
 
 // MARK: The input line
 
+/// The keys of the line typed at the bottom (`/`, `:`, r, n): they take every printable character.
+enum InputLine {
+    static let keys = KeyTable(title: "input line", bindings: [
+        Binding.typing("letters", "type (a search filters the list as you type)") { state, key in
+            guard case let .character(character) = key else { return [] }
+            return state.edit { $0.append(character) }
+        },
+        Binding([.backspace, .delete], "delete a letter (Backspace on an empty search closes it)") { state, key in
+            if state.input?.text.isEmpty == true, key == .backspace, case .search = state.input {
+                state.input = nil
+                return []
+            }
+            return state.edit { if !$0.isEmpty { $0.removeLast() } }
+        },
+        Binding([.control("u")], "delete the line") { state, _ in state.edit { $0 = "" } },
+        Binding([.enter], "run the command, rank the search by meaning, or save the label or note") { state, _ in
+            guard let input = state.input else { return [] }
+            // Too long a label or note stays open, to be shortened.
+            if let problem = AppState.lengthProblem(of: input) {
+                state.message = (problem, true)
+                return []
+            }
+            state.input = nil
+            return state.submit(input)
+        },
+        Binding([.escape], "close the line (a search keeps filtering)") { state, _ in
+            state.input = nil
+            return []
+        },
+    ])
+}
+
 extension AppState {
+    /// A key while a line is open: the quit question takes y or anything else; the rest are `InputLine.keys`.
     mutating func handleInput(_ key: Key, _ input: Input) -> [Effect] {
         if case .confirmQuit = input {
             self.input = nil
@@ -136,28 +169,14 @@ extension AppState {
             message = ("still running", false)
             return []
         }
+        return InputLine.keys.bindings.first { $0.takes(key) }?.action(&self, key) ?? []
+    }
+
+    /// The open line's text changed (a search filters the list as it is typed).
+    mutating func edit(_ change: (inout String) -> Void) -> [Effect] {
+        guard let input else { return [] }
         var text = input.text
-        switch key {
-        case .escape:
-            self.input = nil
-            return []
-        case .enter:
-            // Too long a label or note stays open, to be shortened.
-            if let problem = Self.lengthProblem(of: input) {
-                message = (problem, true)
-                return []
-            }
-            self.input = nil
-            return submit(input)
-        case .backspace, .delete:
-            if !text.isEmpty { text.removeLast() } else if key == .backspace, case .search = input { self.input = nil }
-        case .control("u"):
-            text = ""
-        case let .character(character):
-            text.append(character)
-        default:
-            return []
-        }
+        change(&text)
         self.input = input.with(text: text)
         if case .search = input {
             query = text

@@ -71,6 +71,25 @@ final class BindingsTests: XCTestCase {
         }
     }
 
+    func testEveryKeyOfAnOpenLineIsInTheInputLinesTable() {
+        let probes: [Key] = [.up, .down, .left, .right, .pageUp, .pageDown, .home, .end, .enter, .escape, .tab, .backTab,
+                             .backspace, .delete, .character("x"), .character("?"), .control("u"), .control("w")]
+        for input in [Input.search("ab"), .command("sort"), .label(neuron: 1, text: "x"), .note(neuron: 1, text: "y"), .search("")] {
+            for key in probes {
+                var state = self.state()
+                state.input = input
+                state.message = nil
+                let before = "\(String(describing: state.input)) \(state.query) \(state.sort)"
+                let effects = state.apply(.key(key))
+                let after = "\(String(describing: state.input)) \(state.query) \(state.sort)"
+                if !effects.isEmpty || before != after || state.message != nil {
+                    XCTAssertTrue(InputLine.keys.bindings.contains { $0.takes(key) }, "\(input): \(key) acts but the table lacks it")
+                }
+            }
+        }
+        XCTAssertTrue(Bindings.readmeTable().contains("| input line |"))
+    }
+
     func testTheColonHelpListsEveryCommandTheParserTakes() {
         let text = helpText(.neurons, page: .commands)
         for command in Commands.table {
