@@ -98,17 +98,7 @@ enum Bindings {
     ])
 
     /// The table of a pane.
-    static func table(for screen: Screen) -> KeyTable {
-        switch screen {
-        case .neurons: NeuronListState.keys
-        case .card: CardState.keys
-        case .image: ImageState.keys
-        case .lab: AttackLab.keys
-        case .figure: FigureView.keys
-        case .jobs: JobsState.keys
-        case .log: LogState.keys
-        }
-    }
+    static func table(for screen: Screen) -> KeyTable { screen.pane.keys }
 
     /// What a key does on a screen: the first binding of the pane's table, then the global
     /// table's, that takes it and is on; else the first that takes it (off: its reason).

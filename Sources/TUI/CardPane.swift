@@ -136,6 +136,11 @@ extension AppState {
 
 // MARK: View
 
+extension CardState: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] { Panes.card(state, canvas, area) }
+}
+
+
 extension Panes {
     /// The card's layout: the grid of pictures, one cell rect per picture, and the side panel.
     public struct CardLayout: Equatable {

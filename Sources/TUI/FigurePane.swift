@@ -43,6 +43,11 @@ public struct FigureView: Sendable, Equatable {
 
 // MARK: View
 
+extension FigureView: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] { Panes.figurePane(state, canvas, area) }
+}
+
+
 extension Panes {
     static func figurePane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
         guard let view = state.figure, view.pictures.indices.contains(view.shown) else { return [] }

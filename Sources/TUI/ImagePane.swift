@@ -40,6 +40,11 @@ extension AppState {
 
 // MARK: View
 
+extension ImageState: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] { Panes.imageView(state, canvas, area) }
+}
+
+
 extension Panes {
     static func imageView(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
         guard let image = state.image else {

@@ -127,6 +127,11 @@ extension AppState {
 
 // MARK: View
 
+extension JobsState: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] { Panes.jobsPane(state, canvas, area) }
+}
+
+
 extension Panes {
     static func jobsPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
         let rows = state.jobRows

@@ -91,6 +91,11 @@ extension AppState {
 
 // MARK: View
 
+extension AttackLab: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] { Panes.labPane(state, canvas, area) }
+}
+
+
 extension Panes {
     static func labPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
         guard let lab = state.lab else { return [] }

@@ -67,6 +67,14 @@ extension AppState {
 
 // MARK: View
 
+extension LogState: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
+        Panes.logPane(state, canvas, area)
+        return []
+    }
+}
+
+
 extension Panes {
     static func logPane(_ state: AppState, _ canvas: Canvas, _ area: Rect) {
         let height = area.height - 1

@@ -213,6 +213,11 @@ extension AppState {
 
 // MARK: View
 
+extension NeuronListState: Pane {
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] { Panes.neuronList(state, canvas, area) }
+}
+
+
 extension Panes {
     static func neuronList(_ state: AppState, _ canvas: Canvas, _ fullArea: Rect) -> [ImagePlacement] {
         guard let catalog = state.catalog else {

@@ -26,6 +26,29 @@ public struct ImageKey: Sendable, Hashable {
     public var graphics: String
 }
 
+/// One pane of the app: its slice of the state has its keys and its view. Adding one is a
+/// `Screen` case naming it, the type (slice, keys, view, in one file), and its place in `AppState.tabOrder`.
+protocol Pane {
+    /// Its key bindings (they drive dispatch, help, hints and the README).
+    static var keys: KeyTable { get }
+    /// Draws it into `area`; returns the pictures to place.
+    static func draw(_ state: AppState, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement]
+}
+
+extension Screen {
+    var pane: any Pane.Type {
+        switch self {
+        case .neurons: NeuronListState.self
+        case .card: CardState.self
+        case .image: ImageState.self
+        case .lab: AttackLab.self
+        case .figure: FigureView.self
+        case .jobs: JobsState.self
+        case .log: LogState.self
+        }
+    }
+}
+
 /// Draws the state into a canvas: pure views of the one state. Returns the pictures the
 /// frame wants placed (the compositor sends them after the text).
 public enum Panes {
@@ -39,16 +62,7 @@ public enum Panes {
         }
         let body = Rect(top: 1, left: 0, height: state.rows - 2, width: state.columns)
         tabs(state, canvas)
-        var placements: [ImagePlacement] = []
-        switch state.screen {
-        case .neurons: placements = neuronList(state, canvas, body)
-        case .card: placements = card(state, canvas, body)
-        case .image: placements = imageView(state, canvas, body)
-        case .lab: placements = labPane(state, canvas, body)
-        case .figure: placements = figurePane(state, canvas, body)
-        case .jobs: placements = jobsPane(state, canvas, body)
-        case .log: logPane(state, canvas, body)
-        }
+        let placements = state.screen.pane.draw(state, canvas, body)
         statusBar(state, canvas, row: state.rows - 1)
         if let page = state.help {
             helpOverlay(state, page, canvas, body)
