@@ -14,22 +14,20 @@ public enum App {
 
     /// Runs until the user quits or a signal ends it; returns the exit status.
     public static func run(_ options: AppOptions, graphics: GraphicsMode) -> Int32 {
+        run(options, graphics: graphics) { Backend(options: options, mailbox: $0) }
+    }
+
+    /// The same with another backend (made with the app's mailbox).
+    static func run(_ options: AppOptions, graphics: GraphicsMode, backend makeBackend: (Mailbox) -> any AppBackend) -> Int32 {
         // Ask the terminal before ncurses takes it (the query never waits past its timeout).
         var capabilities = TerminalQuery.detect(mode: graphics)
         capabilities.sixelColors = options.sixelColors
-        let received = Atomic<Int32>(0)
-        var sources: [DispatchSourceSignal] = []
-        for number in endingSignals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { received.store(number, ordering: .relaxed) }
-            source.resume()
-            sources.append(source)
-        }
+        let received = SignalFlag()
+        let sources = watch(endingSignals, into: received)
         defer { sources.forEach { $0.cancel() } }
 
         let mailbox = Mailbox()
-        let backend = Backend(options: options, mailbox: mailbox)
+        let backend = makeBackend(mailbox)
         let screen = CursesScreen()
         let compositor = ImageCompositor(capabilities: capabilities, mailbox: mailbox)
         var state = AppState(rows: screen.rows, columns: screen.columns, modelName: options.model,
@@ -42,7 +40,7 @@ public enum App {
         backend.start()
         var status: Int32 = 0
         while true {
-            let signalNumber = received.load(ordering: .relaxed)
+            let signalNumber = received.value.load(ordering: .relaxed)
             if signalNumber != 0 {
                 status = 128 + signalNumber
                 break
@@ -61,20 +59,9 @@ public enum App {
             // not one a character. Reading stops at a quit: what is left is flushed on the way
             // out, never handed to the shell.
             var wait = events.isEmpty ? 30 : 0
-            while !state.quitting, received.load(ordering: .relaxed) == 0, let raw = screen.readKey(milliseconds: wait) {
+            while !state.quitting, received.value.load(ordering: .relaxed) == 0, let raw = screen.readKey(milliseconds: wait) {
                 wait = 0
-                let event: AppEvent
-                switch raw {
-                case let .key(key): event = .key(key)
-                case .resize:
-                    event = .resize(rows: screen.rows, columns: screen.columns)
-                    let window = TerminalQuery.windowSize(of: STDOUT_FILENO)
-                    let cell = window.flatMap { $0.pixelWidth > 0 && $0.pixelHeight > 0
-                        ? CellSize(width: max(1, $0.pixelWidth / $0.columns), height: max(1, $0.pixelHeight / $0.rows)) : nil }
-                    compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: cell)
-                    screen.repaintAll()
-                }
-                for effect in state.apply(event) { backend.perform(effect) }
+                for effect in state.apply(event(for: raw, screen: screen, compositor: compositor)) { backend.perform(effect) }
                 dirty = true
             }
             if state.quitting { break }
@@ -85,6 +72,36 @@ public enum App {
         // Keys typed while the jobs stopped were meant for the app, not the shell.
         CursesScreen.discardTypedInput()
         return status
+    }
+
+    /// Set by the signal that ends the app (0 until one comes).
+    final class SignalFlag: Sendable {
+        let value = Atomic<Int32>(0)
+    }
+
+    /// Ignores `signals` and has each of them set `flag` instead (the loop reads it).
+    static func watch(_ signals: [Int32], into flag: SignalFlag) -> [DispatchSourceSignal] {
+        signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { flag.value.store(number, ordering: .relaxed) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// The event of what the terminal read; a resize lays the pictures out again first.
+    static func event(for raw: CursesScreen.RawKey, screen: CursesScreen, compositor: ImageCompositor) -> AppEvent {
+        switch raw {
+        case let .key(key): return .key(key)
+        case .resize:
+            let window = TerminalQuery.windowSize(of: STDOUT_FILENO)
+            let cell = window.flatMap { $0.pixelWidth > 0 && $0.pixelHeight > 0
+                ? CellSize(width: max(1, $0.pixelWidth / $0.columns), height: max(1, $0.pixelHeight / $0.rows)) : nil }
+            compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: cell)
+            screen.repaintAll()
+            return .resize(rows: screen.rows, columns: screen.columns)
+        }
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import Index
 import Jobs
+import Synchronization
 
 /// A key press, as the app understands it (the terminal layer translates ncurses codes).
 public enum Key: Sendable, Equatable {
@@ -15,8 +16,7 @@ public enum Key: Sendable, Equatable {
 public struct NeuronRow: Sendable, Equatable {
     public var neuron: Int
     public var label: String?
-    /// "user" or "proposed".
-    public var labelSource: String?
+    public var labelSource: LabelSource?
     public var note: String?
     public var starred: Bool
     /// The highest activation over the scan.
@@ -25,6 +25,14 @@ public struct NeuronRow: Sendable, Equatable {
     public var topValues: [Float]
     /// The shape this neuron holds cleanly, drawn and written (a toy gallery's concept neuron).
     public var concept: String? = nil
+}
+
+/// Who gave a neuron its label.
+public enum LabelSource: String, Sendable, Equatable {
+    /// Typed in the app or set with `clipscope label --set`.
+    case user
+    /// Proposed by `clipscope label` (shown with a question mark).
+    case proposed
 }
 
 /// What the app knows of the open index: its scan and every neuron's row.
@@ -101,26 +109,23 @@ public enum AppEvent: Sendable {
 }
 
 /// A thread-safe queue of events: background work posts, the UI thread drains each frame.
-public final class Mailbox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [AppEvent] = []
+public final class Mailbox: Sendable {
+    private let events = Mutex<[AppEvent]>([])
     /// Wakes a UI thread blocked on input (the write end of a pipe it polls), if any.
     private let wake: @Sendable () -> Void
 
     public init(wake: @escaping @Sendable () -> Void = {}) { self.wake = wake }
 
     public func post(_ event: AppEvent) {
-        lock.lock()
-        events.append(event)
-        lock.unlock()
+        events.withLock { $0.append(event) }
         wake()
     }
 
     public func drain() -> [AppEvent] {
-        lock.lock()
-        defer { lock.unlock() }
-        let drained = events
-        events.removeAll(keepingCapacity: true)
-        return drained
+        events.withLock { events in
+            let drained = events
+            events.removeAll(keepingCapacity: true)
+            return drained
+        }
     }
 }

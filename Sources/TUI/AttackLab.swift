@@ -62,61 +62,6 @@ public struct AttackLab: Sendable {
     public var isCurrent: Bool { result?.generation == generation }
 }
 
-extension AppState {
-    /// Opens the lab on an image (and asks for its clean scores).
-    mutating func openLab(_ path: String) -> [Effect] {
-        guard modelReady else {
-            report("the attack lab needs the model (still loading)", isError: true)
-            return []
-        }
-        // Generations keep growing across images, so that no answer for the last image passes for this one's.
-        let generation = (lab?.generation ?? -1) + 1
-        lab = AttackLab(imagePath: path)
-        lab!.generation = generation
-        show(.lab)
-        return [.rescoreAttack(lab!.request)]
-    }
-
-    /// Keys of the lab: typing edits the text; arrows move it; PgUp/PgDn size; ^N colour;
-    /// ^P the paper's eight positions; ^W saves; Esc leaves.
-    mutating func labKeys(_ key: Key) -> [Effect] {
-        guard var lab else { return [] }
-        let step = 0.04
-        switch key {
-        case let .character(character): lab.text.append(character)
-        case .backspace, .delete: if !lab.text.isEmpty { lab.text.removeLast() } else { return [] }
-        case .control("u"): lab.text = ""
-        case .left: lab.centerX = max(0, lab.centerX - step)
-        case .right: lab.centerX = min(1, lab.centerX + step)
-        case .up: lab.centerY = max(0, lab.centerY - step)
-        case .down: lab.centerY = min(1, lab.centerY + step)
-        case .pageUp, .pageDown:
-            let current = lab.size ?? lab.result?.size ?? 20
-            lab.size = max(6, min(400, current + (key == .pageUp ? 2 : -2)))
-        case .control("n"): lab.fillIndex = (lab.fillIndex + 1) % AttackLab.fills.count
-        case .control("p"): lab.paperPlacement.toggle()
-        case .control("w"):
-            guard lab.isCurrent, let result = lab.result, !lab.text.isEmpty, result.problem == nil else {
-                message = (lab.text.isEmpty ? "type an attack text first" : "wait for the scores of this text", false)
-                return []
-            }
-            show(.jobs)
-            return [.saveAttack(imagePath: lab.imagePath, text: lab.text, style: result.style)]
-        case .enter: return [.rescoreAttack(lab.request)]
-        default: return []
-        }
-        lab.generation += 1
-        self.lab = lab
-        return [.rescoreAttack(lab.request)]
-    }
-
-    /// An answer from the evaluator: kept only when it answers the newest request.
-    mutating func labScored(_ result: AttackLabResult) {
-        guard lab != nil, result.generation == lab!.generation else { return }
-        lab!.result = result
-    }
-}
-
 /// Evaluates the lab's requests on its own thread, newest first: a request waits a short
 /// debounce, is skipped when a newer one arrived meanwhile, and an evaluation overtaken
 /// by a newer request stops at its next step and posts nothing.

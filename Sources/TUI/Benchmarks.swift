@@ -13,7 +13,7 @@ public enum TUIBenchmarks {
         let identity = ModelIdentity(name: "toy", fingerprint: "bench", neurons: neurons, embedDim: 128, resolution: 96)
         let scan = ScanInfo(id: 1, model: identity, tap: .conv3, reduce: .max, imageCount: 2400)
         let neuronRows = (0..<neurons).map { n in
-            NeuronRow(neuron: n, label: "concept \(n % 40)", labelSource: "proposed", note: nil, starred: n % 9 == 0,
+            NeuronRow(neuron: n, label: "concept \(n % 40)", labelSource: .proposed, note: nil, starred: n % 9 == 0,
                       top: Float(n % 13) / 3, topValues: (0..<25).map { Float(25 - $0) / 5 })
         }
         var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "sixel")

@@ -279,6 +279,20 @@ final class TUIAppTests: XCTestCase {
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     }
 
+    /// Waits until the run folder's record says `status` and its `files` are there: the run this
+    /// test started, not another one whose line on the screen looks the same.
+    func waitForRun(_ folder: URL, status: String = "finished", files: [String] = [], timeout: Double = 120,
+                    file: StaticString = #filePath, line: UInt = #line) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        func done() -> Bool {
+            (try? record(folder)["status"] as? String) == status
+                && files.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        }
+        while Date() < deadline, !done() { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertTrue(done(), "\(folder.lastPathComponent): \((try? record(folder)["status"]) ?? "no record"), want \(status) and \(files)",
+                      file: file, line: line)
+    }
+
     func testRunFoldersAreListedAndAnInterruptedToyTrainResumesFromTheJobsPane() throws {
         let small = ["--web-steps", "0", "--batch-size", "4", "--checkpoint-every", "2"]
         let done = runs.appendingPathComponent("done"), cut = runs.appendingPathComponent("cut")
@@ -358,13 +372,12 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "visualize  running")
         // Not the spec's settings: the folder's name carries a hash of them.
         try tmux.wait(for: "· visualize-551-paper-code-")
-        let finished = try tmux.wait(for: "visualize  finished", timeout: 120)
-        XCTAssertTrue(finished.contains("1-cos"), finished)
         let names = try FileManager.default.contentsOfDirectory(atPath: runs.path).filter { $0.hasPrefix("visualize-551-paper-code-") }
         XCTAssertEqual(names.count, 1, "\(names)")
         let folder = runs.appendingPathComponent(names.first ?? "")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("neuron-551.png").path))
-        XCTAssertEqual(try record(folder)["status"] as? String, "finished")
+        try waitForRun(folder, files: ["neuron-551.png"])
+        let finished = try tmux.wait(for: "visualize  finished")
+        XCTAssertTrue(finished.contains("1-cos"), finished)
         // Back on the card, the picture is there.
         try tmux.keys("Escape")
         try tmux.wait(for: "feature visualization (v: run another)")
@@ -372,7 +385,8 @@ final class TUIAppTests: XCTestCase {
         try tmux.keys("m")
         try tmux.wait(for: "maxtext  running")
         try tmux.wait(for: "epoch 1:")
-        let texts = try tmux.wait(for: "maxtext  finished", timeout: 120)
+        try waitForRun(runs.appendingPathComponent("maxtext-neuron-551"), files: ["texts.json"])
+        let texts = try tmux.wait(for: "maxtext  finished")
         XCTAssertTrue(texts.contains("epoch 20:"), texts)
         let ranked = runs.appendingPathComponent("maxtext-neuron-551/texts.json")
         let list = try JSONSerialization.jsonObject(with: Data(contentsOf: ranked)) as? [[String: Any]] ?? []
@@ -383,18 +397,15 @@ final class TUIAppTests: XCTestCase {
         try tmux.keys("Enter")
         try tmux.wait(for: "i: charts")
         try tmux.keys("d")
-        try tmux.wait(for: "dream  finished", timeout: 120)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: runs.appendingPathComponent("dream-551/dream-551.png").path))
+        try waitForRun(runs.appendingPathComponent("dream-551"), files: ["dream-551.png"])
+        try tmux.wait(for: "dream  finished")
         // :atlas sweeps neurons 16 a batch; each card then shows its neuron's picture.
         try tmux.keys(":")
         try tmux.type("atlas 0-31 steps=3")
         try tmux.keys("Enter")
         try tmux.wait(for: "· atlas-toy-0-31-steps-3")
         let atlas = runs.appendingPathComponent("atlas-toy-0-31-steps-3")
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, (try? record(atlas)["status"] as? String) != "finished" { Thread.sleep(forTimeInterval: 0.5) }
-        XCTAssertEqual(try record(atlas)["status"] as? String, "finished")
-        XCTAssertTrue((0...31).allSatisfy { FileManager.default.fileExists(atPath: atlas.appendingPathComponent("neuron-\($0).png").path) })
+        try waitForRun(atlas, files: (0...31).map { "neuron-\($0).png" })
         try tmux.keys(":")
         try tmux.type("7")
         try tmux.keys("Enter")
@@ -450,11 +461,13 @@ final class TUIAppTests: XCTestCase {
         let label = try XCTUnwrap(after["label"] as? String), probability = try XCTUnwrap(after["probability"] as? Double)
         XCTAssertTrue(shownTop.hasPrefix(String(format: "%5.1f%%", 100 * probability).trimmingCharacters(in: .whitespaces)), "\(shownTop) vs \(label) \(probability)")
         XCTAssertTrue(shownTop.hasSuffix(" " + label), "\(shownTop) vs \(label)")
-        // ^W saves the attacked image and its scores as a job.
+        // ^W saves the attacked image and its scores as a job, into its own run folder (the command
+        // line's run above is listed as "attack  finished" too: wait for this folder's record).
         try tmux.keys("C-w")
-        try tmux.wait(for: "attack  finished")
         let stem = (image as NSString).deletingPathExtension
-        XCTAssertTrue(FileManager.default.fileExists(atPath: runs.appendingPathComponent("attack-\(stem)-heart/attacked.png").path))
+        let saved = runs.appendingPathComponent("attack-\(stem)-heart")
+        try waitForRun(saved, files: ["attacked.png"])
+        try tmux.wait(until: "the saved attack's line") { $0.contains("attack  finished") && $0.contains("· attack-\(stem)-heart") }
         // The Stroop test from the command line shows its figure and numbers when it ends.
         try tmux.keys(":")
         try tmux.type("stroop")
@@ -527,7 +540,7 @@ final class TUIAppTests: XCTestCase {
             tmux.kill()
             tmux = Tmux()
             let output = scratch.appendingPathComponent("\(graphics).out").path
-            try tmux.start("sleep 0.5; \(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics \(graphics)", rows: 30)
+            try tmux.start("sleep 0.5; \(Self.binary) --demo \(demo.path) --demo-scenes 200 --graphics \(graphics) --runs \(runs.path)", rows: 30)
             try tmux.pipeOutput(to: output)
             try tmux.wait(for: "768 of 768", timeout: 120)
             try tmux.keys(":")
@@ -542,9 +555,11 @@ final class TUIAppTests: XCTestCase {
                 if graphics == "sixel", Self.sixelPlaces(sent).count >= 26 { break }
                 Thread.sleep(forTimeInterval: 0.2)
             }
-            // SIGTERM ends the app; the shell then reports its status.
-            let pids = try Self.pids(of: "clipscope")
-            XCTAssertFalse(pids.isEmpty)
+            // SIGTERM ends the app; the shell then reports its status. Only this window's app: other
+            // tests and other checkouts may run clipscope at the same time.
+            let shell = try XCTUnwrap(try tmux.pid())
+            let pids = try Self.pids(of: "clipscope", parent: shell)
+            XCTAssertEqual(pids.count, 1, "\(pids)")
             for pid in pids { kill(pid, SIGTERM) }
             try tmux.wait(for: "EXIT=143")
             Thread.sleep(forTimeInterval: 0.3)
@@ -620,10 +635,11 @@ final class TUIAppTests: XCTestCase {
         return places
     }
 
-    static func pids(of name: String) throws -> [Int32] {
+    /// The processes named `name` whose parent is `parent`.
+    static func pids(of name: String, parent: Int32) throws -> [Int32] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["pgrep", "-x", name]
+        process.arguments = ["pgrep", "-P", "\(parent)", "-x", name]
         let out = Pipe()
         process.standardOutput = out
         try process.run()

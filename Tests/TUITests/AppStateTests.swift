@@ -10,20 +10,7 @@ import XCTest
 
 /// The state and the panes without a terminal: keys in, effects and frames out.
 final class AppStateTests: XCTestCase {
-    func catalog(neurons: Int = 40) -> NeuronCatalog {
-        let identity = ModelIdentity(name: "toy", fingerprint: "f", neurons: neurons, embedDim: 8, resolution: 32)
-        let scan = try! JSONDecoder().decode(ScanInfo.self, from: JSONSerialization.data(withJSONObject: [
-            "id": 1, "model": ["name": "toy", "fingerprint": "f", "neurons": neurons, "embedDim": 8, "resolution": 32],
-            "tap": "conv3", "reduce": "max", "imageCount": 100, "skippedCount": 0, "stale": false, "embeddingCount": 100,
-            "updated": 0,
-        ] as [String: Any]))
-        XCTAssertEqual(scan.model, identity)
-        let rows = (0..<neurons).map { n in
-            NeuronRow(neuron: n, label: n % 3 == 0 ? "word \(n)" : nil, labelSource: n % 3 == 0 ? "proposed" : nil, note: nil,
-                      starred: false, top: Float(n % 7), topValues: [3, 2, 1])
-        }
-        return NeuronCatalog(indexPath: "/tmp/demo.index", scan: scan, rows: rows)
-    }
+    func catalog(neurons: Int = 40) -> NeuronCatalog { sampleCatalog(neurons: neurons) }
 
     func state(rows: Int = 30, columns: Int = 100) -> AppState {
         var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
@@ -286,7 +273,7 @@ final class AppStateTests: XCTestCase {
             XCTAssertTrue(tweaks.read(word), word)
         }
         XCTAssertEqual(command("visualize 7 direct steps=300 scale=0.4 rotate=45 decay=1.5 reduce=max lr=0.03 jitter=0.2"),
-                       [.visualize(neuron: 7, variant: "direct", tweaks: tweaks)])
+                       [.visualize(neuron: 7, recipe: .variant(.direct), tweaks: tweaks)])
         let settings = tweaks.applied(to: VisualizationSettings(variant: .direct))
         XCTAssertEqual(settings.transforms, RandomTransforms(scale: 0.4, rotation: 45))
         XCTAssertEqual(settings.reduce, .max)
@@ -316,8 +303,8 @@ final class AppStateTests: XCTestCase {
         _ = other.apply(.key(.enter))
         _ = other.apply(.key(.character("v")))
         XCTAssertEqual(other.input, .command("visualize 0 paper-code steps=1000"))
-        XCTAssertEqual(card.apply(.key(.enter)), [.visualize(neuron: 0, variant: "toy", tweaks: VisualizeTweaks())])
-        XCTAssertEqual(AppState.visualizationDefaults("toy"), ToyVisualization.settings)
+        XCTAssertEqual(card.apply(.key(.enter)), [.visualize(neuron: 0, recipe: .toy, tweaks: VisualizeTweaks())])
+        XCTAssertEqual(VisualizeRecipe(word: "toy")?.settings, ToyVisualization.settings)
         _ = command("visualize 7 direct scale=1.5")
         XCTAssertEqual(state.message?.text, "scale=1.5? must be in 0..<1 (a fraction of the size), got 1.5", "the settings' own range")
         for bad in ["scale=1.5", "rotate=-3", "steps=0", "lr=-1", "reduce=median", "size=64"] {
