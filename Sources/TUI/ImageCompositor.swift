@@ -27,6 +27,8 @@ final class ImageCompositor {
     var graphicsName: String {
         switch capabilities.graphics {
         case .sixel: capabilities.sixelColors < 256 ? "sixel (\(capabilities.sixelColors) colours)" : "sixel"
+        case .kitty: "kitty"
+        case .iterm: "iTerm2"
         case .blocks: "blocks"
         case .none: "no graphics"
         }
