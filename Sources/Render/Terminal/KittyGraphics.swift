@@ -10,7 +10,7 @@ public enum KittyGraphics {
     static let chunkSize = 4096
 
     /// One graphics command; `controls` like "a=t,i=5".
-    static func command(_ controls: String, payload: Substring = "") -> [UInt8] {
+    public static func command(_ controls: String, payload: Substring = "") -> [UInt8] {
         var bytes = Array("\u{1B}_G\(controls)".utf8)
         if !payload.isEmpty { bytes += Array(";\(payload)".utf8) }
         return bytes + Array("\u{1B}\\".utf8)
@@ -39,19 +39,22 @@ public enum KittyGraphics {
 
     /// Shows image `id` with its top-left corner at `origin` (1-based row and column), or at
     /// the cursor; `columns` x `rows` cells scale it when given, its own pixels size it
-    /// otherwise. The cursor stays where it was (`C=1`). One placement per image: placing
-    /// it again moves it.
-    public static func place(id: UInt32, columns: Int? = nil, rows: Int? = nil, origin: (row: Int, column: Int)? = nil) -> [UInt8] {
-        var controls = "a=p,i=\(id),p=1,C=1,q=2"
+    /// otherwise. The cursor stays where it was (`C=1`). Placing an image again under the
+    /// same `placement` id moves it; another id shows it once more.
+    public static func place(id: UInt32, placement: UInt32 = 1, columns: Int? = nil, rows: Int? = nil,
+                             origin: (row: Int, column: Int)? = nil) -> [UInt8] {
+        var controls = "a=p,i=\(id),p=\(placement),C=1,q=2"
         if let columns { controls += ",c=\(columns)" }
         if let rows { controls += ",r=\(rows)" }
         let move = origin.map { Array("\u{1B}[\($0.row);\($0.column)H".utf8) } ?? []
         return move + command(controls)
     }
 
-    /// Takes image `id` off the screen and keeps its data, so that placing it again sends
-    /// no picture (`a=d,d=i`).
-    public static func hide(id: UInt32) -> [UInt8] { command("a=d,d=i,i=\(id),q=2") }
+    /// Takes image `id` (one `placement` of it, or all) off the screen and keeps its data, so
+    /// that placing it again sends no picture (`a=d,d=i`).
+    public static func hide(id: UInt32, placement: UInt32? = nil) -> [UInt8] {
+        command("a=d,d=i,i=\(id)\(placement.map { ",p=\($0)" } ?? ""),q=2")
+    }
 
     /// Takes image `id` off the screen and frees its data (`a=d,d=I`).
     public static func delete(id: UInt32) -> [UInt8] { command("a=d,d=I,i=\(id),q=2") }
