@@ -33,6 +33,7 @@ public enum App {
         var state = AppState(rows: screen.rows, columns: screen.columns, modelName: options.model,
                              graphicsName: compositor.graphicsName)
         compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: nil)
+        if let note = capabilities.note { state.message = (note, false) }
 
         // The first frame goes out before anything loads.
         var dirty = true
@@ -67,6 +68,7 @@ public enum App {
             if state.quitting { break }
         }
         backend.perform(.quit)
+        compositor.removeEverything()
         screen.end()
         backend.waitForJobs(seconds: 10)
         // Keys typed while the jobs stopped were meant for the app, not the shell.

@@ -6,6 +6,8 @@ import Terminal
 /// Puts pictures on the screen after ncurses' refresh: each placement is encoded once
 /// for its size and place (off the UI thread; `imageReady` says when), sent only when it
 /// was not on screen already, and erased by having ncurses repaint its rows when it goes.
+/// With the kitty protocol a picture is sent once per size under an id and then placed
+/// and deleted by id: its pictures lie above the text, so repainting rows does not erase them.
 final class ImageCompositor {
     private(set) var capabilities: TerminalCapabilities
     /// Pictures encode two at a time, on two queues taken in turn (decoding, fitting and
@@ -18,6 +20,14 @@ final class ImageCompositor {
     private(set) var shown: Set<ImagePlacement> = []
     /// Bytes sent for pictures since the start (for the latency and bandwidth report).
     private(set) var bytesSent = 0
+    /// Kitty: the id of each picture (source and size), the ids the terminal holds, and the
+    /// placements on screen with their placement ids.
+    private var kittyIDs: [ImageKey: UInt32] = [:]
+    private var kittyTransmitted: Set<UInt32> = []
+    private(set) var kittyPlaced: [ImagePlacement: (id: UInt32, placement: UInt32)] = [:]
+    private var nextKittyID: UInt32 = 1, nextKittyPlacement: UInt32 = 1
+    /// Where the bytes go (the terminal; a test's buffer).
+    var output: ([UInt8]) -> Void = { try? TerminalOutput.write($0) }
 
     init(capabilities: TerminalCapabilities, mailbox: Mailbox) {
         self.capabilities = capabilities
@@ -27,6 +37,8 @@ final class ImageCompositor {
     var graphicsName: String {
         switch capabilities.graphics {
         case .sixel: capabilities.sixelColors < 256 ? "sixel (\(capabilities.sixelColors) colours)" : "sixel"
+        case .kitty: "kitty"
+        case .iterm: "iTerm2"
         case .blocks: "blocks"
         case .none: "no graphics"
         }
@@ -37,6 +49,28 @@ final class ImageCompositor {
         capabilities.columns = columns
         if let cellSize { capabilities.cellSize = cellSize }
         shown.removeAll()
+        removeKittyPlacements()
+    }
+
+    /// Kitty: every placement off the screen; the pictures stay in the terminal for later.
+    func removeKittyPlacements() {
+        guard capabilities.graphics == .kitty, !kittyPlaced.isEmpty else { return }
+        kittyPlaced.removeAll()
+        send(KittyGraphics.command("a=d,d=a,q=2"))
+    }
+
+    /// Before the terminal is given back: kitty's pictures would outlive the app otherwise.
+    func removeEverything() {
+        guard capabilities.graphics == .kitty, !kittyTransmitted.isEmpty || !kittyPlaced.isEmpty else { return }
+        kittyPlaced.removeAll()
+        kittyTransmitted.removeAll()
+        send(KittyGraphics.command("a=d,d=A,q=2"))
+    }
+
+    private func send(_ bytes: [UInt8]) {
+        let out = capabilities.forTerminal(bytes)
+        bytesSent += out.count
+        output(out)
     }
 
     /// The rows to repaint before the refresh: those of pictures that go away. A picture
@@ -45,7 +79,7 @@ final class ImageCompositor {
     /// must go: xterm keeps a bounded list of pictures, and ones drawn over without text
     /// in between fill it up until new pictures stop showing.)
     func rowsToErase(for placements: [ImagePlacement]) -> [(top: Int, count: Int)] {
-        guard capabilities.graphics != .none else { return [] }
+        guard capabilities.graphics != .none, capabilities.graphics != .kitty else { return [] }
         let next = Set(placements)
         let waiting = waitingPlaces(placements)
         waitingAtErase = waiting
@@ -62,7 +96,10 @@ final class ImageCompositor {
     }
 
     /// After a full repaint nothing is on screen any more.
-    func forgetShown() { shown.removeAll() }
+    func forgetShown() {
+        shown.removeAll()
+        removeKittyPlacements()
+    }
 
     /// Draws a picture that is not a file at a size in pixels (a chart of the state's data).
     typealias Renderer = @Sendable (_ width: Int, _ height: Int) -> Image
@@ -70,6 +107,7 @@ final class ImageCompositor {
     /// Sends the pictures of the frame that are ready and not on screen; asks for the rest.
     func place(_ placements: [ImagePlacement], previews: [UUID: JobPreview], renderers: [ImageSource: Renderer] = [:]) {
         guard capabilities.graphics != .none else { return }
+        if capabilities.graphics == .kitty { return placeKitty(placements, previews: previews, renderers: renderers) }
         let next = Set(placements)
         // Pictures that went (their rows were repainted), except those whose replacement is not ready.
         let waiting = waitingAtErase
@@ -92,7 +130,62 @@ final class ImageCompositor {
         // Save and restore the cursor around the pictures so that ncurses' idea of it holds.
         let out = Array("\u{1B}7".utf8) + bytes + Array("\u{1B}8".utf8)
         bytesSent += out.count
-        try? TerminalOutput.write(out)
+        output(out)
+    }
+
+    /// Kitty: placements that went are deleted by id (one that is being replaced stays until
+    /// its successor is ready, then both change in one write: no flicker); new ones are
+    /// placed by id, their picture sent first only if the terminal does not hold it yet.
+    private func placeKitty(_ placements: [ImagePlacement], previews: [UUID: JobPreview], renderers: [ImageSource: Renderer]) {
+        let next = Set(placements)
+        let waiting = waitingPlaces(placements)
+        var bytes: [UInt8] = []
+        for (placement, ids) in kittyPlaced where !next.contains(placement) && !waiting.contains(placement.rect) {
+            bytes += KittyGraphics.hide(id: ids.id, placement: ids.placement)
+            kittyPlaced[placement] = nil
+        }
+        for placement in placements where kittyPlaced[placement] == nil {
+            let key = kittyKey(placement)
+            if let transmission = store.bytes(for: key), let id = kittyIDs[key] {
+                for (old, ids) in kittyPlaced where old.rect == placement.rect {
+                    bytes += KittyGraphics.hide(id: ids.id, placement: ids.placement)
+                    kittyPlaced[old] = nil
+                }
+                if kittyTransmitted.insert(id).inserted { bytes += transmission }
+                let placementID = nextKittyPlacement
+                nextKittyPlacement &+= 1
+                bytes += KittyGraphics.place(id: id, placement: placementID, origin: (placement.rect.top + 1, placement.rect.left + 1))
+                kittyPlaced[placement] = (id, placementID)
+            } else if placement.source.needsRenderer, renderers[placement.source] == nil {
+                continue  // its data has not arrived yet
+            } else if store.claim(key) {
+                let id = nextKittyID
+                nextKittyID &+= 1
+                kittyIDs[key] = id
+                encodeKitty(key, id: id, preview: previewImage(placement.source, previews), renderer: renderers[placement.source])
+            }
+        }
+        guard !bytes.isEmpty else { return }
+        send(Array("\u{1B}7".utf8) + bytes + Array("\u{1B}8".utf8))
+    }
+
+    /// A kitty picture's key: its source and size, wherever it is placed.
+    func kittyKey(_ placement: ImagePlacement) -> ImageKey {
+        ImageKey(source: placement.source, rect: Rect(top: 0, left: 0, height: placement.rect.height, width: placement.rect.width),
+                 graphics: graphicsName)
+    }
+
+    private func encodeKitty(_ key: ImageKey, id: UInt32, preview: Image?, renderer: Renderer?) {
+        let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
+        nextEncoder = (nextEncoder + 1) % encoders.count
+        encoders[nextEncoder].async {
+            let image = Self.picture(key, preview: preview, renderer: renderer, capabilities: capabilities)
+            let size = TerminalImage.fittedSize(width: image.width, height: image.height, columns: key.rect.width,
+                                                rows: key.rect.height, cell: capabilities.cellSize)
+            let png = (try? image.resizedForDisplay(width: max(1, size.width), height: max(1, size.height)).pngData()) ?? Data()
+            store.set(png.isEmpty ? [] : KittyGraphics.transmit(png: png, id: id), for: key)
+            mailbox.post(.imageReady(key))
+        }
     }
 
     func previewImage(_ source: ImageSource, _ previews: [UUID: JobPreview]) -> Image? {
@@ -113,6 +206,14 @@ final class ImageCompositor {
     /// The bytes that draw a picture in its rectangle (1-based origin); a grey box when the
     /// file cannot be read.
     static func encode(_ key: ImageKey, preview: Image?, renderer: Renderer? = nil, capabilities: TerminalCapabilities) -> [UInt8] {
+        let image = picture(key, preview: preview, renderer: renderer, capabilities: capabilities)
+        let rect = key.rect
+        return (try? TerminalImage.render(image, columns: rect.width, rows: rect.height, capabilities: capabilities,
+                                          origin: (rect.top + 1, rect.left + 1))) ?? []
+    }
+
+    /// The picture of a key, before fitting.
+    static func picture(_ key: ImageKey, preview: Image?, renderer: Renderer?, capabilities: TerminalCapabilities) -> Image {
         let image: Image
         if let renderer {
             image = renderer(key.rect.width * capabilities.cellSize.width, key.rect.height * capabilities.cellSize.height)
@@ -124,9 +225,7 @@ final class ImageCompositor {
         } else {
             image = Image(width: 16, height: 16, color: Color(90, 90, 90))
         }
-        let rect = key.rect
-        return (try? TerminalImage.render(image, columns: rect.width, rows: rect.height, capabilities: capabilities,
-                                          origin: (rect.top + 1, rect.left + 1))) ?? []
+        return image
     }
 }
 

@@ -7,8 +7,9 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print images in the terminal: sixel where the terminal has it, Unicode blocks otherwise.",
         discussion: """
-            --graphics auto asks the terminal (DA1, 150 ms at most) and uses sixel when it lists \
-            attribute 4, blocks otherwise. Blocks use 24-bit colour when COLORTERM says truecolor \
+            --graphics auto asks the terminal once (the kitty graphics query and DA1, 150 ms at \
+            most): kitty's protocol when it answers OK, iTerm2's inline images where TERM_PROGRAM \
+            or LC_TERMINAL name iTerm2 or WezTerm, sixel when DA1 lists attribute 4, blocks otherwise. Blocks use 24-bit colour when COLORTERM says truecolor \
             or 24bit, the 256-colour palette otherwise (override with --colors). An image that \
             cannot be read is reported on stderr and the others are still shown.
             """)
@@ -75,9 +76,9 @@ struct Show: ParsableCommand {
             let row = Array(loaded[start..<min(loaded.count, start + perRow)])
             var bytes: [UInt8]
             switch capabilities.graphics {
-            case .sixel:
-                bytes = try sixelRow(row.map(\.image), slotColumns: slotColumns, slotRows: slotRows, gap: gap,
-                                     capabilities: capabilities, upscale: upscale)
+            case .sixel, .kitty, .iterm:
+                bytes = try pictureRow(row.map(\.image), slotColumns: slotColumns, slotRows: slotRows, gap: gap,
+                                       capabilities: capabilities, upscale: upscale)
             default:
                 bytes = blockRow(row.map(\.image), slotColumns: slotColumns, slotRows: slotRows, gap: gap,
                                  capabilities: capabilities, shape: shape, upscale: upscale)
@@ -90,17 +91,17 @@ struct Show: ParsableCommand {
         }
     }
 
-    /// The row's pictures as one sixel each, side by side: room is made first (so the
+    /// The row's pictures (sixel, kitty or iTerm2) side by side: room is made first (so the
     /// screen scrolls before the cursor is saved), then each image starts from the saved
     /// cursor moved right to its slot; the cursor ends below the tallest.
-    static func sixelRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int, capabilities: TerminalCapabilities,
+    static func pictureRow(_ images: [Image], slotColumns: Int, slotRows: Int, gap: Int, capabilities: TerminalCapabilities,
                          upscale: Bool) throws -> [UInt8] {
         let cell = capabilities.cellSize
         var pictures: [Image] = []
         for image in images {
             var size = TerminalImage.fittedSize(width: image.width, height: image.height, columns: slotColumns,
                                                 rows: slotRows, cell: cell, upscale: upscale)
-            size = TerminalImage.clampedToSixelLimit(size)
+            if capabilities.graphics == .sixel { size = TerminalImage.clampedToSixelLimit(size) }
             pictures.append(image.resized(width: size.width, height: size.height,
                                           filter: size.width < image.width ? .box : .bicubic))
         }
@@ -109,10 +110,24 @@ struct Show: ParsableCommand {
         for (index, picture) in pictures.enumerated() {
             out += Array("\u{1B}8".utf8)
             if index > 0 { out += Array("\u{1B}[\(index * (slotColumns + gap))C".utf8) }
-            out += try TerminalImage.sixel(picture, capabilities: capabilities)
+            out += try encoded(picture, capabilities: capabilities)
         }
         out += Array("\u{1B}8\u{1B}[\(rows)B\r".utf8)
         return out
+    }
+
+    /// One fitted picture in the terminal's protocol, the cursor left where it was drawn from
+    /// (sixel's moves, but the next picture starts from the saved cursor).
+    static func encoded(_ picture: Image, capabilities: TerminalCapabilities) throws -> [UInt8] {
+        switch capabilities.graphics {
+        case .kitty:
+            return capabilities.forTerminal(KittyGraphics.display(png: try picture.pngData()))
+        case .iterm:
+            return capabilities.forTerminal(ITermImages.inline(png: try picture.pngData(), width: picture.width,
+                                                               height: picture.height, pixels: true))
+        default:
+            return try TerminalImage.sixel(picture, capabilities: capabilities)
+        }
     }
 
     /// Block cells of the row's pictures side by side; slots are padded with blank cells.
@@ -160,7 +175,7 @@ struct Show: ParsableCommand {
 
 /// `--graphics auto|sixel|blocks|none`, shared by every command that draws in the terminal.
 struct GraphicsOptions: ParsableArguments {
-    @Option(help: "auto (ask the terminal), sixel, blocks or none (no pictures).")
+    @Option(help: "auto (ask the terminal), sixel, kitty (the kitty graphics protocol), iterm (iTerm2's inline images), blocks or none (no pictures).")
     var graphics: GraphicsMode = .auto
 
     @Option(help: ArgumentHelp("Colours of each sixel picture, 2-256: fewer send fewer bytes over a slow link (64: about half), undithered.",

@@ -53,27 +53,6 @@ final class TerminalTests: XCTestCase {
         XCTAssertLessThan(elapsed, 0.5)
     }
 
-    /// A pseudo-terminal: the slave plays our terminal, the master plays the emulator.
-    func openPseudoTerminal() throws -> (master: Int32, slave: Int32) {
-        #if os(Linux)
-        // posix_openpt/grantpt/ptsname are hidden from Swift's Glibc; use the ptmx ioctls.
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
-        guard master >= 0 else { throw XCTSkip("no /dev/ptmx here") }
-        var unlock: Int32 = 0, number: UInt32 = 0
-        let TIOCSPTLCK: UInt = 0x4004_5431, TIOCGPTN: UInt = 0x8004_5430
-        guard ioctl(master, TIOCSPTLCK, &unlock) == 0, ioctl(master, TIOCGPTN, &number) == 0 else {
-            close(master); throw XCTSkip("cannot unlock a pseudo-terminal")
-        }
-        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
-        guard slave >= 0 else { close(master); throw XCTSkip("cannot open /dev/pts/\(number)") }
-        return (master, slave)
-        #else
-        var master: Int32 = -1, slave: Int32 = -1
-        guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw XCTSkip("no pseudo-terminals here") }
-        return (master, slave)
-        #endif
-    }
-
     func testSilentTerminalTimesOutAndRestoresItsMode() throws {
         let (master, slave) = try openPseudoTerminal()
         defer { close(master); close(slave) }
@@ -128,7 +107,9 @@ final class TerminalTests: XCTestCase {
         XCTAssertEqual(blocks.blockPalette, .truecolor)
         XCTAssertEqual(TerminalQuery.detect(mode: .blocks, environment: ["TERM": "screen"]).blockPalette, .xterm256)
         XCTAssertEqual(GraphicsMode(rawValue: "sixel"), .sixel)
-        XCTAssertNil(GraphicsMode(rawValue: "kitty"))
+        XCTAssertEqual(GraphicsMode(rawValue: "kitty"), .kitty)
+        XCTAssertEqual(GraphicsMode(rawValue: "iterm"), .iterm)
+        XCTAssertNil(GraphicsMode(rawValue: "ascii"))
     }
 
     func testAutoNeverHangs() {
@@ -193,4 +174,25 @@ final class TerminalTests: XCTestCase {
         let plain = "ünïcode 🐳 and “quotes”, no controls"
         XCTAssertEqual(plain.terminalSafe(keepingLineBreaks: false), plain)
     }
+}
+
+/// A pseudo-terminal: the slave plays our terminal, the master plays the emulator.
+func openPseudoTerminal() throws -> (master: Int32, slave: Int32) {
+    #if os(Linux)
+    // posix_openpt/grantpt/ptsname are hidden from Swift's Glibc; use the ptmx ioctls.
+    let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+    guard master >= 0 else { throw XCTSkip("no /dev/ptmx here") }
+    var unlock: Int32 = 0, number: UInt32 = 0
+    let TIOCSPTLCK: UInt = 0x4004_5431, TIOCGPTN: UInt = 0x8004_5430
+    guard ioctl(master, TIOCSPTLCK, &unlock) == 0, ioctl(master, TIOCGPTN, &number) == 0 else {
+        close(master); throw XCTSkip("cannot unlock a pseudo-terminal")
+    }
+    let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+    guard slave >= 0 else { close(master); throw XCTSkip("cannot open /dev/pts/\(number)") }
+    return (master, slave)
+    #else
+    var master: Int32 = -1, slave: Int32 = -1
+    guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw XCTSkip("no pseudo-terminals here") }
+    return (master, slave)
+    #endif
 }

@@ -7,7 +7,7 @@ import Darwin
 
 /// What the user asked for with `--graphics`.
 public enum GraphicsMode: String, Sendable, CaseIterable {
-    case auto, sixel, blocks, none
+    case auto, sixel, kitty, iterm, blocks, none
 }
 
 /// The size of one terminal cell in pixels.
@@ -22,7 +22,7 @@ public struct CellSize: Sendable, Equatable {
 /// What the terminal can show and how big it is, found in one round trip.
 public struct TerminalCapabilities: Sendable, Equatable {
     /// The graphics to use after applying the user's mode to what the terminal said.
-    public enum Graphics: Sendable, Equatable { case sixel, blocks, none }
+    public enum Graphics: String, Sendable, Equatable { case sixel, kitty, iterm, blocks, none }
 
     public var graphics: Graphics
     /// Whether the terminal listed sixel (attribute 4) in its DA1 reply.
@@ -38,6 +38,13 @@ public struct TerminalCapabilities: Sendable, Equatable {
     public var truecolor: Bool
     /// Palette entries of each sixel picture: fewer send fewer bytes (slow links), 2...256.
     public var sixelColors = 256
+    /// Whether the terminal answered the kitty graphics query with OK.
+    public var kittyReported = false
+    /// Inside tmux (`$TMUX`): kitty and iTerm2 sequences go through its passthrough.
+    public var insideTmux = false
+    /// Why `auto` chose less than the terminal may show, for the status line (e.g. tmux
+    /// without `allow-passthrough` in kitty).
+    public var note: String?
 
     public init(graphics: Graphics, sixelReported: Bool = false, answered: Bool = false,
                 cellSize: CellSize = .fallback, cellSizeMeasured: Bool = false,
@@ -54,6 +61,13 @@ public struct TerminalCapabilities: Sendable, Equatable {
 
     /// The block palette these capabilities call for.
     public var blockPalette: Blocks.Palette { truecolor ? .truecolor : .xterm256 }
+
+    /// Picture sequences as this terminal takes them: wrapped in tmux's passthrough for kitty
+    /// and iTerm2 inside tmux (sixel and blocks go to tmux itself).
+    public func forTerminal(_ bytes: [UInt8]) -> [UInt8] {
+        guard insideTmux, graphics == .kitty || graphics == .iterm, !bytes.isEmpty else { return bytes }
+        return KittyGraphics.tmuxPassthrough(bytes)
+    }
 }
 
 /// Terminal queries and their replies. The parsers are pure; `query` and `detect` do the I/O.
@@ -146,14 +160,19 @@ public enum TerminalQuery {
         /// DA1 parameters, nil when no reply came within the timeout.
         public var deviceAttributes: [Int]?
         public var cellSize: CellSize?
+        /// The kitty graphics reply: OK (true), an error (false), none (nil).
+        public var kittyGraphics: Bool? = nil
         /// Every byte read, for diagnostics.
         public var raw: [UInt8]
     }
 
-    /// Sends DA1 (preceded by `CSI 16 t` when `askCellSize`) on `output` and reads `input`
-    /// until the DA1 reply arrives or `timeout` seconds pass. A terminal `input` is put in
-    /// raw mode for the exchange and restored afterwards. Never blocks past the timeout.
-    public static func query(input: Int32, output: Int32, timeout: Double, askCellSize: Bool) -> Reply {
+    /// Sends DA1 (preceded by `CSI 16 t` when `askCellSize`, and by the kitty graphics query
+    /// when `askKitty`, through tmux's passthrough when `insideTmux`) on `output` and reads
+    /// `input` until the DA1 reply arrives or `timeout` seconds pass: terminals answer in
+    /// order, so DA1 comes last. A terminal `input` is put in raw mode for the exchange and
+    /// restored afterwards. Never blocks past the timeout.
+    public static func query(input: Int32, output: Int32, timeout: Double, askCellSize: Bool,
+                             askKitty: Bool = false, insideTmux: Bool = false) -> Reply {
         var saved = termios()
         let isTerminal = isatty(input) == 1 && tcgetattr(input, &saved) == 0
         if isTerminal {
@@ -169,7 +188,8 @@ public enum TerminalQuery {
         }
         defer { if isTerminal { tcsetattr(input, TCSANOW, &saved) } }
 
-        let request = (askCellSize ? cellSizeRequest : []) + deviceAttributesRequest
+        let kitty = askKitty ? (insideTmux ? KittyGraphics.tmuxPassthrough(KittyGraphics.supportQuery) : KittyGraphics.supportQuery) : []
+        let request = kitty + (askCellSize ? cellSizeRequest : []) + deviceAttributesRequest
         guard (try? TerminalOutput.write(request, to: output)) != nil else {
             return Reply(deviceAttributes: nil, cellSize: nil, raw: [])
         }
@@ -191,7 +211,8 @@ public enum TerminalQuery {
             if deviceAttributes(in: received) != nil { break }
             if received.count > 4096 { break }  // a flood of unrelated input
         }
-        return Reply(deviceAttributes: deviceAttributes(in: received), cellSize: cellSize(in: received), raw: received)
+        return Reply(deviceAttributes: deviceAttributes(in: received), cellSize: cellSize(in: received),
+                     kittyGraphics: askKitty ? KittyGraphics.supportReply(in: received) : nil, raw: received)
     }
 
     /// The terminal's size in cells and pixels from TIOCGWINSZ; pixels are 0 when unknown.
@@ -206,34 +227,97 @@ public enum TerminalQuery {
         return (Int(size.ws_col), Int(size.ws_row), Int(size.ws_xpixel), Int(size.ws_ypixel))
     }
 
-    /// Finds what the controlling terminal can show, honouring the user's `mode`:
-    /// `none` and `blocks` never query; `sixel` forces sixel; `auto` asks DA1 and uses
-    /// sixel when attribute 4 is listed, blocks otherwise (also with no terminal or no answer).
+    /// Finds what the controlling terminal can show, honouring the user's `mode`: `none` and
+    /// `blocks` never query; `sixel`, `kitty` and `iterm` force theirs; `auto` asks in one round
+    /// (the kitty graphics query, then DA1) and takes kitty when it answers OK, iTerm2's
+    /// images where `TERM_PROGRAM`/`LC_TERMINAL` name iTerm2 or WezTerm, sixel when DA1
+    /// lists attribute 4, and blocks otherwise (also with no terminal, no answer or garbage).
     public static func detect(mode: GraphicsMode = .auto, timeout: Double = 0.15,
                               environment: [String: String] = ProcessInfo.processInfo.environment) -> TerminalCapabilities {
-        let truecolor = ["truecolor", "24bit"].contains(environment["COLORTERM"]?.lowercased() ?? "")
         let tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         defer { if tty >= 0 { close(tty) } }
+        return detect(mode: mode, tty: tty, timeout: timeout, environment: environment)
+    }
+
+    /// `detect` on a given terminal descriptor (-1: none).
+    public static func detect(mode: GraphicsMode, tty: Int32, timeout: Double,
+                              environment: [String: String]) -> TerminalCapabilities {
+        let truecolor = ["truecolor", "24bit"].contains(environment["COLORTERM"]?.lowercased() ?? "")
         // Size from the tty, else from stdout (e.g. when there is no controlling terminal).
         let window = (tty >= 0 ? windowSize(of: tty) : nil) ?? windowSize(of: STDOUT_FILENO)
-        var capabilities = TerminalCapabilities(graphics: mode == .none ? .none : mode == .sixel ? .sixel : .blocks,
-                                                columns: window?.columns ?? 80, rows: window?.rows ?? 24,
+        let forced: TerminalCapabilities.Graphics = switch mode {
+        case .none: .none
+        case .sixel: .sixel
+        case .kitty: .kitty
+        case .iterm: .iterm
+        case .auto, .blocks: .blocks
+        }
+        var capabilities = TerminalCapabilities(graphics: forced, columns: window?.columns ?? 80, rows: window?.rows ?? 24,
                                                 truecolor: truecolor)
+        capabilities.insideTmux = !(environment["TMUX"] ?? "").isEmpty
         if let window, window.pixelWidth > 0, window.pixelHeight > 0 {
             capabilities.cellSize = CellSize(width: max(1, window.pixelWidth / window.columns),
                                              height: max(1, window.pixelHeight / window.rows))
             capabilities.cellSizeMeasured = true
         }
-        guard mode == .auto || mode == .sixel, tty >= 0 else { return capabilities }
-        let reply = query(input: tty, output: tty, timeout: timeout, askCellSize: !capabilities.cellSizeMeasured)
+        guard mode != .none, mode != .blocks, tty >= 0 else { return capabilities }
+        let reply = query(input: tty, output: tty, timeout: timeout, askCellSize: !capabilities.cellSizeMeasured,
+                          askKitty: mode == .auto || mode == .kitty, insideTmux: capabilities.insideTmux)
         capabilities.answered = reply.deviceAttributes != nil
         capabilities.sixelReported = reply.deviceAttributes.map(reportsSixel) ?? false
-        if mode == .auto { capabilities.graphics = capabilities.sixelReported ? .sixel : .blocks }
+        capabilities.kittyReported = reply.kittyGraphics == true
+        if mode == .auto {
+            capabilities.graphics = autoGraphics(capabilities, environment: environment)
+            if underKitty(environment), capabilities.insideTmux, !capabilities.kittyReported {
+                // tmux may pass pictures out but not the terminal's answer back in.
+                if tmuxAllowsPassthrough() {
+                    capabilities.graphics = .kitty
+                } else {
+                    capabilities.note = "tmux passes no kitty pictures: `set -g allow-passthrough on` shows them; blocks until then"
+                }
+            }
+        }
         if !capabilities.cellSizeMeasured, let size = reply.cellSize {
             capabilities.cellSize = size
             capabilities.cellSizeMeasured = true
         }
         return capabilities
+    }
+
+    /// Terminal programs that show iTerm2's inline images, as `TERM_PROGRAM` or `LC_TERMINAL` name them.
+    static let itermPrograms: Set<String> = ["iterm.app", "iterm2", "wezterm"]
+
+    /// `auto`'s choice from what the terminal answered and what the environment says, with a
+    /// note when tmux probably stands between a kitty-protocol terminal and the pictures.
+    static func autoGraphics(_ capabilities: TerminalCapabilities, environment: [String: String]) -> TerminalCapabilities.Graphics {
+        if capabilities.kittyReported { return .kitty }
+        let programs = [environment["TERM_PROGRAM"], environment["LC_TERMINAL"]].compactMap { $0?.lowercased() }
+        if programs.contains(where: itermPrograms.contains) { return .iterm }
+        return capabilities.sixelReported ? .sixel : .blocks
+    }
+
+    /// Whether the environment says a kitty-protocol terminal runs this (kitty exports
+    /// `KITTY_WINDOW_ID`, and tmux keeps its first client's environment).
+    static func underKitty(_ environment: [String: String]) -> Bool {
+        environment["KITTY_WINDOW_ID"] != nil || environment["TERM"] == "xterm-kitty"
+            || ["ghostty", "kitty"].contains(environment["TERM_PROGRAM"]?.lowercased() ?? "")
+    }
+
+    /// tmux's `allow-passthrough` option (off unless set), asked of tmux itself.
+    static func tmuxAllowsPassthrough() -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tmux", "show", "-gv", "allow-passthrough"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        // Detection never hangs: a tmux that does not answer within half a second is "off".
+        let deadline = Date().addingTimeInterval(0.5)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning { process.terminate(); return false }
+        let value = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return ["on", "all"].contains(value.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
 

@@ -43,7 +43,8 @@ public enum TerminalImage {
 
     /// Bytes that draw `image` fitted into `columns` x `rows` cells with the given graphics.
     /// With `origin` (1-based row, column) the image is placed there; without, it starts at
-    /// the cursor. Sixel output leaves the cursor below the image; blocks leave it on the last row.
+    /// the cursor. Sixel, kitty and iTerm2 output leave the cursor below the image; blocks
+    /// leave it on the last row.
     public static func render(_ image: Image, columns: Int, rows: Int, capabilities: TerminalCapabilities,
                               shape: Blocks.Shape = .halfBlocks, origin: (row: Int, column: Int)? = nil,
                               upscale: Bool = true) throws -> [UInt8] {
@@ -58,6 +59,27 @@ public enum TerminalImage {
             var bytes: [UInt8] = []
             if let origin { bytes += Array("\u{1B}[\(origin.row);\(origin.column)H".utf8) }
             bytes += try sixel(fitted, capabilities: capabilities)
+            return bytes
+        case .kitty, .iterm:
+            let size = fittedSize(width: image.width, height: image.height, columns: columns, rows: rows,
+                                  cell: capabilities.cellSize, upscale: upscale)
+            let png = try image.resizedForDisplay(width: size.width, height: size.height).pngData()
+            let cells = cellsCovered(width: size.width, height: size.height, cell: capabilities.cellSize)
+            var bytes: [UInt8] = []
+            if let origin { bytes += Array("\u{1B}[\(origin.row);\(origin.column)H".utf8) }
+            // A measured cell size lets the picture keep its own pixels; a guessed one could
+            // overflow the rectangle, so the terminal scales it into the cells instead.
+            let measured = capabilities.cellSizeMeasured
+            if capabilities.graphics == .kitty {
+                bytes += capabilities.forTerminal(KittyGraphics.display(png: png, columns: measured ? nil : cells.columns,
+                                                                        rows: measured ? nil : cells.rows))
+                // The picture leaves the cursor where it was (C=1); at the cursor, lines below
+                // it as sixel does (newlines scroll where a cursor move would stop).
+                if origin == nil { bytes += Array(String(repeating: "\r\n", count: cells.rows).utf8) }
+            } else {
+                bytes += capabilities.forTerminal(ITermImages.inline(png: png, width: measured ? size.width : cells.columns,
+                                                                     height: measured ? size.height : cells.rows, pixels: measured))
+            }
             return bytes
         case .blocks:
             var pixels = blockPixels(image, columns: columns, rows: rows, cell: capabilities.cellSize,
