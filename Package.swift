@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "IndexTests", dependencies: ["Index", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld", "Support"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Experiments", "Index", "Jobs", "Support", "ToyWorld", "CLIP"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld", "Workbench"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
         .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),
     ]

@@ -13,7 +13,7 @@ final class AppStateTests: XCTestCase {
     func catalog(neurons: Int = 40) -> NeuronCatalog { sampleCatalog(neurons: neurons) }
 
     func state(rows: Int = 30, columns: Int = 100) -> AppState {
-        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphics: .blocks)
         _ = state.apply(.catalogLoaded(catalog()))
         return state
     }
@@ -22,7 +22,7 @@ final class AppStateTests: XCTestCase {
     /// being built; the demo's line shows only while it is; escapes in the message are shown, not obeyed.
     func testTheNeuronListSaysWhyNoIndexIsOpen() {
         func screen(_ events: [AppEvent]) -> String {
-            var state = AppState(rows: 20, columns: 100, modelName: "RN50", graphicsName: "blocks")
+            var state = AppState(rows: 20, columns: 100, modelName: "RN50", graphics: .blocks)
             for event in events { _ = state.apply(event) }
             let canvas = TextCanvas(rows: 20, columns: 100)
             _ = Panes.draw(state, on: canvas)
@@ -47,7 +47,7 @@ final class AppStateTests: XCTestCase {
         var catalog = self.catalog()
         catalog.rows[5].concept = "star"
         catalog.rows[2].concept = "moon"
-        var state = AppState(rows: 30, columns: 100, modelName: "toy", graphicsName: "blocks")
+        var state = AppState(rows: 30, columns: 100, modelName: "toy", graphics: .blocks)
         _ = state.apply(.catalogLoaded(catalog))
         XCTAssertEqual(state.sort, .concept, "a catalog with concept neurons opens with them first")
         XCTAssertEqual(state.visibleRows.prefix(3).map(\.neuron), [2, 5, 0], "by concept, then the rest by id")
@@ -257,7 +257,7 @@ final class AppStateTests: XCTestCase {
         XCTAssertEqual(placements, [], "no picture for neuron 1")
         XCTAssertTrue(canvas.text.contains("no visualization"), canvas.text)
         var text = state
-        text.graphicsName = "no graphics"
+        text.graphics = .none
         XCTAssertEqual(Panes.draw(text, on: canvas), [])
     }
 
@@ -298,7 +298,7 @@ final class AppStateTests: XCTestCase {
         // The toy model's own recipe; other models the paper's code.
         XCTAssertTrue(canvas.line(29).hasPrefix(":visualize 0 toy█"), canvas.line(29))
         XCTAssertTrue(canvas.line(29).contains("scale= rotate= decay="), canvas.line(29))
-        var other = AppState(rows: 30, columns: 160, modelName: "RN50x4", graphicsName: "blocks")
+        var other = AppState(rows: 30, columns: 160, modelName: "RN50x4", graphics: .blocks)
         _ = other.apply(.catalogLoaded(catalog()))
         _ = other.apply(.key(.enter))
         _ = other.apply(.key(.character("v")))

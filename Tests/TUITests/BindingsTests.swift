@@ -7,7 +7,7 @@ import XCTest
 /// The key tables drive the dispatch, the help overlay, the key hints and the README: they agree.
 final class BindingsTests: XCTestCase {
     func state(rows: Int = 60, columns: Int = 160) -> AppState {
-        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphics: .blocks)
         _ = state.apply(.catalogLoaded(sampleCatalog()))
         return state
     }
