@@ -59,7 +59,7 @@ let package = Package(
         // What both front ends ask for, decided once: the model's profile (toy or ImageNet
         // presets), the job catalog and request builders, run-folder names, the benchmarks.
         core("Workbench", ["CLIP", "Index", "Experiments", "ToyWorld", "Jobs", "Support", "Tensor", "Imaging", "Assets"]),
-        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "Assets", "ToyWorld", "Experiments", "Workbench", "CNCurses"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "ToyWorld", "Experiments", "Workbench", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
             "Support", "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
             "ToyWorld", "Workbench", "TUI",

@@ -4,7 +4,6 @@ import Index
 import Jobs
 import Support
 import Terminal
-import ToyWorld
 import Workbench
 
 /// The app's screens, one shown at a time (Tab cycles the main ones).

@@ -1,11 +1,9 @@
-import Assets
 import CLIP
 import Experiments
 import Foundation
 import Imaging
 import Index
 import Support
-import ToyWorld
 import Workbench
 
 /// The backend's model calls, each on its own thread through the compute executor at

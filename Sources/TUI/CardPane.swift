@@ -1,6 +1,5 @@
 import Foundation
 import Index
-import ToyWorld
 
 /// The neuron card's slice of the state.
 public struct CardState {

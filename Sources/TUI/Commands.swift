@@ -2,7 +2,6 @@ import Experiments
 import Foundation
 import Index
 import Support
-import ToyWorld
 import Workbench
 
 /// One `:` command: the words it answers to, its usage, what it does. The table is the

@@ -5,6 +5,7 @@ import Imaging
 import Index
 import Jobs
 @testable import TUI
+import Terminal
 import ToyWorld
 import XCTest
 
@@ -211,6 +212,21 @@ final class AppStateTests: XCTestCase {
         let tiny = TextCanvas(rows: 10, columns: 20)
         XCTAssertEqual(Panes.draw(small, on: tiny), [])
         XCTAssertTrue(tiny.text.contains("too small"))
+    }
+
+    /// The card's side panel is a chart in every pixel protocol, text bars in half blocks.
+    func testTheCardsChartIsAPictureInEveryPixelProtocol() {
+        for graphics in [TerminalCapabilities.Graphics.sixel, .kitty, .iterm, .blocks, .none] {
+            var state = AppState(rows: 40, columns: 160, modelName: "toy", graphics: graphics)
+            _ = state.apply(.catalogLoaded(catalog()))
+            _ = state.apply(.key(.enter))
+            let images = (0..<4).map { RankedImage(path: "/img/\($0).png", category: "c", value: Float(4 - $0)) }
+            _ = state.apply(.cardLoaded(CardData(neuron: 0, top: images, bottom: images, stats: ActivationStats(values: images.map(\.value)),
+                                                 categories: [], bins: [])))
+            let chart = Panes.draw(state, on: TextCanvas(rows: 40, columns: 160)).contains { $0.source == .cardPanel(neuron: 0) }
+            XCTAssertEqual(chart, state.drawsPixels, "\(graphics)")
+            XCTAssertEqual(state.drawsPixels, [.sixel, .kitty, .iterm].contains(graphics), "\(graphics)")
+        }
     }
 
     func testTheJobsPaneShowsTheLivePictureBesideTheListOrBelowItOnNarrowWindows() {
