@@ -150,6 +150,31 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(app.state.visibleRows.map(\.neuron), [3, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39])
     }
 
+    /// `:atlas`'s range is read as `--neurons` reads one (`NeuronList`), within the scan's neurons.
+    func testAtlasRangesAreReadByNeuronList() {
+        var app = Harness(state: state())
+        app.command("atlas 3-5 steps=7")
+        XCTAssertEqual(app.backend.takeEffects(), [.atlas(neurons: 3...5, steps: 7)])
+        app.command("atlas 7")
+        XCTAssertEqual(app.backend.takeEffects(), [.atlas(neurons: 7...7, steps: AppState.atlasSteps)])
+        for refused in ["atlas 30-50", "atlas 5-3", "atlas x"] {
+            app.command(refused)
+            XCTAssertEqual(app.backend.takeEffects(), [], refused)
+            XCTAssertEqual(app.state.message?.isError, true, refused)
+        }
+    }
+
+    /// The runs listing and the figure pane ask the catalog, as the command line does.
+    func testResumableAndFigureKindsComeFromTheJobCatalog() {
+        XCTAssertEqual(JobKind.allCases.filter { JobCatalog.resumes(kind: $0.rawValue) }, [.visualize, .dream, .maxText, .attackBatch, .toyTrain])
+        var stroop = JobState(info: JobInfo(id: UUID(), kind: JobKind.stroop.rawValue, parameters: Data("{}".utf8), unit: "images"))
+        stroop.artefacts = [JobArtefact(name: "numbers", path: "/r/stroop.json"), JobArtefact(name: "figure", path: "/r/stroop.png")]
+        XCTAssertEqual(FigureView(job: stroop)?.pictures.map(\.path), ["/r/stroop.png"])
+        var dream = stroop
+        dream.kind = JobKind.dream.rawValue
+        XCTAssertNil(FigureView(job: dream), "no figure for a dream")
+    }
+
     func testTheJobRequestsNameTheRunFoldersTheCommandLineUses() {
         let options = AppOptions(model: "toy", index: nil, scan: nil, graphics: .blocks, runs: "/runs")
         let workbench = Workbench(model: options.model, runs: options.runs)
