@@ -81,6 +81,6 @@ let package = Package(
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Experiments", "Index", "Jobs", "Support", "ToyWorld", "CLIP"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld", "Workbench"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
-        .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["clipscope", "Workbench", "Jobs"], resources: [.copy("Fixtures")]),
     ]
 )
