@@ -70,6 +70,11 @@ public enum App {
         backend.perform(.quit)
         compositor.removeEverything()
         screen.end()
+        let continuing = state.jobsAtQuit.continuing
+        if continuing > 0, !state.cancelAtQuit {
+            FileHandle.standardError.write(Data(("clipscope: \(continuing) job(s) keep running in the background; `clipscope runs` "
+                + "shows them, `clipscope runs --cancel FOLDER` stops one\n").utf8))
+        }
         backend.waitForJobs(seconds: 10)
         // Keys typed while the jobs stopped were meant for the app, not the shell.
         CursesScreen.discardTypedInput()

@@ -96,6 +96,8 @@ public enum AppEvent: Sendable {
     case cardLoaded(CardData)
     case imageDetails(ImageDetails)
     case job(UUID, JobEvent)
+    /// The job runs in a runner process of its own: it keeps running when the app quits.
+    case jobDetached(UUID)
     /// The run folders under the runs directory, newest first.
     case runsFound([PastRun])
     /// Each neuron's newest feature visualization found in those run folders.

@@ -51,6 +51,8 @@ public enum Effect: Sendable, Equatable {
     case stroop
     /// The modality gap of a folder or CSV of captioned images (nil: the toy's own scenes).
     case gap(String?)
+    /// Asks every job running in a runner of its own to stop at its next step (before quitting).
+    case cancelDetachedJobs
     case quit
 }
 
@@ -125,6 +127,16 @@ public struct AppState {
     public var help: HelpPage?
     public var message: (text: String, isError: Bool)?
     public var quitting = false
+    /// Jobs that run in runner processes of their own (they outlive the app).
+    public var detachedJobs: Set<UUID> = []
+    /// The user chose to cancel every job on quitting.
+    public var cancelAtQuit = false
+    /// Running jobs that quitting stops, and those that keep running in their runners.
+    public var jobsAtQuit: (stopping: Int, continuing: Int) {
+        let running = jobs.running
+        let continuing = running.filter { detachedJobs.contains($0.id) }.count
+        return (running.count - continuing, continuing)
+    }
     public var environment: AppEnvironment
 
     public init(rows: Int, columns: Int, modelName: String, graphics: TerminalCapabilities.Graphics, graphicsName: String? = nil,
@@ -181,6 +193,8 @@ public struct AppState {
             imageSelection = 0
         case let .job(id, jobEvent):
             applyJobEvent(id, jobEvent)
+        case let .jobDetached(id):
+            detachedJobs.insert(id)
         case let .runsFound(found):
             jobsPane.runsFound(found)
         case let .visualizationsFound(found):
@@ -274,7 +288,7 @@ public struct AppState {
     }
 
     mutating func requestQuit() -> [Effect] {
-        if jobs.running.isEmpty {
+        if jobsAtQuit == (0, 0) {
             quitting = true
             return [.quit]
         }

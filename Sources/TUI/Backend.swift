@@ -97,6 +97,10 @@ public final class Backend: AppBackend {
         var cancels: [UUID: CancellationToken] = [:]
         var waits: [UUID: @Sendable () -> Void] = [:]
         var restarts: [UUID: @Sendable () -> Void] = [:]
+        /// Jobs in runner processes of their own, by id: their run folders (cancelled through them).
+        var detached: [UUID: String] = [:]
+        /// Run folders followed (ours and other processes' running ones).
+        var followed: Set<String> = []
         var runs: [PastRun]?
         var visualizations: [Int: String]?
         /// The open model's fingerprint, and whether the index's model was found to differ.
@@ -161,7 +165,13 @@ public final class Backend: AppBackend {
         case let .rescoreAttack(request):
             labWorker.submit(request) { thread("clipscope.tui.attack-lab") { [self] in attackLabLoop() } }
         case let .cancelJob(id):
-            withShared { $0.cancels[id] }?.cancel()
+            if let token = withShared({ $0.cancels[id] }) {
+                token.cancel()
+            } else if let folder = withShared({ $0.detached[id] }) {
+                cancelDetached(folder)
+            }
+        case .cancelDetachedJobs:
+            for folder in withShared({ Array($0.detached.values) }) { cancelDetached(folder) }
         case let .resumeJob(id):
             if let restart = withShared({ $0.restarts[id] }) {
                 restart()

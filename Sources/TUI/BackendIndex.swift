@@ -184,6 +184,8 @@ extension Backend {
             return (changed, fresh)
         }
         if changed { mailbox.post(.runsFound(runs)) }
+        // Runs of other processes (another app's runners, a command, a Slurm task) show live too.
+        for run in runs where !run.state.status.isTerminal { follow(folder: run.folder, runner: nil) }
         let pictures = Self.visualizations(in: runs)
         if withShared({ shared -> Bool in
             defer { shared.visualizations = pictures }

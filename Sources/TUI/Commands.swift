@@ -163,6 +163,11 @@ extension AppState {
                 quitting = true
                 return [.quit]
             }
+            if key == .character("c") || key == .character("C") {
+                quitting = true
+                cancelAtQuit = true
+                return [.cancelDetachedJobs, .quit]
+            }
             message = ("still running", false)
             return []
         }

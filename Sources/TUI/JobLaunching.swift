@@ -54,7 +54,7 @@ struct BackendStarter: JobStarter {
     let folder: String
 
     func start<Spec: JobSpec>(_ spec: Spec) {
-        _ = backend.start(spec, restart: { [backend, folder] in backend.resumeRun(folder) })
+        backend.launchJob(spec, restart: { [backend, folder] in backend.resumeRun(folder) })
     }
 }
 
@@ -70,11 +70,11 @@ extension Backend {
             }
             startScan(folder: folder)
         case let .visualize(neuron, recipe, tweaks):
-            _ = start(JobRequests.visualize(neuron: neuron, recipe: recipe, tweaks: tweaks, workbench), again: effect)
+            start(JobRequests.visualize(neuron: neuron, recipe: recipe, tweaks: tweaks, workbench), again: effect)
         case let .atlas(neurons, steps):
-            _ = start(JobRequests.atlas(neurons: neurons, steps: steps, workbench), again: effect)
+            start(JobRequests.atlas(neurons: neurons, steps: steps, workbench), again: effect)
         case let .dream(neuron):
-            _ = start(JobRequests.dream(neuron: neuron, workbench), again: effect)
+            start(JobRequests.dream(neuron: neuron, workbench), again: effect)
         case let .maxText(neuron):
             if withShared({ $0.mismatch }) != nil {
                 mailbox.post(.message("maximal text needs the index's own model (see the log)", isError: true))
@@ -82,10 +82,10 @@ extension Backend {
                 maxText(neuron: neuron)
             }
         case let .saveAttack(imagePath, text, style):
-            _ = start(JobRequests.attack(imagePath: imagePath, text: text, style: style, workbench), again: effect)
+            start(JobRequests.attack(imagePath: imagePath, text: text, style: style, workbench), again: effect)
         case .stroop:
             do {
-                _ = start(try JobRequests.stroop(workbench), again: effect)
+                start(try JobRequests.stroop(workbench), again: effect)
             } catch {
                 mailbox.post(.message("stroop: \(error)", isError: true))
             }
@@ -96,8 +96,76 @@ extension Backend {
 
     /// Starts a job whose events go to the mailbox; it can be cancelled from the jobs pane,
     /// and R starts `again` (the same effect) once it stopped.
-    func start<Spec: JobSpec>(_ spec: Spec, again effect: Effect) -> JobHandle<Spec> {
-        start(spec, restart: { [self] in launch(effect) })
+    func start<Spec: JobSpec>(_ spec: Spec, again effect: Effect) {
+        launchJob(spec, restart: { [self] in launch(effect) })
+    }
+
+    /// Starts a job: one that keeps a run folder in a runner process of its own (it outlives
+    /// the app and the terminal), the others (index work) on a thread of the app's.
+    func launchJob<Spec: JobSpec>(_ spec: Spec, restart: (@Sendable () -> Void)? = nil) {
+        guard JobCatalog.entry(named: Spec.kind)?.writesRunFolder == true, let folder = spec.runFolder else {
+            _ = start(spec, restart: restart)
+            return
+        }
+        do {
+            let pid = try DetachedRuns.launch(spec, folder: folder, executable: Self.executable)
+            follow(folder: folder, runner: pid, restart: restart)
+        } catch {
+            mailbox.post(.message("\(Spec.kind): \(error)", isError: true))
+        }
+    }
+
+    /// This program, which the runners are too.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Shows a run folder that a runner (ours, `runner`, or another process's) writes as one of
+    /// the app's jobs, until it ends; reaps our runner when it exits.
+    func follow(folder: String, runner: pid_t?, restart: (@Sendable () -> Void)? = nil) {
+        guard withShared({ $0.followed.insert(folder).inserted }) else { return }
+        let mailbox = self.mailbox
+        thread("clipscope.tui.follow") { [self] in
+            let watcher = RunWatcher(folder: folder, writer: runner)
+            var id: UUID?
+            var runnerEnded = runner == nil
+            while !watcher.ended, !withShared({ $0.quitting }) {
+                if let runner, !runnerEnded {
+                    var status: Int32 = 0
+                    runnerEnded = waitpid(runner, &status, WNOHANG) == runner
+                }
+                if let (runID, events) = watcher.poll() {
+                    if id != runID {
+                        id = runID
+                        withShared {
+                            $0.detached[runID] = folder
+                            if let restart { $0.restarts[runID] = restart }
+                        }
+                        mailbox.post(.jobDetached(runID))
+                    }
+                    for event in events { mailbox.post(.job(runID, event)) }
+                } else if runnerEnded {
+                    // The runner ended without a record: its log says why.
+                    let log = (try? String(contentsOfFile: (folder as NSString).appendingPathComponent(DetachedRuns.logFile), encoding: .utf8)) ?? ""
+                    mailbox.post(.message("\(folder): the runner ended: \(log.split(separator: "\n").last ?? "no log")", isError: true))
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+            if let runner, !runnerEnded, watcher.ended {
+                var status: Int32 = 0
+                waitpid(runner, &status, 0)
+            }
+            withShared { _ = $0.followed.remove(folder) }
+        }
+    }
+
+    func cancelDetached(_ folder: String) {
+        do {
+            mailbox.post(.message(try DetachedRuns.cancel(folder: folder), isError: false))
+        } catch {
+            mailbox.post(.message("\(error)", isError: true))
+        }
     }
 
     /// Starts a job whose events go to the mailbox; it can be cancelled from the jobs pane.
@@ -159,7 +227,7 @@ extension Backend {
             guard let (index, scan) = opened else { return }
             do {
                 let paths = try Workbench.topImages(index: index, scan: scan, neuron: neuron)
-                _ = start(JobRequests.maxText(neuron: neuron, images: paths, workbench), again: .maxText(neuron: neuron))
+                start(JobRequests.maxText(neuron: neuron, images: paths, workbench), again: .maxText(neuron: neuron))
             } catch {
                 mailbox.post(.message("maxtext for neuron \(neuron): \(error)", isError: true))
             }
@@ -174,7 +242,7 @@ extension Backend {
         }
         thread("clipscope.tui.gap") { [self] in
             do {
-                _ = start(try workbench.gap(pairs), again: .gap(source))
+                start(try workbench.gap(pairs), again: .gap(source))
             } catch {
                 mailbox.post(.message("gap: \(error)", isError: true))
             }

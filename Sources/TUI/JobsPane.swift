@@ -54,7 +54,7 @@ public struct JobsState {
         Binding(AppState.endKeys, "first, last") { state, key in state.moveInJobs(key) },
         Binding([.character("c"), .character("x")], "cancel it (work so far is kept)", hint: "cancel", disabled: { state in
             guard let row = state.jobsPane.selected else { return "no job selected" }
-            guard row.live, row.state.status == .running else {
+            guard row.live, !row.state.status.isTerminal else {
                 return row.live ? "\(row.state.kind) is not running" : "\(row.state.kind) runs in another process"
             }
             return nil

@@ -99,7 +99,10 @@ public enum Panes {
             case let .command(text): prompt = ":" + text
             case let .label(neuron, text): prompt = "label of \(neuron): " + text
             case let .note(neuron, text): prompt = "note of \(neuron): " + text
-            case .confirmQuit: prompt = "\(state.jobs.running.count) job(s) running: quit and stop them? (y/n)"
+            case .confirmQuit:
+                let (stopping, continuing) = state.jobsAtQuit
+                prompt = continuing == 0 ? "\(stopping) job(s) running: quit and stop them? (y/n)"
+                    : "\(continuing) job(s) keep running after you quit\(stopping > 0 ? ", \(stopping) stop" : ""): quit? (y: yes, c: cancel them all and quit, n: no)"
             }
             // The end of what is typed stays in view (the terminal's last cell is never written).
             canvas.put(row, 0, TextCanvas.fittedEnd(prompt + "█", width: width - 1), width: width, .bold)

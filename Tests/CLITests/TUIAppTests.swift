@@ -97,7 +97,15 @@ final class TUIAppTests: XCTestCase {
 
     override func tearDownWithError() throws {
         tmux?.kill()
-        if let scratch { try? FileManager.default.removeItem(at: scratch) }
+        // The app's jobs run in runners that outlive it: stop this test's.
+        if let scratch {
+            let pkill = Process()
+            pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+            pkill.arguments = ["-TERM", "-f", "clipscope runner \(scratch.path)"]
+            try? pkill.run()
+            pkill.waitUntilExit()
+            try? FileManager.default.removeItem(at: scratch)
+        }
     }
 
     /// The app on a demo of 200 scenes in `demo` (built by the app on first use), listing
@@ -357,6 +365,48 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
+    func testAJobStartedInTheAppKeepsRunningAfterItQuitsAndAnotherAppWatchesAndCancelsIt() throws {
+        try openApp(demo: try demo())
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys(":")
+        try tmux.type("visualize 7 direct steps=100000")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "visualize  running")
+        let names = try FileManager.default.contentsOfDirectory(atPath: runs.path).filter { $0.hasPrefix("visualize-7-direct") }
+        XCTAssertEqual(names.count, 1, "\(names)")
+        let folder = runs.appendingPathComponent(names.first ?? "")
+        try waitForRun(folder, status: "running")
+        let pid = try XCTUnwrap(try record(folder)["pid"] as? Int)
+
+        // Quitting says the job keeps running, and it does: in its runner, not the app.
+        try tmux.keys("Escape", "q")
+        try tmux.wait(for: "1 job(s) keep running after you quit")
+        try tmux.keys("y")
+        try tmux.wait(for: "EXIT=0")
+        XCTAssertTrue(try tmux.screen().contains("1 job(s) keep running in the background"))
+        XCTAssertEqual(kill(Int32(pid), 0), 0, "the runner outlives the app")
+        let step = try XCTUnwrap(try record(folder)["step"] as? Int)
+        let deadline = Date().addingTimeInterval(60)
+        while (try record(folder)["step"] as? Int ?? 0) <= step, Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertGreaterThan(try record(folder)["step"] as? Int ?? 0, step, "and computes on")
+
+        // Another app shows it running and cancels it.
+        tmux.kill()
+        tmux = Tmux()
+        try openApp(demo: try demo())
+        try tmux.wait(for: "768 of 768", timeout: 120)
+        try tmux.keys(":")
+        try tmux.type("jobs")
+        try tmux.keys("Enter")
+        try tmux.wait(for: "visualize  running")
+        try tmux.keys("c")
+        try waitForRun(folder, status: "cancelled", files: ["checkpoint.safetensors"])
+        try tmux.wait(for: "visualize  cancelled")
+        let gone = Date().addingTimeInterval(30)
+        while kill(Int32(pid), 0) == 0, Date() < gone { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertNotEqual(kill(Int32(pid), 0), 0, "the runner ended")
+    }
+
     func testVMAndDFromACardVisualizeFindTextsAndDreamLive() throws {
         try openApp(demo: try demo(), columns: 120, rows: 36)
         try tmux.wait(for: "768 of 768", timeout: 120)
@@ -385,7 +435,8 @@ final class TUIAppTests: XCTestCase {
         // m: maximal text for the neuron's top images; the candidate texts show as they come.
         try tmux.keys("m")
         try tmux.wait(for: "maxtext  running")
-        try tmux.wait(for: "epoch 1:")
+        // The candidate texts show as they come (the runner records them; a poll may take several).
+        try tmux.wait(for: "epoch ")
         try waitForRun(runs.appendingPathComponent("maxtext-neuron-551"), files: ["texts.json"])
         let texts = try tmux.wait(for: "maxtext  finished")
         XCTAssertTrue(texts.contains("epoch 20:"), texts)

@@ -114,7 +114,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public static let fileName = "run.json"
     public static let historyLimit = 200
     /// Log lines a record keeps, for an app watching the run from elsewhere.
-    public static let logLimit = 20
+    public static let logLimit = 100
 
     enum CodingKeys: String, CodingKey {
         case format, id, kind, unit, status, step, total, metrics, history, artefacts, outcome, log, parameters, result
@@ -385,7 +385,9 @@ public final class RunRecorder: Sendable {
             let now = JobContext.now()
             let due: Bool
             switch event {
-            case .progress, .log, .preview: due = now - progress.lastWrite >= interval
+            case .progress, .preview: due = now - progress.lastWrite >= interval
+            // Log lines are what a watcher of the folder reads as they come: kept fresher.
+            case .log: due = now - progress.lastWrite >= min(interval, 0.1)
             case .started, .artefact, .queue, .finished, .failed, .cancelled: due = true
             }
             guard due else { return nil }
