@@ -45,7 +45,11 @@ struct Bench: ParsableCommand {
         for benchmark in selected {
             let result = benchmark.measure(runs: runs)
             results.append(result)
-            if !json { print(result.line + (Self.bytes.withLock { $0[result.name] }.map { "  \($0) bytes" } ?? "")) }
+            if !json {
+                // The table's name column is 30 wide; a longer name pushes its line right rather than being cut.
+                let line = result.name.count > 30 ? result.name + " " + result.line.dropFirst(31) : result.line
+                print(line + (Self.bytes.withLock { $0[result.name] }.map { "  \($0) bytes" } ?? ""))
+            }
         }
         if json {
             print(String(decoding: try Benchmarks.json(results), as: UTF8.self))
