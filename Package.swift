@@ -59,7 +59,7 @@ let package = Package(
         // What both front ends ask for, decided once: the model's profile (toy or ImageNet
         // presets), the job catalog and request builders, run-folder names, the benchmarks.
         core("Workbench", ["CLIP", "Index", "Experiments", "ToyWorld", "Jobs", "Support", "Tensor", "Imaging", "Assets"]),
-        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "Assets", "ToyWorld", "Experiments", "Workbench", "CNCurses"]),
+        .target(name: "TUI", dependencies: ["CLIP", "Index", "Jobs", "Support", "Terminal", "Imaging", "ToyWorld", "Experiments", "Workbench", "CNCurses"]),
         .executableTarget(name: "clipscope", dependencies: [
             "Support", "Tensor", "Imaging", "Terminal", "Weights", "Tokenizer", "Assets", "Jobs", "CLIP", "Index", "Experiments",
             "ToyWorld", "Workbench", "TUI",
@@ -79,8 +79,8 @@ let package = Package(
         .testTarget(name: "IndexTests", dependencies: ["Index", "Support", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ToyWorldTests", dependencies: ["ToyWorld", "Support"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Experiments", "Index", "Jobs", "Support", "ToyWorld", "CLIP"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Index", "CLIP", "Jobs", "Experiments", "Imaging", "ToyWorld", "Workbench"]),
         // Runs the built clipscope binary as a subprocess (it depends on the executable only so that it is built first).
-        .testTarget(name: "CLITests", dependencies: ["clipscope"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["clipscope", "Workbench", "Jobs"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -31,7 +31,7 @@ public enum App {
         let screen = CursesScreen()
         let compositor = ImageCompositor(capabilities: capabilities, mailbox: mailbox)
         var state = AppState(rows: screen.rows, columns: screen.columns, modelName: options.model,
-                             graphicsName: compositor.graphicsName)
+                             graphics: capabilities.graphics, graphicsName: compositor.graphicsName)
         compositor.resized(rows: screen.rows, columns: screen.columns, cellSize: nil)
         if let note = capabilities.note { state.message = (note, false) }
 

@@ -3,7 +3,8 @@ import Foundation
 import Index
 import Jobs
 import Support
-import ToyWorld
+import Terminal
+import Workbench
 
 /// The app's screens, one shown at a time (Tab cycles the main ones).
 public enum Screen: String, Sendable, Equatable, CaseIterable {
@@ -95,6 +96,8 @@ public struct AppState {
     public var modelName: String
     public var modelStatus = "loading"
     public var modelReady = false
+    /// How pictures are drawn (the terminal's answer to `--graphics`), and its name for the status bar.
+    public var graphics: TerminalCapabilities.Graphics
     public var graphicsName: String
     public var indexStatus = "opening"
     /// Why no index is open (a bad `--index`, a model without a demo), shown where the neurons would be.
@@ -124,13 +127,22 @@ public struct AppState {
     public var quitting = false
     public var environment: AppEnvironment
 
-    public init(rows: Int, columns: Int, modelName: String, graphicsName: String, environment: AppEnvironment = AppEnvironment()) {
+    public init(rows: Int, columns: Int, modelName: String, graphics: TerminalCapabilities.Graphics, graphicsName: String? = nil,
+                environment: AppEnvironment = AppEnvironment()) {
         self.rows = rows
         self.columns = columns
         self.modelName = modelName
-        self.graphicsName = graphicsName
+        self.graphics = graphics
+        self.graphicsName = graphicsName ?? graphics.rawValue
         self.environment = environment
     }
+
+    /// The model's profile: its presets, as the command line has them (`Workbench`).
+    public var profile: ModelProfile { ModelProfile(model: modelName) }
+
+    /// Whether pictures are drawn in pixels (sixel, kitty, iTerm2), fine enough for charts
+    /// with names and numbers; half blocks are not.
+    public var drawsPixels: Bool { graphics == .sixel || graphics == .kitty || graphics == .iterm }
 
     /// The smallest window the app lays out in; below it, it says so.
     public static let minimumSize = (rows: 12, columns: 50)

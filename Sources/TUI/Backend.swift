@@ -6,6 +6,7 @@ import Support
 import Synchronization
 import Terminal
 import ToyWorld
+import Workbench
 
 /// Where the app's data comes from, and what it opens with.
 public struct AppOptions: Sendable {
@@ -42,8 +43,6 @@ public struct AppOptions: Sendable {
         self.init(model: model, index: index, scan: scan, graphics: GraphicsMode(rawValue: graphics) ?? .auto,
                   demoDirectory: demoDirectory, demoScenes: demoScenes, runs: runs)
     }
-
-    var isToy: Bool { model.lowercased() == ModelLocator.toyName }
 }
 
 /// What the app asks of the world. The UI thread hands it the state's effects; it does them
@@ -81,6 +80,9 @@ final class ExecutorBound<Value>: @unchecked Sendable {
 /// Nothing here touches the terminal; every answer is an event in the mailbox.
 public final class Backend: AppBackend {
     let options: AppOptions
+    /// What the app decides as the command line does: the model's profile (labels, prompt,
+    /// presets) and the request builders of every job, with their run folders.
+    let workbench: Workbench
     let mailbox: Mailbox
     let executor: ComputeExecutor
     let indexQueue = DispatchQueue(label: "clipscope.tui.index")
@@ -107,6 +109,7 @@ public final class Backend: AppBackend {
 
     public init(options: AppOptions, mailbox: Mailbox, executor: ComputeExecutor = .shared) {
         self.options = options
+        workbench = Workbench(model: options.model, runs: options.runs)
         self.mailbox = mailbox
         self.executor = executor
     }
@@ -115,7 +118,7 @@ public final class Backend: AppBackend {
         shared.withLock { body(&$0) }
     }
 
-    var isToy: Bool { options.isToy }
+    var profile: ModelProfile { workbench.profile }
 
     var opened: (index: ActivationIndex, scan: ScanInfo)? {
         withShared { shared in shared.index.flatMap { index in shared.scan.map { (index, $0) } } }
@@ -137,7 +140,7 @@ public final class Backend: AppBackend {
             startScan(folder: folder)
         } else if let index = options.index {
             openIndex(index)
-        } else if isToy {
+        } else if profile.hasOwnScenes {
             buildDemo()
         } else {
             mailbox.post(.catalogFailed("no index: give --index, or scan a folder of images with :scan DIR"))

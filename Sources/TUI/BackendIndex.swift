@@ -4,6 +4,7 @@ import Imaging
 import Index
 import Jobs
 import ToyWorld
+import Workbench
 
 /// The backend's index work, on its one serial queue: opening an index and its catalog,
 /// cards, an image's neurons, labels, notes, stars, exports; and the run folders' listing.
@@ -150,7 +151,7 @@ extension Backend {
     /// Every neuron's newest visualization among the runs (newest first): one listing per run folder.
     static func visualizations(in runs: [PastRun]) -> [Int: String] {
         var found: [Int: String] = [:]
-        for run in runs where JobKind(run.state.kind) == .visualize {
+        for run in runs where JobKind(named: run.state.kind) == .visualize {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: run.folder)) ?? [] {
                 guard name.hasPrefix("neuron-"), name.hasSuffix(".png"),
                       let neuron = Int(name.dropFirst("neuron-".count).dropLast(".png".count)), found[neuron] == nil else { continue }
@@ -173,7 +174,7 @@ extension Backend {
         let (found, unreadable) = RunFolder.list(in: options.runs)
         let runs = found.map { folder, record in
             PastRun(folder: folder.path, state: record.jobState(folder: folder.path),
-                    resumable: (try? restart(kind: record.kind, parameters: record.parameters.data, folder: folder.path)) != nil)
+                    resumable: JobCatalog.resumes(kind: record.kind))
         }
         let (changed, newlyUnreadable) = withShared { shared -> (Bool, [(path: String, error: String)]) in
             let changed = shared.runs != runs

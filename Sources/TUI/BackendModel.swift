@@ -1,11 +1,10 @@
-import Assets
 import CLIP
 import Experiments
 import Foundation
 import Imaging
 import Index
 import Support
-import ToyWorld
+import Workbench
 
 /// The backend's model calls, each on its own thread through the compute executor at
 /// interactive priority (they go before queued job steps): loading the model, zero-shot of a
@@ -26,14 +25,13 @@ extension Backend {
         }
     }
 
-    /// Zero-shot top-5 of an image: the toy vocabulary for the toy model, ImageNet's classes otherwise.
+    /// Zero-shot top-5 of an image with the profile's classes and prompt (`clipscope classify`'s).
     func classify(_ path: String, neurons: [(neuron: Int, value: Float)]) {
         thread("clipscope.tui.classify") { [self] in
             guard let model = withShared({ $0.model }) else { return }
             do {
                 let classifier = try withShared({ $0.classifier }) ?? ExecutorBound(model.run(.interactive) { model in
-                    try ZeroShotClassifier(model: model, labels: isToy ? ToyWorld.words : EmbeddedAssets.imageNetLabels,
-                                           template: isToy ? "a {}" : "a photo of a {}.")
+                    try ZeroShotClassifier(model: model, labels: profile.classLabels, template: profile.zeroShotTemplate)
                 }, executor: executor)
                 withShared { $0.classifier = classifier }
                 let image = try DecodedImage.load(path: path)
@@ -85,9 +83,9 @@ extension Backend {
         return centroids
     }
 
-    /// The lab's labels and prompt: the toy's words, or ImageNet's classes.
+    /// The lab's labels and prompt: the profile's for one image (those `clipscope attack` uses).
     var attackLabels: (labels: [String], template: String) {
-        isToy ? (ToyAttackDefaults.labels, ToyAttackDefaults.template) : (EmbeddedAssets.imageNetLabels, "This is a photo of a {}")
+        (profile.attackLabels(batch: false), profile.zeroShotTemplate)
     }
 
     /// The lab's evaluator: one request at a time, the newest, on this thread for good (the
@@ -100,10 +98,10 @@ extension Backend {
                 guard let model = withShared({ $0.model }) else { continue }
                 if session == nil {
                     let (labels, template) = attackLabels
-                    if !isToy { mailbox.post(.message("embedding the \(labels.count) labels once ...", isError: false)) }
+                    if labels.count > 100 { mailbox.post(.message("embedding the \(labels.count) labels once ...", isError: false)) }
                     let scorer = try model.run(.interactive) { try AttackScorer(model: $0, labels: labels, template: template) }
                     session = AttackLabSession(painter: AttackPainter(font: try Font.standard()), scorer: scorer,
-                                               defaultSize: isToy ? ToyAttackDefaults.size : nil)
+                                               defaultSize: profile.attackSize)
                 }
                 if let result = try session!.evaluate(request, executor: executor, isStale: labWorker.isStale) {
                     mailbox.post(.attackScored(result))

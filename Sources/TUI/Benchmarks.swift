@@ -16,7 +16,7 @@ public enum TUIBenchmarks {
             NeuronRow(neuron: n, label: "concept \(n % 40)", labelSource: .proposed, note: nil, starred: n % 9 == 0,
                       top: Float(n % 13) / 3, topValues: (0..<25).map { Float(25 - $0) / 5 })
         }
-        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "sixel")
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphics: .sixel)
         _ = state.apply(.catalogLoaded(NeuronCatalog(indexPath: "/bench/demo.index", scan: scan, rows: neuronRows)))
         _ = state.apply(.key(.enter))
         let images = paths.enumerated().map { RankedImage(path: $1, category: "category \($0 % 22)", value: Float(30 - $0) / 7) }
@@ -71,6 +71,7 @@ extension TUIBenchmarks {
             compositor = ImageCompositor(capabilities: capabilities, mailbox: Mailbox(wake: { ready.signal() }))
             compositor.output = { _ in }
             var state = cardState(rows: rows, columns: columns, paths: paths)
+            state.graphics = graphics
             state.graphicsName = compositor.graphicsName
             placements = Panes.draw(state, on: TextCanvas(rows: rows, columns: columns))
             renderers = App.renderers(state)

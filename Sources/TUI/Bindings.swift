@@ -123,8 +123,8 @@ enum Bindings {
         table(for: screen).bindings.compactMap { binding in binding.hint.map { "\(binding.label): \($0)" } }
     }
 
-    /// The README's key table: every binding once, with the panes that have it.
-    static func readmeTable() -> String {
+    /// docs/keys.md's key table: every binding once, with the panes that have it.
+    static func keysTable() -> String {
         var rows: [(label: String, description: String, panes: [String])] = []
         for table in [global] + Screen.allCases.map(table(for:)) + [InputLine.keys] {
             for binding in table.bindings {
@@ -135,17 +135,34 @@ enum Bindings {
                 }
             }
         }
-        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
         let lines = ["| keys | where | what |", "| --- | --- | --- |"]
-            + rows.map { "| `\(cell($0.label))` | \($0.panes.joined(separator: ", ")) | \(cell($0.description)) |" }
+            + rows.map { "| `\(tableCell($0.label))` | \($0.panes.joined(separator: ", ")) | \(tableCell($0.description)) |" }
         return lines.joined(separator: "\n")
     }
 
-    /// The README's table of `:` commands.
-    static func readmeCommands() -> String {
-        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+    /// The README's short key table: one row a pane, each key with the first words of what it does.
+    static func readmeTable() -> String {
+        func short(_ binding: Binding) -> String {
+            let cut = binding.description.firstIndex { "(;:".contains($0) } ?? binding.description.endIndex
+            return "`\(tableCell(binding.label))` \(binding.description[..<cut].trimmingCharacters(in: .whitespaces))"
+        }
+        let tables = [global] + Screen.allCases.map(table(for:))
+        let lines = ["| pane | keys |", "| --- | --- |"]
+            + tables.map { "| \($0.title) | \($0.bindings.map(short).joined(separator: " · ")) |" }
+        return lines.joined(separator: "\n")
+    }
+
+    static func tableCell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+
+    /// The README's line of `:` commands (their first words; docs/keys.md has the table).
+    static func readmeCommandsLine() -> String {
+        Commands.table.map { "`:\($0.usage.split(separator: " ").first.map(String.init) ?? $0.usage)`" }.joined(separator: " ")
+    }
+
+    /// docs/keys.md's table of `:` commands.
+    static func commandsTable() -> String {
         let lines = ["| command | what |", "| --- | --- |"]
-            + Commands.table.map { "| `:\(cell($0.usage))` | \(cell($0.description)) |" }
+            + Commands.table.map { "| `:\(tableCell($0.usage))` | \(tableCell($0.description)) |" }
         return lines.joined(separator: "\n")
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Index
-import ToyWorld
 
 /// The neuron card's slice of the state.
 public struct CardState {
@@ -37,8 +36,8 @@ public struct CardState {
         Binding([.character("["), .pageUp], "previous neuron") { state, _ in state.stepCard(by: -1) },
         Binding([.character("v")], "visualize the neuron (a job; edit the recipe and steps, Enter)") { state, _ in
             guard let neuron = state.cardNeuron else { return [] }
-            // The toy's neurons read best with its own recipe (ToyVisualization); RN50x4's with the paper's code.
-            state.input = .command(ToyAttackDefaults.isToy(state.modelName) ? "visualize \(neuron) toy" : "visualize \(neuron) paper-code steps=1000")
+            // The profile's recipe: the toy's own (ToyVisualization); the paper's code for other models.
+            state.input = .command(state.profile.visualizeCommand(neuron: neuron))
             return []
         },
         Binding([.character("m")], "maximal text: the texts closest to the neuron's top 10 images (a job)") { state, _ in
@@ -212,19 +211,19 @@ extension Panes {
         return placements + cardSide(state, card, canvas, layout.side)
     }
 
-    /// The side of the card: the neuron's visualization, then its charts (sixel) or text bars.
+    /// The side of the card: the neuron's visualization, then its charts (in pixels) or text bars.
     static func cardSide(_ state: AppState, _ card: CardData, _ canvas: Canvas, _ area: Rect) -> [ImagePlacement] {
         var side = area, placements: [ImagePlacement] = []
         // The neuron's feature visualization, when one exists, tops the side panel (cells are about twice as tall as wide).
-        if let visualization = card.visualization, state.graphicsName != "no graphics", side.height >= 12, side.width >= 16 {
+        if let visualization = card.visualization, state.graphics != .none, side.height >= 12, side.width >= 16 {
             let rows = min(side.height / 2, max(4, side.width / 2))
             canvas.put(side.top, side.left + 1, "feature visualization (v: run another)", width: side.width - 1, .bold)
             placements.append(ImagePlacement(source: .file(visualization),
                                              rect: Rect(top: side.top + 1, left: side.left + 1, height: rows - 1, width: min(side.width - 1, rows * 2))))
             side = Rect(top: side.top + rows, left: side.left, height: side.height - rows, width: side.width)
         }
-        // With sixel the panel is a chart; half blocks are too coarse for its names and numbers.
-        if state.graphicsName.hasPrefix("sixel"), side.height >= 8, side.width >= 24 {
+        // In pixels (sixel, kitty, iTerm2) the panel is a chart; half blocks are too coarse for its names and numbers.
+        if state.drawsPixels, side.height >= 8, side.width >= 24 {
             placements.append(ImagePlacement(source: .cardPanel(neuron: card.neuron),
                                              rect: Rect(top: side.top, left: side.left + 1, height: side.height, width: side.width - 1)))
         } else {

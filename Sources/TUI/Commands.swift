@@ -2,7 +2,7 @@ import Experiments
 import Foundation
 import Index
 import Support
-import ToyWorld
+import Workbench
 
 /// One `:` command: the words it answers to, its usage, what it does. The table is the
 /// parser, `:help` and the README's command table.
@@ -92,31 +92,28 @@ public struct AppEnvironment: Sendable {
     }
 }
 
-/// How a `:visualize` run starts: one of the paper's variants, or the toy model's recipe.
+/// How a `:visualize` run starts: one of the presets (`VisualizationPresets`: the paper's
+/// variants, or the toy model's recipe), by the name `clipscope visualize --variant` takes.
 public enum VisualizeRecipe: Sendable, Equatable {
     case variant(VisualizationVariant)
-    /// The toy model's own recipe (`ToyVisualization.settings`: a direct variant with strong transforms).
+    /// The toy model's own recipe (`VisualizationPresets.toy`).
     case toy
 
     public init?(word: String) {
-        if word == "toy" { self = .toy } else if let variant = VisualizationVariant(rawValue: word) { self = .variant(variant) } else { return nil }
+        guard VisualizationPresets.settings(named: word) != nil else { return nil }
+        self = VisualizationVariant(rawValue: word).map(Self.variant) ?? .toy
     }
 
     public var word: String {
         switch self {
         case let .variant(variant): variant.rawValue
-        case .toy: "toy"
+        case .toy: VisualizationPresets.toy
         }
     }
 
-    public var settings: VisualizationSettings {
-        switch self {
-        case let .variant(variant): VisualizationSettings(variant: variant)
-        case .toy: ToyVisualization.settings
-        }
-    }
+    public var settings: VisualizationSettings { VisualizationPresets.settings(named: word)! }
 
-    static var words: [String] { VisualizationVariant.allCases.map(\.rawValue) + ["toy"] }
+    static var words: [String] { VisualizationPresets.names }
 }
 
 extension VisualizeTweaks {
@@ -284,9 +281,8 @@ extension AppState {
         for word in argument.split(separator: " ").map(String.init) {
             if word.hasPrefix("steps="), let value = Int(word.dropFirst(6)), value > 0 {
                 steps = value
-            } else if case let bounds = word.split(separator: "-").compactMap({ Int($0) }), bounds.count == 2,
-                      bounds[0] >= 0, bounds[0] <= bounds[1], bounds[1] < catalog.scan.model.neurons {
-                range = bounds[0]...bounds[1]
+            } else if let bounds = NeuronList.range(word), bounds.upperBound < catalog.scan.model.neurons {
+                range = bounds
             } else {
                 report("\(word)? " + usage, isError: true)
                 return []

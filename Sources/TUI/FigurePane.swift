@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Workbench
 
 /// The figures of a finished experiment and its numbers (the figure pane's slice of the state).
 public struct FigureView: Sendable, Equatable {
@@ -11,10 +12,8 @@ public struct FigureView: Sendable, Equatable {
 
     /// The view of a finished Stroop or gap job (nil for other jobs or before a figure exists).
     init?(job: JobState) {
-        guard let kind = JobKind(job.kind), kind.hasFigure else { return nil }
-        pictures = job.artefacts.compactMap { artefact in
-            artefact.path.flatMap { Panes.isPicture($0) ? (artefact.name, $0) : nil }
-        }
+        guard let kind = JobKind(named: job.kind), JobCatalog.hasFigure(kind: job.kind) else { return nil }
+        pictures = JobCatalog.pictures(job.artefacts)
         guard !pictures.isEmpty else { return nil }
         self.kind = kind
         summary = job.outcome ?? ""
@@ -53,7 +52,7 @@ extension Panes {
         guard let view = state.figure, view.pictures.indices.contains(view.shown) else { return [] }
         let picture = view.pictures[view.shown]
         let others = view.pictures.count > 1 ? "  (\(view.shown + 1)/\(view.pictures.count); \(Bindings.hints(for: .figure)))" : ""
-        canvas.put(area.top, 0, "\(view.kind.name): \(picture.name)" + others, width: area.width, .title)
+        canvas.put(area.top, 0, "\(view.kind.rawValue): \(picture.name)" + others, width: area.width, .title)
         // The numbers, wrapped to the width, above the picture.
         let lines = wrapped(view.summary, width: area.width - 1)
         for (i, line) in lines.prefix(3).enumerated() { canvas.put(area.top + 1 + i, 0, line, width: area.width, .accent) }

@@ -3,78 +3,58 @@ import Foundation
 import Index
 import Jobs
 import ToyWorld
+import Workbench
 
-/// Every job the app launches, in one place (to be routed through the workbench): the specs
-/// and run folders the effects ask for (`JobRequests`, pure), how the backend starts them, and
-/// which kinds of run folder can be started again (`restart(kind:)`).
+/// Every job the app launches, in one place: the specs and run folders the effects ask for
+/// (`JobRequests`, pure: the `Workbench`'s request builders, so `clipscope` builds the same
+/// job into the same folder), how the backend starts them, and which run folders can be
+/// started again (`JobCatalog.resume`).
 enum JobRequests {
-    static func folder(_ options: AppOptions, _ name: String) -> String { (options.runs as NSString).appendingPathComponent(name) }
-
-    /// The model's short name for folder names ("toy", "RN50x4").
-    static func modelName(_ options: AppOptions) -> String {
-        ((options.model as NSString).lastPathComponent as NSString).deletingPathExtension
-    }
-
     /// A scan of a folder into the open index (or a new one in the folder).
-    static func scan(folder: String, index: String?, options: AppOptions) -> ScanJob {
-        let indexPath = index ?? options.index ?? (folder as NSString).appendingPathComponent("clipscope.index")
-        return ScanJob(model: options.model, folders: [folder], index: indexPath, batchSize: 16, storeEmbeddings: true)
+    static func scan(folder: String, index: String?, options: AppOptions, _ workbench: Workbench) -> ScanJob {
+        workbench.scan(folder: folder, index: index ?? options.index)
     }
 
-    /// A feature visualization of one neuron into `<runs>/visualize-N-variant[-hash]` (the folder
-    /// `clipscope visualize` uses for the same settings, so either continues the other's run).
-    static func visualize(neuron: Int, recipe: VisualizeRecipe, tweaks: VisualizeTweaks, options: AppOptions) -> VisualizeJob {
-        let settings = tweaks.applied(to: recipe.settings)
-        return VisualizeJob(model: options.model, neurons: [neuron], settings: settings,
-                            output: folder(options, VisualizeJob.folderName(neurons: [neuron], settings: settings)))
+    /// A feature visualization of one neuron from a preset (`VisualizationPresets`) into
+    /// `<runs>/visualize-N-variant[-hash]` (the folder `clipscope visualize` uses for the same settings).
+    static func visualize(neuron: Int, recipe: VisualizeRecipe, tweaks: VisualizeTweaks, _ workbench: Workbench) -> VisualizeJob {
+        workbench.visualize(neurons: [neuron], settings: tweaks.applied(to: recipe.settings))
     }
 
     /// Every neuron of a range visualized, 16 a batch, into `<runs>/atlas-<model>-FIRST-LAST[-steps-S]`.
-    static func atlas(neurons: ClosedRange<Int>, steps: Int, options: AppOptions) -> VisualizeJob {
-        var settings = VisualizationSettings(variant: .direct)
-        settings.steps = steps
-        let name = (options.model as NSString).lastPathComponent.split(separator: ".").first.map(String.init) ?? "model"
-        var job = VisualizeJob(model: options.model, neurons: Array(neurons), settings: settings,
-                               output: folder(options, "atlas-\(name)-\(neurons.lowerBound)-\(neurons.upperBound)"
-                                   + (steps == AppState.atlasSteps ? "" : "-steps-\(steps)")))
-        job.batchSize = 16
-        return job
+    static func atlas(neurons: ClosedRange<Int>, steps: Int, _ workbench: Workbench) -> VisualizeJob {
+        workbench.atlas(neurons: neurons, steps: steps)
     }
 
-    static func dream(neuron: Int, options: AppOptions) -> DreamJob {
-        DreamJob(model: options.model, neuron: neuron, settings: DreamSettings(), start: nil, output: folder(options, "dream-\(neuron)"))
+    static func dream(neuron: Int, _ workbench: Workbench) -> DreamJob { workbench.dream(neuron: neuron) }
+
+    /// Maximal text for a neuron's top images into `<runs>/maxtext-neuron-N` (the profile's vocabulary).
+    static func maxText(neuron: Int, images: [String], _ workbench: Workbench) -> MaxTextJob {
+        workbench.maxText(.neuron(neuron, topImages: images))
     }
 
-    /// Maximal text for a neuron's top images into `<runs>/maxtext-neuron-N` (the folder
-    /// `clipscope maxtext --index I --neuron N` uses).
-    static func maxText(neuron: Int, images: [String], options: AppOptions) -> MaxTextJob {
-        MaxTextJob(model: options.model, images: images, settings: MaximalTextSettings(),
-                   vocabulary: options.isToy ? ToyWorld.words : nil, output: folder(options, "maxtext-neuron-\(neuron)"))
+    /// The lab's attacked image and its scores into `<runs>/attack-<image>-<text>` (the profile's labels and prompt).
+    static func attack(imagePath: String, text: String, style: AttackStyle, _ workbench: Workbench) -> AttackJob {
+        workbench.attack(image: imagePath, text: text, style: style)
     }
 
-    /// The lab's attacked image and its scores into `<runs>/attack-<image>-<text>`.
-    static func attack(imagePath: String, text: String, style: AttackStyle, labels: [String], template: String, options: AppOptions) -> AttackJob {
-        let stem = ((imagePath as NSString).lastPathComponent as NSString).deletingPathExtension
-        let slug = String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(24))
-        return AttackJob(model: options.model, image: imagePath, text: text, style: style, labels: labels, template: template,
-                         output: folder(options, "attack-\(stem)-\(slug)"))
-    }
+    static func stroop(_ workbench: Workbench) throws -> StroopJob { try workbench.stroop() }
 
-    static func stroop(options: AppOptions) -> StroopJob {
-        StroopJob(model: options.model, settings: options.isToy ? ToyStroop.settings : .paper, output: folder(options, "stroop-\(modelName(options))"))
+    /// Where `:gap` takes its pairs: a folder or CSV, or (nil) the model's own scenes; nil
+    /// when the model has none.
+    static func gapSource(_ source: String?, _ workbench: Workbench) -> Workbench.GapSource? {
+        if let source { return Workbench.GapSource(path: source) }
+        return workbench.profile.hasOwnScenes ? .toyScenes(count: 200) : nil
     }
+}
 
-    /// The modality gap of a folder or CSV of captioned images, or (nil) of the toy's own
-    /// scenes (written into the run folder before it starts); nil for another model without one.
-    static func gap(source: String?, options: AppOptions) -> GapJob? {
-        let name = source.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension } ?? "toy"
-        var job = GapJob(model: options.model, directory: nil, csv: nil, output: folder(options, "gap-\(name)"))
-        if let source {
-            if (source as NSString).pathExtension.lowercased() == "csv" { job.csv = source } else { job.directory = source }
-        } else if !options.isToy {
-            return nil
-        }
-        return job
+/// Starts a recorded spec (of a type known only at run time) as one of the app's jobs.
+struct BackendStarter: JobStarter {
+    let backend: Backend
+    let folder: String
+
+    func start<Spec: JobSpec>(_ spec: Spec) {
+        _ = backend.start(spec, restart: { [backend, folder] in backend.resumeRun(folder) })
     }
 }
 
@@ -90,11 +70,11 @@ extension Backend {
             }
             startScan(folder: folder)
         case let .visualize(neuron, recipe, tweaks):
-            _ = start(JobRequests.visualize(neuron: neuron, recipe: recipe, tweaks: tweaks, options: options), again: effect)
+            _ = start(JobRequests.visualize(neuron: neuron, recipe: recipe, tweaks: tweaks, workbench), again: effect)
         case let .atlas(neurons, steps):
-            _ = start(JobRequests.atlas(neurons: neurons, steps: steps, options: options), again: effect)
+            _ = start(JobRequests.atlas(neurons: neurons, steps: steps, workbench), again: effect)
         case let .dream(neuron):
-            _ = start(JobRequests.dream(neuron: neuron, options: options), again: effect)
+            _ = start(JobRequests.dream(neuron: neuron, workbench), again: effect)
         case let .maxText(neuron):
             if withShared({ $0.mismatch }) != nil {
                 mailbox.post(.message("maximal text needs the index's own model (see the log)", isError: true))
@@ -102,11 +82,13 @@ extension Backend {
                 maxText(neuron: neuron)
             }
         case let .saveAttack(imagePath, text, style):
-            let (labels, template) = attackLabels
-            _ = start(JobRequests.attack(imagePath: imagePath, text: text, style: style, labels: labels, template: template, options: options),
-                      again: effect)
+            _ = start(JobRequests.attack(imagePath: imagePath, text: text, style: style, workbench), again: effect)
         case .stroop:
-            _ = start(JobRequests.stroop(options: options), again: effect)
+            do {
+                _ = start(try JobRequests.stroop(workbench), again: effect)
+            } catch {
+                mailbox.post(.message("stroop: \(error)", isError: true))
+            }
         case let .gap(source): gap(source)
         default: break
         }
@@ -164,7 +146,7 @@ extension Backend {
 
     /// Scans a folder into the open index (or a new one in the folder), then reopens it.
     func startScan(folder: String) {
-        let job = JobRequests.scan(folder: folder, index: withShared { $0.index?.path }, options: options)
+        let job = JobRequests.scan(folder: folder, index: withShared { $0.index?.path }, options: options, workbench)
         thread("clipscope.tui.scan") { [self] in
             let handle = start(job, restart: { [self] in startScan(folder: folder) })
             if case .finished = handle.wait() { openIndex(job.index) }
@@ -176,8 +158,8 @@ extension Backend {
         indexQueue.async { [self] in
             guard let (index, scan) = opened else { return }
             do {
-                let paths = try index.ranking(scan: scan, neuron: neuron, k: 10).map(\.entry.path)
-                _ = start(JobRequests.maxText(neuron: neuron, images: paths, options: options), again: .maxText(neuron: neuron))
+                let paths = try Workbench.topImages(index: index, scan: scan, neuron: neuron)
+                _ = start(JobRequests.maxText(neuron: neuron, images: paths, workbench), again: .maxText(neuron: neuron))
             } catch {
                 mailbox.post(.message("maxtext for neuron \(neuron): \(error)", isError: true))
             }
@@ -186,19 +168,13 @@ extension Backend {
 
     /// The modality gap; the toy's scenes are drawn first (on the job's own thread).
     func gap(_ source: String?) {
-        guard let job = JobRequests.gap(source: source, options: options) else {
+        guard let pairs = JobRequests.gapSource(source, workbench) else {
             mailbox.post(.message("usage: :gap DIR (a folder of images named by their captions) or :gap FILE.csv", isError: true))
             return
         }
-        thread("clipscope.tui.gap") { [self, job] in
-            var job = job
+        thread("clipscope.tui.gap") { [self] in
             do {
-                if source == nil {
-                    job.pairs = try ToyGapScenes.write(resolution: ToyTrainJob.defaultConfig.imageResolution,
-                                                       folder: (job.output as NSString).appendingPathComponent("scenes"))
-                }
-                _ = try job.resolvedPairs()
-                _ = start(job, again: .gap(source))
+                _ = start(try workbench.gap(pairs), again: .gap(source))
             } catch {
                 mailbox.post(.message("gap: \(error)", isError: true))
             }
@@ -207,33 +183,15 @@ extension Backend {
 
     // MARK: Run folders
 
-    /// Kinds of run the app can start again from their folder's record (they continue from
-    /// their last checkpoint); nil for kinds it cannot.
-    func restart(kind: String, parameters: Data, folder: String) throws -> (@Sendable () -> Void)? {
-        /// The job decoded from its record, in the folder where it is now (it may have moved).
-        func resume<Spec: JobSpec>(_ type: Spec.Type, _ place: (inout Spec) -> Void) throws -> @Sendable () -> Void {
-            var job = try JSONDecoder().decode(type, from: parameters)
-            place(&job)
-            return { [self, job] in _ = start(job, restart: { [self] in resumeRun(folder) }) }
-        }
-        switch JobKind(kind) {
-        case .toyTrain: return try resume(ToyTrainJob.self) { $0.output = folder }
-        case .dream: return try resume(DreamJob.self) { $0.output = folder }
-        case .maxText: return try resume(MaxTextJob.self) { $0.output = folder }
-        case .visualize: return try resume(VisualizeJob.self) { $0.output = folder }
-        default: return nil
-        }
-    }
-
     /// Starts a run folder's job again from its record.
     func resumeRun(_ folder: String) {
         do {
             let record = try RunFolder(path: folder).read()
-            guard let start = try restart(kind: record.kind, parameters: record.parameters.data, folder: folder) else {
+            guard let run = try JobCatalog.resume(kind: record.kind, parameters: record.parameters.data, folder: folder) else {
                 mailbox.post(.message("\(record.kind) runs cannot be started again from here", isError: false))
                 return
             }
-            start()
+            run.start(with: BackendStarter(backend: self, folder: folder))
             mailbox.post(.message("\(record.kind) continues in \(folder)", isError: false))
         } catch {
             mailbox.post(.message("\(folder): cannot resume it: \(error)", isError: true))

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Workbench
 
 /// The jobs pane's slice of the state: this session's jobs and the run folders found on disk.
 public struct JobsState {
@@ -203,6 +204,6 @@ extension Panes {
     }
 
     static func isPicture(_ path: String) -> Bool {
-        ["png", "jpg", "jpeg"].contains((path as NSString).pathExtension.lowercased())
+        JobCatalog.isPicture(path)
     }
 }

@@ -192,7 +192,7 @@ extension AppState {
 
     /// Whether the list shares the window with the selected neuron's top images (the left half
     /// of a 120-column window was empty before).
-    var listShowsPreviews: Bool { columns >= 120 && graphicsName != "no graphics" }
+    var listShowsPreviews: Bool { columns >= 120 && graphics != .none }
 
     /// `effects`, plus loading the selected neuron's pictures when the list shows them and
     /// no request is out (see `previewAsked`).
@@ -331,7 +331,7 @@ extension Panes {
     /// show; returns the area left for the list.
     static func visualizationThumbnail(_ state: AppState, _ canvas: Canvas, _ fullArea: Rect) -> (Rect, [ImagePlacement]) {
         let thumbnailWidth = 30
-        guard state.graphicsName != "no graphics", fullArea.width >= 100, !state.visualizations.isEmpty else { return (fullArea, []) }
+        guard state.graphics != .none, fullArea.width >= 100, !state.visualizations.isEmpty else { return (fullArea, []) }
         let area = Rect(top: fullArea.top, left: fullArea.left, height: fullArea.height, width: fullArea.width - thumbnailWidth)
         // Under the header row (its summary is right-aligned there), a caption, then the picture.
         let side = Rect(top: fullArea.top + 2, left: area.right + 1, height: min(14, fullArea.height - 3), width: thumbnailWidth - 2)

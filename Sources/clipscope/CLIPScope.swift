@@ -22,7 +22,7 @@ struct CLIPScope: ParsableCommand {
             CommandGroup(name: "Attacks", subcommands: [Attack.self, Stroop.self, Gap.self]),
             CommandGroup(name: "Pictures", subcommands: [Show.self, Grid.self]),
             CommandGroup(name: "Toy world", subcommands: [Tour.self, Toy.self]),
-            CommandGroup(name: "Tools", subcommands: [Runs.self, Bench.self, Version.self]),
+            CommandGroup(name: "Tools", subcommands: [Runs.self, Runner.self, Bench.self, Version.self]),
         ],
         defaultSubcommand: TUICommand.self
     )

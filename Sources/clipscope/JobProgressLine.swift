@@ -39,6 +39,15 @@ final class JobProgressLine: Sendable {
             switch event {
             case .started, .preview:
                 break
+            case let .queue(ahead):
+                // Waiting for the machine's other heavy job: say so once per change.
+                guard let ahead else {
+                    if state.lineShown { Self.write(clear) }
+                    state.lineShown = false
+                    return
+                }
+                Self.write(clear + "\(state.job?.kind ?? "job"): queued behind the machine's other clipscope jobs, \(JobState.ahead(ahead))\n")
+                state.lineShown = false
             case let .progress(progress):
                 let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
                 guard isTerminal else {
@@ -83,7 +92,8 @@ final class JobProgressLine: Sendable {
 /// stop it, and any failure as one line; a cancelled run fails with `interrupted` when given.
 /// `pauseAfterProgressMilliseconds` holds the job after each progress report (after each
 /// committed batch of a scan): a hidden option that lets tests interrupt a job mid-way.
-/// `also` sees every event after the progress line (e.g. to show previews).
+/// `also` sees every event after the progress line (e.g. to show previews). The job takes its
+/// turn in the machine's queue (`MachineQueue.standard()`), as the app's runners do.
 func runCommandJob<Spec: JobSpec>(_ job: Spec, token: CancellationToken, pauseAfterProgressMilliseconds: Int = 0,
                                   interrupted: String? = nil, also: JobEventSink? = nil) throws -> Spec.Result {
     let progressLine = JobProgressLine().sink
@@ -94,7 +104,7 @@ func runCommandJob<Spec: JobSpec>(_ job: Spec, token: CancellationToken, pauseAf
         if pause > 0, case .progress = event { Thread.sleep(forTimeInterval: pause) }
     }
     do {
-        return try JobRunner.run(job, token: token, sink: sink).get()
+        return try JobRunner.run(job, token: token, queue: MachineQueue.standard(), sink: sink).get()
     } catch let cancelled as JobCancelled {
         throw CommandFailure(interrupted ?? "\(cancelled)")
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Jobs
+import Workbench
 
 /// Where run folders are listed from: `--runs`, else the default runs directory.
 struct RunsOption: ParsableArguments {
@@ -16,11 +17,16 @@ struct Runs: ParsableCommand {
         discussion: """
             A run that still says running but whose process is gone (killed, crashed, a dropped \
             SSH session) is listed as interrupted; run its command again, or press R on it in the \
-            app's jobs pane, to continue it from its last checkpoint.
+            app's jobs pane, to continue it from its last checkpoint. A queued run waits for the \
+            machine's other clipscope job (one computes at a time: $CLIPSCOPE_HEAVY_JOBS). \
+            --cancel FOLDER stops a run at its next step, from any terminal (its checkpoint is kept).
             """)
 
     @OptionGroup var runsOption: RunsOption
     @OptionGroup var json: JSONOption
+
+    @Option(help: ArgumentHelp("Stop the run in FOLDER at its next step (a run of the app's or of another terminal's).", valueName: "FOLDER"))
+    var cancel: String?
 
     struct Row: Encodable {
         let folder: String
@@ -45,10 +51,15 @@ struct Runs: ParsableCommand {
     }
 
     func run() throws {
+        if let cancel {
+            let said = try DetachedRuns.cancel(folder: cancel)
+            return json.json ? try Output.printJSON(["cancel": said]) : print(said)
+        }
         let (found, unreadable) = RunFolder.list(in: runsOption.directory)
         let rows = found.map { folder, record in
             let state = record.jobState(folder: folder.path)
-            return Row(folder: folder.path, kind: record.kind, status: state.status.rawValue, step: record.step, total: record.total,
+            let status = state.status == .queued ? "queued (\(JobState.ahead(state.queueAhead ?? 0)))" : state.status.rawValue
+            return Row(folder: folder.path, kind: record.kind, status: status, step: record.step, total: record.total,
                        updated: ISO8601DateFormatter().string(from: record.updated), outcome: state.outcome,
                        metrics: Dictionary(record.metrics.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
         }
@@ -64,5 +75,22 @@ struct Runs: ParsableCommand {
             [(row.folder as NSString).lastPathComponent, row.kind, row.status,
              row.total.map { "\(row.step)/\($0)" } ?? "\(row.step)", String(row.updated.prefix(16)).replacingOccurrences(of: "T", with: " "), row.outcome ?? ""]
         }, rightAligned: [3]))
+    }
+}
+
+/// `clipscope runner FOLDER`: runs the request the app left in a run folder, detached from
+/// any terminal (the app starts it; it is not for typing).
+struct Runner: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the job requested in a run folder (started by the app, detached from the terminal).",
+        shouldDisplay: false)
+
+    @Argument(help: "The run folder with request.json.")
+    var folder: String
+
+    func run() throws {
+        let log = JobProgressLine(isTerminal: false).sink
+        let status = try DetachedRuns.run(folder: folder, queue: MachineQueue.standard(), events: log)
+        if status != .finished { throw ExitCode(status == .cancelled ? 130 : 1) }
     }
 }

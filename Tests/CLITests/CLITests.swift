@@ -42,6 +42,7 @@ final class CLITests: XCTestCase {
     var scratch: URL!
 
     override func setUpWithError() throws {
+        _ = QueueIsolation.folder
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
             throw SetupError(description: "no clipscope binary at \(Self.binary.path): build the product first "
                 + "(swift build --product clipscope, or --build-tests) or set CLIPSCOPE_BINARY")

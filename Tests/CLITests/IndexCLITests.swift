@@ -21,6 +21,7 @@ final class IndexCLITests: XCTestCase {
     var scratch: URL!
 
     override func setUpWithError() throws {
+        _ = QueueIsolation.folder
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
             throw SetupError(description: "no clipscope binary at \(Self.binary.path): build the product first or set CLIPSCOPE_BINARY")
         }

@@ -88,6 +88,7 @@ final class TUIAppTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
+        _ = QueueIsolation.folder
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else { throw XCTSkip("tmux is not installed") }
         tmux = Tmux()
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-tui-\(UUID().uuidString)")

@@ -5,6 +5,7 @@ import Imaging
 import Index
 import Jobs
 @testable import TUI
+import Terminal
 import ToyWorld
 import XCTest
 
@@ -13,7 +14,7 @@ final class AppStateTests: XCTestCase {
     func catalog(neurons: Int = 40) -> NeuronCatalog { sampleCatalog(neurons: neurons) }
 
     func state(rows: Int = 30, columns: Int = 100) -> AppState {
-        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphics: .blocks)
         _ = state.apply(.catalogLoaded(catalog()))
         return state
     }
@@ -22,7 +23,7 @@ final class AppStateTests: XCTestCase {
     /// being built; the demo's line shows only while it is; escapes in the message are shown, not obeyed.
     func testTheNeuronListSaysWhyNoIndexIsOpen() {
         func screen(_ events: [AppEvent]) -> String {
-            var state = AppState(rows: 20, columns: 100, modelName: "RN50", graphicsName: "blocks")
+            var state = AppState(rows: 20, columns: 100, modelName: "RN50", graphics: .blocks)
             for event in events { _ = state.apply(event) }
             let canvas = TextCanvas(rows: 20, columns: 100)
             _ = Panes.draw(state, on: canvas)
@@ -47,7 +48,7 @@ final class AppStateTests: XCTestCase {
         var catalog = self.catalog()
         catalog.rows[5].concept = "star"
         catalog.rows[2].concept = "moon"
-        var state = AppState(rows: 30, columns: 100, modelName: "toy", graphicsName: "blocks")
+        var state = AppState(rows: 30, columns: 100, modelName: "toy", graphics: .blocks)
         _ = state.apply(.catalogLoaded(catalog))
         XCTAssertEqual(state.sort, .concept, "a catalog with concept neurons opens with them first")
         XCTAssertEqual(state.visibleRows.prefix(3).map(\.neuron), [2, 5, 0], "by concept, then the rest by id")
@@ -213,6 +214,21 @@ final class AppStateTests: XCTestCase {
         XCTAssertTrue(tiny.text.contains("too small"))
     }
 
+    /// The card's side panel is a chart in every pixel protocol, text bars in half blocks.
+    func testTheCardsChartIsAPictureInEveryPixelProtocol() {
+        for graphics in [TerminalCapabilities.Graphics.sixel, .kitty, .iterm, .blocks, .none] {
+            var state = AppState(rows: 40, columns: 160, modelName: "toy", graphics: graphics)
+            _ = state.apply(.catalogLoaded(catalog()))
+            _ = state.apply(.key(.enter))
+            let images = (0..<4).map { RankedImage(path: "/img/\($0).png", category: "c", value: Float(4 - $0)) }
+            _ = state.apply(.cardLoaded(CardData(neuron: 0, top: images, bottom: images, stats: ActivationStats(values: images.map(\.value)),
+                                                 categories: [], bins: [])))
+            let chart = Panes.draw(state, on: TextCanvas(rows: 40, columns: 160)).contains { $0.source == .cardPanel(neuron: 0) }
+            XCTAssertEqual(chart, state.drawsPixels, "\(graphics)")
+            XCTAssertEqual(state.drawsPixels, [.sixel, .kitty, .iterm].contains(graphics), "\(graphics)")
+        }
+    }
+
     func testTheJobsPaneShowsTheLivePictureBesideTheListOrBelowItOnNarrowWindows() {
         for (rows, columns) in [(40, 120), (24, 80)] {
             var state = state(rows: rows, columns: columns)
@@ -276,7 +292,7 @@ final class AppStateTests: XCTestCase {
         XCTAssertEqual(placements, [], "no picture for neuron 1")
         XCTAssertTrue(canvas.text.contains("no visualization"), canvas.text)
         var text = state
-        text.graphicsName = "no graphics"
+        text.graphics = .none
         XCTAssertEqual(Panes.draw(text, on: canvas), [])
     }
 
@@ -318,7 +334,7 @@ final class AppStateTests: XCTestCase {
         _ = narrow.apply(.cardLoaded(data(3)))
         XCTAssertTrue(Panes.draw(narrow, on: TextCanvas(rows: 24, columns: 80)).isEmpty, "no previews at 80 columns")
         var none = state
-        none.graphicsName = "no graphics"
+        none.graphics = .none
         XCTAssertEqual(none.apply(.key(.character("j"))), [], "no pictures to load without graphics")
     }
 
@@ -359,7 +375,7 @@ final class AppStateTests: XCTestCase {
         // The toy model's own recipe; other models the paper's code.
         XCTAssertTrue(canvas.line(29).hasPrefix(":visualize 0 toy█"), canvas.line(29))
         XCTAssertTrue(canvas.line(29).contains("scale= rotate= decay="), canvas.line(29))
-        var other = AppState(rows: 30, columns: 160, modelName: "RN50x4", graphicsName: "blocks")
+        var other = AppState(rows: 30, columns: 160, modelName: "RN50x4", graphics: .blocks)
         _ = other.apply(.catalogLoaded(catalog()))
         _ = other.apply(.key(.enter))
         _ = other.apply(.key(.character("v")))

@@ -7,7 +7,7 @@ import XCTest
 /// The key tables drive the dispatch, the help overlay, the key hints and the README: they agree.
 final class BindingsTests: XCTestCase {
     func state(rows: Int = 60, columns: Int = 160) -> AppState {
-        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks")
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphics: .blocks)
         _ = state.apply(.catalogLoaded(sampleCatalog()))
         return state
     }
@@ -87,7 +87,7 @@ final class BindingsTests: XCTestCase {
                 }
             }
         }
-        XCTAssertTrue(Bindings.readmeTable().contains("| input line |"))
+        XCTAssertTrue(Bindings.keysTable().contains("| input line |"))
     }
 
     func testTheColonHelpListsEveryCommandTheParserTakes() {
@@ -128,25 +128,38 @@ final class BindingsTests: XCTestCase {
         XCTAssertTrue(Bindings.help(for: .jobs).contains { $0.0 == "c x" }, "x cancels and help says so")
     }
 
-    /// The README's key table is the generated one (`Bindings.readmeTable()`); after a change of the
-    /// tables, `CLIPSCOPE_UPDATE_README=1 swift test --filter BindingsTests` writes them into the README.
-    func testTheReadmesKeyAndCommandTablesAreTheGeneratedOnes() throws {
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
-        var text = try String(contentsOf: readme, encoding: .utf8)
-        func section(_ name: String) -> Range<String.Index>? {
-            guard let start = text.range(of: "<!-- \(name): generated -->\n"),
-                  let end = text.range(of: "\n<!-- /\(name) -->", range: start.upperBound..<text.endIndex) else { return nil }
-            return start.upperBound..<end.lowerBound
+    /// The README's short key table and command line, and docs/keys.md's full tables, are the
+    /// generated ones; after a change of the tables, `CLIPSCOPE_UPDATE_README=1 swift test
+    /// --filter BindingsTests` writes them into both files.
+    func testTheReadmesAndTheKeyDocsTablesAreTheGeneratedOnes() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let files: [(String, [(String, String)])] = [
+            ("README.md", [("keys", Bindings.readmeTable()), ("commands", Bindings.readmeCommandsLine())]),
+            ("docs/keys.md", [("keys", Bindings.keysTable()), ("commands", Bindings.commandsTable())]),
+        ]
+        for (file, generated) in files {
+            let url = root.appendingPathComponent(file)
+            var text = try String(contentsOf: url, encoding: .utf8)
+            func section(_ name: String) -> Range<String.Index>? {
+                guard let start = text.range(of: "<!-- \(name): generated -->\n"),
+                      let end = text.range(of: "\n<!-- /\(name) -->", range: start.upperBound..<text.endIndex) else { return nil }
+                return start.upperBound..<end.lowerBound
+            }
+            if ProcessInfo.processInfo.environment["CLIPSCOPE_UPDATE_README"] == "1" {
+                for (name, table) in generated { if let range = section(name) { text.replaceSubrange(range, with: table) } }
+                try text.write(to: url, atomically: true, encoding: .utf8)
+            }
+            for (name, table) in generated {
+                let range = try XCTUnwrap(section(name), "\(file) has no <!-- \(name): generated --> section")
+                XCTAssertEqual(String(text[range]), table, "\(file)'s \(name) table (CLIPSCOPE_UPDATE_README=1 rewrites it)")
+            }
         }
-        let generated = [("keys", Bindings.readmeTable()), ("commands", Bindings.readmeCommands())]
-        if ProcessInfo.processInfo.environment["CLIPSCOPE_UPDATE_README"] == "1" {
-            for (name, table) in generated { if let range = section(name) { text.replaceSubrange(range, with: table) } }
-            try text.write(to: readme, atomically: true, encoding: .utf8)
-        }
-        for (name, table) in generated {
-            let range = try XCTUnwrap(section(name), "the README has no <!-- \(name): generated --> section")
-            XCTAssertEqual(String(text[range]), table, "the README's \(name) table (CLIPSCOPE_UPDATE_README=1 rewrites it)")
+        // Every binding of every pane is in the README's short table.
+        let readme = Bindings.readmeTable()
+        for screen in Screen.allCases {
+            for binding in Bindings.table(for: screen).bindings {
+                XCTAssertTrue(readme.contains("`\(Bindings.tableCell(binding.label))`"), "\(binding.label) of \(screen)")
+            }
         }
     }
 }

@@ -4,13 +4,15 @@ import Imaging
 import Jobs
 import Synchronization
 @testable import TUI
+import ToyWorld
+import Workbench
 import XCTest
 
 /// Whole flows through the state and a fake backend: keys in, effects out, the backend's
 /// answers back in; no model, no threads, no terminal.
 final class FlowTests: XCTestCase {
     func state(rows: Int = 30, columns: Int = 120, readable: Set<String> = ["/a.png"]) -> AppState {
-        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphicsName: "blocks",
+        var state = AppState(rows: rows, columns: columns, modelName: "toy", graphics: .blocks,
                              environment: AppEnvironment(isReadableFile: { readable.contains($0) }))
         _ = state.apply(.catalogLoaded(sampleCatalog()))
         _ = state.apply(.modelLoaded(name: "toy", neurons: 40))
@@ -19,14 +21,14 @@ final class FlowTests: XCTestCase {
 
     func testAnInterruptedRunResumesFromTheJobsPaneAndTakesItsPlace() {
         let folder = "/runs/cut"
-        var interrupted = JobState(info: JobInfo(id: UUID(), kind: JobKind.toyTrain.name, parameters: Data("{}".utf8), unit: "steps"))
+        var interrupted = JobState(info: JobInfo(id: UUID(), kind: JobKind.toyTrain.rawValue, parameters: Data("{}".utf8), unit: "steps"))
         interrupted.status = .interrupted
-        var finished = JobState(info: JobInfo(id: UUID(), kind: JobKind.toyTrain.name, parameters: Data("{}".utf8), unit: "steps"))
+        var finished = JobState(info: JobInfo(id: UUID(), kind: JobKind.toyTrain.rawValue, parameters: Data("{}".utf8), unit: "steps"))
         finished.status = .finished
         let resumed = UUID()
         var app = Harness(state: state()) { effect in
             guard case .resumeRun(folder) = effect else { return [] }
-            return [.message("toy-train continues in \(folder)", isError: false)] + jobEvents(resumed, kind: JobKind.toyTrain.name)
+            return [.message("toy-train continues in \(folder)", isError: false)] + jobEvents(resumed, kind: JobKind.toyTrain.rawValue)
         }
         app.send(.runsFound([PastRun(folder: folder, state: interrupted, resumable: true),
                              PastRun(folder: "/runs/done", state: finished, resumable: false)]))
@@ -41,7 +43,7 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(app.backend.takeEffects(), [.resumeRun(folder: folder)])
         XCTAssertEqual(app.state.jobRows.first?.state.id, resumed)
         XCTAssertEqual(app.state.jobSelection, 0)
-        var rewritten = JobState(info: JobInfo(id: resumed, kind: JobKind.toyTrain.name, parameters: Data("{}".utf8), unit: "steps"))
+        var rewritten = JobState(info: JobInfo(id: resumed, kind: JobKind.toyTrain.rawValue, parameters: Data("{}".utf8), unit: "steps"))
         rewritten.status = .running
         app.send(.runsFound([PastRun(folder: folder, state: rewritten, resumable: false), PastRun(folder: "/runs/done", state: finished, resumable: false)]))
         XCTAssertEqual(app.state.jobRows.map(\.state.id), [resumed, finished.id])
@@ -61,7 +63,7 @@ final class FlowTests: XCTestCase {
         let id = UUID()
         var app = Harness(state: state()) { effect in
             guard effect == .stroop else { return [] }
-            return jobEvents(id, kind: JobKind.stroop.name, artefacts: [JobArtefact(name: "stroop figure", path: "/runs/stroop-toy/stroop.png"),
+            return jobEvents(id, kind: JobKind.stroop.rawValue, artefacts: [JobArtefact(name: "stroop figure", path: "/runs/stroop-toy/stroop.png"),
                                                                         JobArtefact(name: "numbers", path: "/runs/stroop-toy/stroop.json"),
                                                                         JobArtefact(name: "examples", path: "/runs/stroop-toy/examples.png")],
                              summary: "73.0% of the conflicting images named by their word")
@@ -148,19 +150,49 @@ final class FlowTests: XCTestCase {
         XCTAssertEqual(app.state.visibleRows.map(\.neuron), [3, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39])
     }
 
+    /// `:atlas`'s range is read as `--neurons` reads one (`NeuronList`), within the scan's neurons.
+    func testAtlasRangesAreReadByNeuronList() {
+        var app = Harness(state: state())
+        app.command("atlas 3-5 steps=7")
+        XCTAssertEqual(app.backend.takeEffects(), [.atlas(neurons: 3...5, steps: 7)])
+        app.command("atlas 7")
+        XCTAssertEqual(app.backend.takeEffects(), [.atlas(neurons: 7...7, steps: AppState.atlasSteps)])
+        for refused in ["atlas 30-50", "atlas 5-3", "atlas x"] {
+            app.command(refused)
+            XCTAssertEqual(app.backend.takeEffects(), [], refused)
+            XCTAssertEqual(app.state.message?.isError, true, refused)
+        }
+    }
+
+    /// The runs listing and the figure pane ask the catalog, as the command line does.
+    func testResumableAndFigureKindsComeFromTheJobCatalog() {
+        XCTAssertEqual(JobKind.allCases.filter { JobCatalog.resumes(kind: $0.rawValue) }, [.visualize, .dream, .maxText, .attackBatch, .toyTrain])
+        var stroop = JobState(info: JobInfo(id: UUID(), kind: JobKind.stroop.rawValue, parameters: Data("{}".utf8), unit: "images"))
+        stroop.artefacts = [JobArtefact(name: "numbers", path: "/r/stroop.json"), JobArtefact(name: "figure", path: "/r/stroop.png")]
+        XCTAssertEqual(FigureView(job: stroop)?.pictures.map(\.path), ["/r/stroop.png"])
+        var dream = stroop
+        dream.kind = JobKind.dream.rawValue
+        XCTAssertNil(FigureView(job: dream), "no figure for a dream")
+    }
+
     func testTheJobRequestsNameTheRunFoldersTheCommandLineUses() {
         let options = AppOptions(model: "toy", index: nil, scan: nil, graphics: .blocks, runs: "/runs")
-        XCTAssertEqual(JobRequests.atlas(neurons: 0...31, steps: 3, options: options).output, "/runs/atlas-toy-0-31-steps-3")
-        XCTAssertEqual(JobRequests.atlas(neurons: 0...767, steps: AppState.atlasSteps, options: options).output, "/runs/atlas-toy-0-767")
-        XCTAssertEqual(JobRequests.dream(neuron: 551, options: options).output, "/runs/dream-551")
-        XCTAssertEqual(JobRequests.stroop(options: options).output, "/runs/stroop-toy")
-        XCTAssertEqual(JobRequests.gap(source: nil, options: options)?.output, "/runs/gap-toy")
-        XCTAssertEqual(JobRequests.gap(source: "/d/pairs.csv", options: options)?.csv, "/d/pairs.csv")
-        XCTAssertNil(JobRequests.gap(source: nil, options: AppOptions(model: "RN50", index: nil, scan: nil, graphics: .blocks, runs: "/runs")))
-        XCTAssertEqual(JobRequests.attack(imagePath: "/g/moon-1.png", text: "A star!", style: AttackStyle(), labels: ["a"], template: "{}",
-                                          options: options).output, "/runs/attack-moon-1-a-star-")
-        XCTAssertEqual(JobRequests.visualize(neuron: 7, recipe: .variant(.direct), tweaks: VisualizeTweaks(), options: options).output,
+        let workbench = Workbench(model: options.model, runs: options.runs)
+        XCTAssertEqual(JobRequests.atlas(neurons: 0...31, steps: 3, workbench).output, "/runs/atlas-toy-0-31-steps-3")
+        XCTAssertEqual(JobRequests.atlas(neurons: 0...767, steps: AppState.atlasSteps, workbench).output, "/runs/atlas-toy-0-767")
+        XCTAssertEqual(JobRequests.dream(neuron: 551, workbench).output, "/runs/dream-551")
+        XCTAssertEqual(try JobRequests.stroop(workbench).output, "/runs/stroop-toy")
+        XCTAssertEqual(JobRequests.gapSource(nil, workbench), .toyScenes(count: 200))
+        XCTAssertEqual(JobRequests.gapSource("/d/pairs.csv", workbench), .csv("/d/pairs.csv"))
+        XCTAssertEqual(RunNames.gap(.toyScenes(count: 200)), "gap-toy")
+        XCTAssertNil(JobRequests.gapSource(nil, Workbench(model: "RN50", runs: "/runs")), "only the toy has scenes of its own")
+        let attack = JobRequests.attack(imagePath: "/g/moon-1.png", text: "A star!", style: AttackStyle(), workbench)
+        XCTAssertEqual(attack.output, "/runs/attack-moon-1-a-star-")
+        XCTAssertEqual(attack.template, ModelProfile(model: "toy").zeroShotTemplate)
+        XCTAssertEqual(JobRequests.maxText(neuron: 3, images: ["/a.png"], workbench).vocabulary, ToyWorld.words)
+        XCTAssertEqual(JobRequests.visualize(neuron: 7, recipe: .variant(.direct), tweaks: VisualizeTweaks(), workbench).output,
                        "/runs/visualize-7-direct")
-        XCTAssertEqual(JobRequests.scan(folder: "/pics", index: nil, options: options).index, "/pics/clipscope.index")
+        XCTAssertEqual(JobRequests.visualize(neuron: 7, recipe: .toy, tweaks: VisualizeTweaks(), workbench).settings, ToyVisualization.settings)
+        XCTAssertEqual(JobRequests.scan(folder: "/pics", index: nil, options: options, workbench).index, "/pics/clipscope.index")
     }
 }

@@ -132,6 +132,9 @@ public enum JobEvent: Sendable, Equatable {
     case artefact(JobArtefact)
     case preview(JobPreview)
     case log(JobLogLevel, String)
+    /// Where the job stands in the machine's queue: `ahead` jobs compute or wait before it;
+    /// nil once it has its turn and computes.
+    case queue(ahead: Int?)
     /// The result as JSON plus a one-line summary.
     case finished(summary: String, result: Data)
     case failed(String)
@@ -326,7 +329,7 @@ public enum JobRunner {
     @discardableResult
     public static func start<Spec: JobSpec>(_ spec: Spec, total: Int? = nil, token: CancellationToken = CancellationToken(),
                                             executor: ComputeExecutor = .shared, previewInterval: Double = 0.25,
-                                            sink: @escaping JobEventSink) -> JobHandle<Spec> {
+                                            queue: MachineQueue? = nil, sink: @escaping JobEventSink) -> JobHandle<Spec> {
         // A run whose parameters cannot be recorded could never be resumed or compared: it
         // fails before it starts instead of recording an empty spec.
         let encoded = Result { try JSONValue.encode(spec) }
@@ -349,7 +352,13 @@ public enum JobRunner {
                                      sink: sink, total: total)
             context.send(.started(info))
             let outcome: JobOutcome<Spec.Result>
+            var turn: MachineQueue.Turn?
             do {
+                // The run folder is ours first (a second writer fails at once, never queued).
+                if let queue {
+                    turn = try queue.waitForTurn(token: token) { ahead in context.send(.queue(ahead: ahead)) }
+                    context.send(.queue(ahead: nil))
+                }
                 let result = try spec.run(context)
                 let data: Data
                 do { data = try JSONValue.encode(result) } catch {
@@ -365,6 +374,7 @@ public enum JobRunner {
                 context.send(.failed(message))
                 outcome = .failed(JobFailure(message: message, invalidParameter: error as? InvalidParameter))
             }
+            turn?.release()
             lock?.release()  // before the waiter may start the next job there
             handle.finish(outcome)
         }
@@ -376,8 +386,8 @@ public enum JobRunner {
 
     /// Runs `spec` on a compute thread and blocks until it ends (the CLI's way).
     public static func run<Spec: JobSpec>(_ spec: Spec, token: CancellationToken = CancellationToken(),
-                                          executor: ComputeExecutor = .shared,
+                                          executor: ComputeExecutor = .shared, queue: MachineQueue? = nil,
                                           sink: @escaping JobEventSink) -> JobOutcome<Spec.Result> {
-        start(spec, token: token, executor: executor, sink: sink).wait()
+        start(spec, token: token, executor: executor, queue: queue, sink: sink).wait()
     }
 }

@@ -7,8 +7,10 @@ public struct JobState: Sendable, Equatable {
         case running, finished, failed, cancelled
         /// A run folder's job whose process ended without a word (killed, crashed, a dropped SSH session).
         case interrupted
+        /// Waiting for its turn in the machine's queue.
+        case queued
 
-        public var isTerminal: Bool { self != .running }
+        public var isTerminal: Bool { self != .running && self != .queued }
     }
 
     public var id: UUID
@@ -28,6 +30,8 @@ public struct JobState: Sendable, Equatable {
     public var history: [Double] = []
     /// The result summary, or the failure message.
     public var outcome: String?
+    /// Jobs before this one in the machine's queue while it waits (nil when it computes).
+    public var queueAhead: Int?
     /// The result as JSON when finished.
     public var result: Data?
 
@@ -67,6 +71,9 @@ public struct JobState: Sendable, Equatable {
             preview = image
         case let .artefact(artefact):
             artefacts.append(artefact)
+        case let .queue(ahead):
+            queueAhead = ahead
+            status = ahead == nil ? .running : .queued
         case let .log(level, message):
             logs.append((level, message))
             if logs.count > Self.logLimit { logs.removeFirst(logs.count - Self.logLimit) }
@@ -92,6 +99,7 @@ public struct JobState: Sendable, Equatable {
     /// "scan  120/400  30%  12.3 images/s  ETA 0:23  loss 0.5": the one-line summary
     /// of the command line's progress line and the jobs pane.
     public var line: String {
+        if status == .queued { return "\(kind)  queued, \(Self.ahead(queueAhead ?? 0))" }
         var parts = [kind]
         if let total, total > 0 {
             parts.append("\(step)/\(total)")
@@ -105,6 +113,11 @@ public struct JobState: Sendable, Equatable {
             parts.append("\(metric.name) \(String(format: "%.4g", metric.value))")
         }
         return parts.joined(separator: "  ")
+    }
+
+    /// "next in line", "1 job ahead", "3 jobs ahead".
+    public static func ahead(_ count: Int) -> String {
+        count == 0 ? "next in line" : count == 1 ? "1 job ahead" : "\(count) jobs ahead"
     }
 
     /// 83 -> "1:23", 3723 -> "1:02:03".
@@ -133,5 +146,6 @@ public struct JobBoard: Sendable {
     }
 
     public var all: [JobState] { order.compactMap { states[$0] } }
-    public var running: [JobState] { all.filter { $0.status == .running } }
+    /// Jobs computing or waiting for their turn.
+    public var running: [JobState] { all.filter { !$0.status.isTerminal } }
 }

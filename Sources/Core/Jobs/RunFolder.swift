@@ -97,6 +97,10 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var artefacts: [JobArtefact]
     /// The result's summary, or why it failed.
     public var outcome: String?
+    /// The newest log lines (absent in records made before they were kept).
+    public var log: [String]?
+    /// Jobs before this one in the machine's queue while it is queued.
+    public var queueAhead: Int?
     public var parameters: JSONValue
     public var result: JSONValue?
     public var started: Date
@@ -109,9 +113,12 @@ public struct RunRecord: Codable, Sendable, Equatable {
 
     public static let fileName = "run.json"
     public static let historyLimit = 200
+    /// Log lines a record keeps, for an app watching the run from elsewhere.
+    public static let logLimit = 20
 
     enum CodingKeys: String, CodingKey {
-        case format, id, kind, unit, status, step, total, metrics, history, artefacts, outcome, parameters, result
+        case format, id, kind, unit, status, step, total, metrics, history, artefacts, outcome, log, parameters, result
+        case queueAhead = "queue_ahead"
         case started, updated, elapsed, pid, host
     }
 
@@ -128,6 +135,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
         history = Array(state.history.suffix(Self.historyLimit)).filter(\.isFinite)
         artefacts = state.artefacts.map { $0.relative(to: folder) }
         outcome = state.outcome
+        log = state.logs.suffix(Self.logLimit).map { "\($0.level == .info ? "" : "\($0.level): ")\($0.message)" }
+        queueAhead = state.queueAhead
         parameters = JSONValue(data: state.parameters)
         result = state.result.map { JSONValue(data: $0) }
         self.started = started
@@ -141,8 +150,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// dropped SSH session) as "interrupted".
     public func status(checkingProcess: Bool = true) -> JobState.Status {
         let status = JobState.Status(rawValue: self.status) ?? .failed
-        guard status == .running, checkingProcess, host == RunRecord.hostName else { return status }
-        return RunRecord.processIsAlive(pid) ? .running : .interrupted
+        guard status == .running || status == .queued, checkingProcess, host == RunRecord.hostName else { return status }
+        return RunRecord.processIsAlive(pid) ? status : .interrupted
     }
 
     /// The record as the jobs pane shows a job (artefact paths made whole again).
@@ -152,13 +161,15 @@ public struct RunRecord: Codable, Sendable, Equatable {
         state.progress = JobProgress(step: step, total: total, rate: elapsed > 0 ? Double(step) / elapsed : 0, eta: nil,
                                      elapsed: elapsed, metrics: metrics)
         state.history = history
+        state.queueAhead = state.status == .queued ? queueAhead : nil
+        state.logs = (log ?? []).map { (.info, $0) }
         state.artefacts = artefacts.map { $0.resolved(in: folder) }
         state.outcome = state.status == .interrupted ? "interrupted at step \(step)" : outcome
         state.result = result?.data
         return state
     }
 
-    static let hostName: String = {
+    public static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -375,7 +386,7 @@ public final class RunRecorder: Sendable {
             let due: Bool
             switch event {
             case .progress, .log, .preview: due = now - progress.lastWrite >= interval
-            case .started, .artefact, .finished, .failed, .cancelled: due = true
+            case .started, .artefact, .queue, .finished, .failed, .cancelled: due = true
             }
             guard due else { return nil }
             progress.lastWrite = now

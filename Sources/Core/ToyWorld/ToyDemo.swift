@@ -102,9 +102,6 @@ public enum ToyAttackDefaults {
     public static var batchLabels: [String] { ToyWorld.Shape.allCases.map(\.rawValue) }
     /// A fifth of the side, like the words of its scenes.
     public static var size: Double { (Double(ToyTrainJob.defaultConfig.imageResolution) * 0.2).rounded() }
-    /// Kept for the app until it asks `ModelProfile` (Workbench), where every other
-    /// toy-or-ImageNet decision now lives.
-    public static func isToy(_ model: String) -> Bool { model.lowercased() == ModelLocator.toyName }
 }
 
 /// The Stroop test in the toy world: its inks (but white, unreadable on the white canvas)
