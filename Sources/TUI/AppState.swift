@@ -166,7 +166,7 @@ public struct AppState {
     public mutating func apply(_ event: AppEvent) -> [Effect] {
         switch event {
         case let .key(key):
-            return handle(key)
+            return requestingPreview(handle(key))
         case let .resize(rows, columns):
             self.rows = rows
             self.columns = columns
@@ -188,6 +188,7 @@ public struct AppState {
             buildingDemo = true
         case let .cardLoaded(data):
             if data.neuron == cardNeuron { card = data }
+            previewLoaded(data)
         case let .imageDetails(details):
             image = details
             imageSelection = 0
@@ -213,8 +214,9 @@ public struct AppState {
             message = ("\"\(query)\" ranked by meaning (Esc clears)", false)
         case let .message(text, isError):
             report(text, isError: isError)
+            if isError { previewMayHaveFailed() }  // a failed load answers with an error
         }
-        return []
+        return requestingPreview([])
     }
 
     mutating func catalogLoaded(_ catalog: NeuronCatalog) {

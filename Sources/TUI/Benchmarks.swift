@@ -53,3 +53,47 @@ public enum TUIBenchmarks {
         return sizes.withLock { $0.reduce(0, +) }
     }
 }
+
+extension TUIBenchmarks {
+    /// A card on an off-screen terminal through the app's compositor, counting the bytes the
+    /// terminal receives: the first view encodes and sends every picture; a repeat view (the
+    /// card left and opened again) finds them encoded, and kitty then only places them by id.
+    public final class CardView {
+        let compositor: ImageCompositor
+        let placements: [ImagePlacement]
+        let renderers: [ImageSource: ImageCompositor.Renderer]
+        let ready = DispatchSemaphore(value: 0)
+        let kitty: Bool
+
+        public init(graphics: TerminalCapabilities.Graphics, rows: Int, columns: Int, paths: [String]) {
+            let capabilities = TerminalCapabilities(graphics: graphics, cellSize: CellSize(width: 10, height: 20), columns: columns, rows: rows)
+            let ready = self.ready
+            compositor = ImageCompositor(capabilities: capabilities, mailbox: Mailbox(wake: { ready.signal() }))
+            compositor.output = { _ in }
+            var state = cardState(rows: rows, columns: columns, paths: paths)
+            state.graphics = graphics
+            state.graphicsName = compositor.graphicsName
+            placements = Panes.draw(state, on: TextCanvas(rows: rows, columns: columns))
+            renderers = App.renderers(state)
+            kitty = graphics == .kitty
+        }
+
+        /// Shows the card, frame after frame until every picture is on screen; returns the bytes sent.
+        public func show() -> Int {
+            let before = compositor.bytesSent
+            while true {
+                _ = compositor.rowsToErase(for: placements)
+                compositor.place(placements, previews: [:], renderers: renderers)
+                if (kitty ? compositor.kittyPlaced.count : compositor.shown.count) >= placements.count { break }
+                _ = ready.wait(timeout: .now() + 5)
+            }
+            return compositor.bytesSent - before
+        }
+
+        /// Another screen (the card's pictures go).
+        public func leave() {
+            _ = compositor.rowsToErase(for: [])
+            compositor.place([], previews: [:])
+        }
+    }
+}

@@ -109,6 +109,7 @@ final class ImageCompositor {
         guard capabilities.graphics != .none else { return }
         if capabilities.graphics == .kitty { return placeKitty(placements, previews: previews, renderers: renderers) }
         let next = Set(placements)
+        store.want(placements.map { ImageKey(source: $0.source, rect: $0.rect, graphics: graphicsName) })
         // Pictures that went (their rows were repainted), except those whose replacement is not ready.
         let waiting = waitingAtErase
         shown = shown.filter { next.contains($0) || waiting.contains($0.rect) }
@@ -138,6 +139,7 @@ final class ImageCompositor {
     /// placed by id, their picture sent first only if the terminal does not hold it yet.
     private func placeKitty(_ placements: [ImagePlacement], previews: [UUID: JobPreview], renderers: [ImageSource: Renderer]) {
         let next = Set(placements)
+        store.want(placements.map(kittyKey))
         let waiting = waitingPlaces(placements)
         var bytes: [UInt8] = []
         for (placement, ids) in kittyPlaced where !next.contains(placement) && !waiting.contains(placement.rect) {
@@ -179,6 +181,7 @@ final class ImageCompositor {
         let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
         nextEncoder = (nextEncoder + 1) % encoders.count
         encoders[nextEncoder].async {
+            guard store.stillWanted(key) else { return }
             let image = Self.picture(key, preview: preview, renderer: renderer, capabilities: capabilities)
             let size = TerminalImage.fittedSize(width: image.width, height: image.height, columns: key.rect.width,
                                                 rows: key.rect.height, cell: capabilities.cellSize)
@@ -197,6 +200,7 @@ final class ImageCompositor {
         let capabilities = self.capabilities, store = self.store, mailbox = self.mailbox
         nextEncoder = (nextEncoder + 1) % encoders.count
         encoders[nextEncoder].async {
+            guard store.stillWanted(key) else { return }
             let bytes = Self.encode(key, preview: preview, renderer: renderer, capabilities: capabilities)
             store.set(bytes, for: key)
             mailbox.post(.imageReady(key))
@@ -245,7 +249,26 @@ final class EncodedImages: @unchecked Sendable {
     private var bytes: [ImageKey: [UInt8]] = [:]
     private var order: [ImageKey] = []
     private var pending: Set<ImageKey> = []
+    /// The pictures of the newest frame: a queued picture no longer among them is dropped
+    /// unencoded (moving down the list leaves the pictures of the rows passed over).
+    private var wanted: Set<ImageKey> = []
     static let limit = 400
+
+    func want(_ keys: [ImageKey]) {
+        lock.lock()
+        defer { lock.unlock() }
+        wanted = Set(keys)
+    }
+
+    /// False (and the claim given up, so that a later frame may claim it again) when the
+    /// newest frame no longer shows `key`.
+    func stillWanted(_ key: ImageKey) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if wanted.contains(key) { return true }
+        pending.remove(key)
+        return false
+    }
 
     func has(_ key: ImageKey) -> Bool {
         lock.lock()

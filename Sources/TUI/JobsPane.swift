@@ -177,6 +177,12 @@ extension Panes {
         let style: Style = job.status == .failed || job.status == .interrupted ? .bad
             : job.status == .running ? (selected ? .selected : .plain) : (selected ? .selected : .dim)
         canvas.put(area.top, 0, first, width: area.width, style)
+        // Reverse video turns the bar's full blocks into blanks (a job at 99% looked empty):
+        // on the selected row the bar is drawn again in colour, not reversed.
+        if selected, style == .selected, let fraction = job.fraction, let bracket = first.firstIndex(of: "[") {
+            let column = first.distance(from: first.startIndex, to: bracket) + 1
+            if column + 12 <= area.width { canvas.put(area.top, column, padded(bar(fraction, width: 12), 12), .accent) }
+        }
         var rate = ""
         if let value = job.rate, job.status == .running { rate = String(format: "%.1f %@/s  ", value, job.unit) }
         if let eta = job.eta, eta.isFinite, job.status == .running { rate += "ETA " + JobState.duration(eta) + "  " }

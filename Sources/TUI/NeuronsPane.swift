@@ -28,6 +28,15 @@ public struct NeuronListState {
     /// between two frames.
     private var visibleRowsCache = VisibleRowsCache()
     public var selection = 0
+    /// The selected neuron's top images beside the list: a card's data, loaded as a card is.
+    public var preview: CardData?
+    /// The neuron whose data is being loaded for the list. One request at a time: a held-down
+    /// `j` asks again only once the last answer came, and then for the newest selection, so
+    /// stale requests never queue up behind the backend.
+    var previewAsked: Int?
+    /// The neuron whose load failed (an error came while it was out): not asked again until
+    /// the selection moves, so a broken index does not loop.
+    var previewFailed: Int?
 
     public init() {}
 
@@ -181,6 +190,32 @@ extension AppState {
     func row(of neuron: Int) -> NeuronRow? { neurons.row(of: neuron) }
     mutating func clampSelection() { neurons.clampSelection() }
 
+    /// Whether the list shares the window with the selected neuron's top images (the left half
+    /// of a 120-column window was empty before).
+    var listShowsPreviews: Bool { columns >= 120 && graphics != .none }
+
+    /// `effects`, plus loading the selected neuron's pictures when the list shows them and
+    /// no request is out (see `previewAsked`).
+    mutating func requestingPreview(_ effects: [Effect]) -> [Effect] {
+        guard screen == .neurons, listShowsPreviews, neurons.previewAsked == nil, let neuron = selectedRow?.neuron,
+              neurons.preview?.neuron != neuron, neurons.previewFailed != neuron else { return effects }
+        neurons.previewFailed = nil
+        neurons.previewAsked = neuron
+        return effects.contains(.loadCard(neuron)) ? effects : effects + [.loadCard(neuron)]
+    }
+
+    /// A card's data arrived: the list keeps it when it is the selection's.
+    mutating func previewLoaded(_ data: CardData) {
+        if data.neuron == neurons.previewAsked { neurons.previewAsked = nil }
+        if data.neuron == selectedRow?.neuron { neurons.preview = data }
+    }
+
+    /// An error came: the request out, if any, is taken to have failed.
+    mutating func previewMayHaveFailed() {
+        if let asked = neurons.previewAsked { neurons.previewFailed = asked }
+        neurons.previewAsked = nil
+    }
+
     /// Rows of the list body at the current size (title, header and status bars aside).
     var listHeight: Int { max(1, rows - 4) }
 
@@ -231,7 +266,7 @@ extension Panes {
             }
             return []
         }
-        let (area, placements) = visualizationThumbnail(state, canvas, fullArea)
+        let (area, placements) = state.listShowsPreviews ? topImages(state, canvas, fullArea) : visualizationThumbnail(state, canvas, fullArea)
         let rows = state.visibleRows
         let meaning = state.meaning.flatMap { $0.query == state.query ? $0.scores : nil }
         // The same columns as the rows below: star, id, top, sparkline, (match), label.
@@ -253,6 +288,43 @@ extension Panes {
                                                             : "No neuron matches /\(TextCanvas.shortened(state.query, width: 40)).", .dim)
         }
         return placements
+    }
+
+    /// The selected neuron's top images as a 3x3 grid in the right half, its visualization
+    /// under them when one exists; returns the area left for the list. Only the selection's
+    /// own pictures are placed: while its data loads the grid stays empty.
+    static func topImages(_ state: AppState, _ canvas: Canvas, _ fullArea: Rect) -> (Rect, [ImagePlacement]) {
+        let area = Rect(top: fullArea.top, left: fullArea.left, height: fullArea.height, width: fullArea.width / 2)
+        guard let neuron = state.selectedRow?.neuron else { return (area, []) }
+        // Under the header row (its summary is right-aligned there), a caption, then the grid.
+        let side = Rect(top: fullArea.top + 2, left: area.right + 1, height: fullArea.height - 2, width: fullArea.width - area.right - 1)
+        let visualization = state.visualizations[neuron]
+        let cellWidth = side.width / 3
+        // Square pictures (cells are about twice as tall as wide) and a caption row, the grid
+        // shorter when a visualization needs room under it.
+        let cellHeight = max(3, min(cellWidth / 2 + 1, (side.height - (visualization != nil ? 9 : 0)) / 3))
+        var placements: [ImagePlacement] = []
+        let below = Rect(top: side.top + 3 * cellHeight, left: side.left, height: side.bottom - side.top - 3 * cellHeight, width: side.width)
+        if let visualization, below.height >= 4 {
+            canvas.put(below.top, below.left, "visualization of \(neuron)", width: below.width, .dim)
+            let rows = below.height - 1
+            placements.append(ImagePlacement(source: .file(visualization),
+                                             rect: Rect(top: below.top + 1, left: below.left, height: rows, width: min(below.width, rows * 2))))
+        }
+        guard let data = state.neurons.preview, data.neuron == neuron else {
+            canvas.put(fullArea.top + 1, side.left, "top images of \(neuron) ...", width: side.width, .dim)
+            return (area, placements)
+        }
+        canvas.put(fullArea.top + 1, side.left, "top images of \(neuron) (Enter: its card)", width: side.width, .dim)
+        for (index, image) in data.top.prefix(9).enumerated() {
+            let cell = Rect(top: side.top + index / 3 * cellHeight, left: side.left + index % 3 * cellWidth,
+                            height: cellHeight, width: cellWidth)
+            placements.append(ImagePlacement(source: .file(image.path),
+                                             rect: Rect(top: cell.top, left: cell.left, height: cell.height - 1, width: cell.width - 1)))
+            canvas.put(cell.bottom - 1, cell.left, String(format: "%.2f ", image.value) + image.category, width: cell.width - 1, .dim)
+        }
+        if data.top.isEmpty { canvas.put(side.top, side.left, "no images in this scan", .dim) }
+        return (area, placements)
     }
 
     /// The selected neuron's visualization beside the list, when there is room and a picture to

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Imaging
+import Synchronization
 import Terminal
 import TUI
 import Workbench
@@ -44,7 +45,11 @@ struct Bench: ParsableCommand {
         for benchmark in selected {
             let result = benchmark.measure(runs: runs)
             results.append(result)
-            if !json { print(result.line) }
+            if !json {
+                // The table's name column is 30 wide; a longer name pushes its line right rather than being cut.
+                let line = result.name.count > 30 ? result.name + " " + result.line.dropFirst(31) : result.line
+                print(line + (Self.bytes.withLock { $0[result.name] }.map { "  \($0) bytes" } ?? ""))
+            }
         }
         if json {
             print(String(decoding: try Benchmarks.json(results), as: UTF8.self))
@@ -53,9 +58,49 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// Bytes a display benchmark sends to the terminal, by name (shown after its time).
+    static let bytes = Mutex<[String: Int]>([:])
+
+    /// The 25 400x300 PNG pictures of the card benchmarks (written once).
+    static func benchPictures() -> [String] {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-bench-card")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let paths = (0..<25).map { folder.appendingPathComponent("\($0).png").path }
+        for (i, path) in paths.enumerated() where !FileManager.default.fileExists(atPath: path) {
+            try? Image.testCard(width: 400, height: 300, seed: UInt64(i + 1)).writePNG(path: path)
+        }
+        return paths
+    }
+
+    /// `tui.card_bytes.<graphics>.<size>.<view>`: a card's first view (pictures encoded and
+    /// sent) and repeat view (opened again: sixel and iTerm2 send the pictures again, kitty
+    /// only places them), timed, with the bytes the terminal receives.
+    static var cardBytes: [Benchmark] {
+        var list: [Benchmark] = []
+        for graphics: TerminalCapabilities.Graphics in [.sixel, .kitty, .iterm] {
+            for (rows, columns) in [(40, 120), (24, 80)] {
+                for repeatView in [false, true] {
+                    let name = "tui.card_bytes.\(graphics.rawValue).\(columns)x\(rows).\(repeatView ? "repeat" : "first")"
+                    list.append(Benchmark(name: name, flops: nil) {
+                        let paths = benchPictures()
+                        let view = TUIBenchmarks.CardView(graphics: graphics, rows: rows, columns: columns, paths: paths)
+                        let first = view.show()
+                        view.leave()
+                        bytes.withLock { $0[name] = repeatView ? view.show() : first }
+                        if repeatView {
+                            return { view.leave(); _ = view.show() }
+                        }
+                        return { _ = TUIBenchmarks.CardView(graphics: graphics, rows: rows, columns: columns, paths: paths).show() }
+                    })
+                }
+            }
+        }
+        return list
+    }
+
     /// What is timed of the terminal and the app (their types are not the core's).
     static var display: [Benchmark] {
-        [
+        cardBytes + [
         Benchmark(name: "tui.frame", flops: nil) {
             // The neuron-card frame at 120x40 composed off-screen (pictures are placed, not drawn).
             let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: (0..<25).map { "/bench/\($0).png" })
@@ -64,12 +109,7 @@ struct Bench: ParsableCommand {
         },
         Benchmark(name: "tui.open_card", flops: nil) {
             // A card's 25 pictures (400x300 PNG files) decoded, fitted to their cells and sixel-encoded.
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("clipscope-bench-card")
-            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let paths = (0..<25).map { folder.appendingPathComponent("\($0).png").path }
-            for (i, path) in paths.enumerated() where !FileManager.default.fileExists(atPath: path) {
-                try? Image.testCard(width: 400, height: 300, seed: UInt64(i + 1)).writePNG(path: path)
-            }
+            let paths = benchPictures()
             let state = TUIBenchmarks.cardState(rows: 40, columns: 120, paths: paths)
             let capabilities = TerminalCapabilities(graphics: .sixel, cellSize: CellSize(width: 10, height: 20),
                                                     columns: 120, rows: 40)

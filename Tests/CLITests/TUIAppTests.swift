@@ -191,6 +191,45 @@ final class TUIAppTests: XCTestCase {
         try tmux.wait(for: "EXIT=0")
     }
 
+    /// At 120 columns the list keeps the left half and the selected neuron's top images fill the
+    /// right one, in half blocks under tmux; a burst of keys ends on the newest selection's pictures.
+    func testTheListPreviewsTheSelectedNeuronsTopImagesInHalfBlocks() throws {
+        try openApp(demo: try demo(), columns: 120, rows: 40)
+        try tmux.wait(for: "768 of 768", timeout: 300)
+        try tmux.keys("o")  // by id: the rows are 0, 1, 2, ...
+        try tmux.wait(for: "768 of 768 · sort id")
+        func pictured(_ neuron: Int) -> (String) -> Bool {
+            { screen in
+                let lines = screen.split(separator: "\n").map { Array($0) }
+                return screen.contains("top images of \(neuron) (Enter: its card)")
+                    && lines.filter { $0.count > 62 && $0[62...].contains { $0 == "▀" || $0 == "▄" } }.count >= 9
+                    && lines.contains { $0.count > 60 && String($0[..<60]).contains("     \(neuron)  ") }
+            }
+        }
+        try tmux.wait(until: "neuron 0's top images in half blocks beside the list", pictured(0))
+        try tmux.keys("j", "j", "j")
+        try tmux.wait(until: "neuron 3's top images", pictured(3))
+        // A held-down j: twenty keys at once end on neuron 23's pictures, and only those.
+        try tmux.run(["send-keys", "-t", tmux.session] + Array(repeating: "j", count: 20))
+        let screen = try tmux.wait(until: "neuron 23's top images", pictured(23))
+        // The first picture's caption is the card's first one.
+        let captionLine = screen.split(separator: "\n").map(String.init).first { $0.contains("top images of 23") }
+        XCTAssertNotNil(captionLine, screen)
+        let firstCaption = screen.split(separator: "\n").map { Array($0) }.compactMap { line -> String? in
+            guard line.count > 62 else { return nil }
+            let right = String(line[61...]).trimmingCharacters(in: .whitespaces)
+            return right.range(of: #"^\d+\.\d\d \S+"#, options: .regularExpression).map { String(right[$0]) }
+        }.first
+        let caption = try XCTUnwrap(firstCaption, "a caption under the first picture:\n\(screen)")
+        try tmux.keys("Enter")
+        let card = try tmux.wait(for: "neuron 23")
+        XCTAssertTrue(try tmux.wait(for: caption).contains(caption), "the card's pictures are the list's:\n\(card)")
+        try tmux.keys("q")
+        try tmux.wait(for: "768 of 768")
+        try tmux.keys("q")
+        try tmux.wait(for: "EXIT=0")
+    }
+
     func testALabelAndANoteEditedInTheCardPersistAfterRestart() throws {
         let demo = try demo()
         try openApp(demo: demo)

@@ -254,18 +254,37 @@ final class AppStateTests: XCTestCase {
         }
     }
 
-    func testTheListMarksVisualizedNeuronsShowsTheSelectedOnesPictureAndOffersAnAtlasOnce() {
+    func testTheSelectedJobsProgressBarStaysVisibleNotReversed() {
         var state = state(rows: 40, columns: 120)
+        let info = JobInfo(id: UUID(), kind: "scan", parameters: Data("{}".utf8), unit: "images")
+        _ = state.apply(.job(info.id, .started(info)))
+        _ = state.apply(.job(info.id, .progress(JobProgress(step: 99, total: 100, rate: 5, eta: 1, elapsed: 20, metrics: []))))
+        state.show(.jobs)
+        let canvas = TextCanvas(rows: 40, columns: 120)
+        _ = Panes.draw(state, on: canvas)
+        let row = try! XCTUnwrap((0..<40).first { canvas.line($0).contains("scan  running") }, canvas.text)
+        let line = Array(canvas.line(row))
+        let open = try! XCTUnwrap(line.firstIndex(of: "["), String(line))
+        XCTAssertEqual(canvas.style(row, 0), .selected, "the row is selected")
+        XCTAssertEqual(line[open + 1], "█", String(line))
+        for column in (open + 1)...(open + 11) {
+            XCTAssertEqual(canvas.style(row, column), .accent, "the bar's block at \(column) is not reversed (reversed, it reads as blank)")
+        }
+    }
+
+    func testTheListMarksVisualizedNeuronsShowsTheSelectedOnesPictureAndOffersAnAtlasOnce() {
+        // Below 120 columns the list keeps its one side picture (wider windows: the next test).
+        var state = state(rows: 40, columns: 100)
         _ = state.apply(.visualizationsFound([:]))
         XCTAssertTrue(state.message?.text.contains(":atlas") ?? false, "\(String(describing: state.message))")
         state.message = nil
         _ = state.apply(.visualizationsFound([:]))
         XCTAssertNil(state.message, "offered once")
         _ = state.apply(.visualizationsFound([0: "/runs/v/neuron-0.png", 2: "/runs/v/neuron-2.png"]))
-        let canvas = TextCanvas(rows: 40, columns: 120)
+        let canvas = TextCanvas(rows: 40, columns: 100)
         var placements = Panes.draw(state, on: canvas)
         XCTAssertEqual(placements.map(\.source), [.file("/runs/v/neuron-0.png")], "the selected neuron's picture")
-        XCTAssertTrue(placements[0].rect.left >= 90 && placements[0].rect.right <= 120, "\(placements[0].rect)")
+        XCTAssertTrue(placements[0].rect.left >= 70 && placements[0].rect.right <= 100, "\(placements[0].rect)")
         XCTAssertTrue(canvas.line(2).hasPrefix(" ◆     0"), canvas.line(2))
         XCTAssertTrue(canvas.line(3).hasPrefix("       1"), canvas.line(3))
         _ = state.apply(.key(.down))
@@ -275,6 +294,48 @@ final class AppStateTests: XCTestCase {
         var text = state
         text.graphics = .none
         XCTAssertEqual(Panes.draw(text, on: canvas), [])
+    }
+
+    func testTheListShowsTheSelectedNeuronsTopImagesAndAsksForOneAtATime() {
+        var state = state(rows: 40, columns: 120)
+        // The catalog asked for neuron 0's pictures; keys move on while that is out.
+        XCTAssertEqual(state.neurons.previewAsked, 0)
+        XCTAssertEqual(state.apply(.key(.character("j"))), [], "one request at a time")
+        XCTAssertEqual(state.apply(.key(.character("j"))), [])
+        func data(_ neuron: Int, images: Int = 12) -> CardData {
+            let top = (0..<images).map { RankedImage(path: "/n\(neuron)/\($0).png", category: "c\($0)", value: Float(20 - $0)) }
+            return CardData(neuron: neuron, top: top, bottom: [], stats: ActivationStats(values: [1]), categories: [], bins: [])
+        }
+        // Neuron 0's answer is stale: not kept, and the newest selection (2) is asked for, not 1.
+        XCTAssertEqual(state.apply(.cardLoaded(data(0))), [.loadCard(2)])
+        let canvas = TextCanvas(rows: 40, columns: 120)
+        XCTAssertEqual(Panes.draw(state, on: canvas), [], "nothing stale while 2 loads")
+        XCTAssertTrue(canvas.text.contains("top images of 2 ..."), canvas.text)
+        _ = state.apply(.visualizationsFound([2: "/runs/v/neuron-2.png"]))
+        XCTAssertEqual(state.apply(.cardLoaded(data(2))), [])
+        let placements = Panes.draw(state, on: canvas)
+        XCTAssertEqual(placements.map(\.source), [.file("/runs/v/neuron-2.png")] + (0..<9).map { .file("/n2/\($0).png") },
+                       "the visualization and the top 9 as a 3x3 grid")
+        XCTAssertEqual(Set(placements.map(\.rect)).count, 10, "no two share a place")
+        for rect in placements.map(\.rect) {
+            XCTAssertTrue(rect.left > 60 && rect.right <= 120 && rect.top >= 2 && rect.bottom <= 39 && rect.height >= 3, "\(rect)")
+        }
+        XCTAssertTrue(canvas.line(4).hasPrefix(" ◆     2"), "the list keeps the left half: \(canvas.line(4))")
+        XCTAssertTrue(canvas.text.contains("20.00 c0"), canvas.text)
+        // The next key asks for 3 at once, and 2's pictures go.
+        XCTAssertEqual(state.apply(.key(.character("j"))), [.loadCard(3)])
+        XCTAssertFalse(Panes.draw(state, on: canvas).contains { $0.source == .file("/n2/0.png") })
+        // Opening the card asks for it once; a failed load does not stop the previews.
+        XCTAssertEqual(state.apply(.message("neuron 3: broken", isError: true)), [], "not asked again and again")
+        XCTAssertEqual(state.apply(.key(.character("j"))), [.loadCard(4)], "moving on asks again")
+        XCTAssertNil(state.neurons.previewFailed)
+        var narrow = state
+        _ = narrow.apply(.resize(rows: 24, columns: 80))
+        _ = narrow.apply(.cardLoaded(data(3)))
+        XCTAssertTrue(Panes.draw(narrow, on: TextCanvas(rows: 24, columns: 80)).isEmpty, "no previews at 80 columns")
+        var none = state
+        none.graphics = .none
+        XCTAssertEqual(none.apply(.key(.character("j"))), [], "no pictures to load without graphics")
     }
 
     func testVisualizeTakesTweaksAndATweakedRunGetsItsOwnFolder() {

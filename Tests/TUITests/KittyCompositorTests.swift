@@ -83,4 +83,18 @@ final class KittyCompositorTests: XCTestCase {
         compositor.removeEverything()
         XCTAssertEqual(KittyGraphics.commands(in: sent).map { $0.controls["d"] }, ["A"], "the terminal frees every picture")
     }
+
+    /// A held-down key: a picture queued for a frame that is already gone is dropped before
+    /// it is encoded, and may be claimed again when a later frame shows it.
+    func testPicturesOfAFrameThatWentAreNotEncoded() {
+        let store = EncodedImages()
+        let key = { (path: String) in ImageKey(source: .file(path), rect: Rect(top: 1, left: 1, height: 5, width: 12), graphics: "sixel") }
+        store.want([key("/a.png")])
+        XCTAssertTrue(store.claim(key("/a.png")))
+        store.want([key("/b.png")])  // the next frame shows another neuron's picture
+        XCTAssertFalse(store.stillWanted(key("/a.png")), "dropped unencoded")
+        XCTAssertTrue(store.claim(key("/a.png")), "free to be claimed again")
+        store.want([key("/a.png")])
+        XCTAssertTrue(store.stillWanted(key("/a.png")))
+    }
 }

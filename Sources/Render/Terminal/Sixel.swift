@@ -24,9 +24,11 @@ public enum Sixel {
     }
 
     /// Encodes `image` as one complete sixel sequence (DCS ... ST) with up to `colors`
-    /// palette entries; alpha is composited over `background`.
+    /// palette entries; alpha is composited over `background`. An image of at most
+    /// `exactUpTo` colours (default `colors`) keeps them exactly. `smallest` has libsixel
+    /// spend a little more time for fewer bytes (the same pixels).
     public static func encode(_ image: Image, colors: Int = 256, diffusion: Diffusion = .floydSteinberg,
-                              background: Color = .black) throws -> [UInt8] {
+                              background: Color = .black, exactUpTo: Int? = nil, smallest: Bool = false) throws -> [UInt8] {
         guard image.width > 0, image.height > 0 else { throw SixelError("sixel: empty image \(image.width)x\(image.height)") }
         var rgb = rgbBytes(image, background: background)
         let sink = ByteSink()
@@ -47,13 +49,13 @@ public enum Sixel {
         defer { sixel_output_unref(output) }
         // 7-bit escapes (ESC P ... ESC \) work everywhere; C1 bytes break in UTF-8 terminals.
         sixel_output_set_8bit_availability(output, 0)
-        sixel_output_set_encode_policy(output, SIXEL_ENCODEPOLICY_FAST)
+        sixel_output_set_encode_policy(output, smallest ? SIXEL_ENCODEPOLICY_SIZE : SIXEL_ENCODEPOLICY_FAST)
 
         var dither: OpaquePointer?
         let limit = max(2, min(256, colors))
         // Images with few colours (charts, text, flat test cards) get their exact colours;
         // libsixel's median cut would shift them (pure red comes out at 97%).
-        let exactPalette = distinctColors(rgb, limit: limit)
+        let exactPalette = distinctColors(rgb, limit: max(limit, min(256, exactUpTo ?? limit)))
         try check(sixel_dither_new(&dither, Int32(exactPalette.map { max(2, $0.count / 3) } ?? limit), nil),
                   "creating the palette")
         defer { sixel_dither_unref(dither) }
