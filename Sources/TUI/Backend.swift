@@ -87,6 +87,8 @@ public final class Backend: AppBackend {
     let executor: ComputeExecutor
     let indexQueue = DispatchQueue(label: "clipscope.tui.index")
     let labWorker = AttackLabWorker()
+    /// Run records as last read, so that listing the runs folder every 2 s re-reads only changed ones.
+    let recordCache = RecordCache()
 
     struct Shared: Sendable {
         var index: ActivationIndex?

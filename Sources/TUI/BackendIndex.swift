@@ -171,7 +171,7 @@ extension Backend {
 
     /// Reads the run folders under the runs directory; posts them when they changed.
     func listRuns() {
-        let (found, unreadable) = RunFolder.list(in: options.runs)
+        let (found, unreadable) = RunFolder.list(in: options.runs, cache: recordCache)
         let runs = found.map { folder, record in
             PastRun(folder: folder.path, state: record.jobState(folder: folder.path),
                     resumable: JobCatalog.resumes(kind: record.kind))

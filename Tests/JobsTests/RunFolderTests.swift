@@ -170,6 +170,23 @@ final class RunFolderTests: XCTestCase {
         XCTAssertEqual(record.status(), .running)
     }
 
+    func testAListingWithACacheReadsOnlyTheRecordsThatChanged() throws {
+        for name in ["a", "b", "c"] {
+            let folder = scratch.appendingPathComponent(name).path
+            _ = JobRunner.run(FolderJob(output: folder, steps: 2, seed: 1, stopAt: nil)) { _, _ in }
+        }
+        let cache = RecordCache()
+        XCTAssertEqual(RunFolder.list(in: scratch.path, cache: cache).runs.count, 3)
+        XCTAssertEqual(cache.reads, 3)
+        let again = RunFolder.list(in: scratch.path, cache: cache).runs
+        XCTAssertEqual(cache.reads, 3, "unchanged records are not read again")
+        XCTAssertEqual(again.map(\.record), RunFolder.list(in: scratch.path).runs.map(\.record), "the same records as a full read")
+        _ = JobRunner.run(FolderJob(output: scratch.appendingPathComponent("b").path, steps: 4, seed: 2, stopAt: nil)) { _, _ in }
+        let changed = RunFolder.list(in: scratch.path, cache: cache).runs
+        XCTAssertEqual(cache.reads, 4, "only the rewritten record is read")
+        XCTAssertEqual(changed.first { $0.folder.path.hasSuffix("/b") }?.record.step, 4)
+    }
+
     func testListingFindsRunsNewestFirstAndNamesUnreadableRecords() throws {
         let old = scratch.appendingPathComponent("old").path, new = scratch.appendingPathComponent("new").path
         _ = JobRunner.run(FolderJob(output: old, steps: 2, seed: 1, stopAt: nil)) { _, _ in }

@@ -235,15 +235,27 @@ public struct RunFolder: Sendable, Equatable {
     }
 
     /// Every run folder directly under `directory`, newest first, and those whose
-    /// `run.json` cannot be read (with why). A missing directory has none.
-    public static func list(in directory: String) -> (runs: [(folder: RunFolder, record: RunRecord)], unreadable: [(path: String, error: String)]) {
+    /// `run.json` cannot be read (with why). A missing directory has none. With a `cache`, a
+    /// record whose file has not changed (mtime and size) is not read again: watching a runs
+    /// folder of hundreds of runs every few seconds costs a stat per run.
+    public static func list(in directory: String, cache: RecordCache? = nil) -> (runs: [(folder: RunFolder, record: RunRecord)], unreadable: [(path: String, error: String)]) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return ([], []) }
         var runs: [(folder: RunFolder, record: RunRecord)] = []
         var unreadable: [(path: String, error: String)] = []
         for name in names.sorted() where !name.hasPrefix(".") {
             let folder = RunFolder(path: (directory as NSString).appendingPathComponent(name))
-            guard FileManager.default.fileExists(atPath: folder.recordPath) else { continue }
-            do { runs.append((folder, try folder.read())) } catch { unreadable.append((folder.path, "\(error)")) }
+            var info = stat()
+            guard stat(folder.recordPath, &info) == 0 else { continue }
+            let stamp = RecordCache.Stamp(seconds: Int(info.st_mtim.tv_sec), nanoseconds: Int(info.st_mtim.tv_nsec), size: Int(info.st_size))
+            if let cached = cache?.record(folder.recordPath, stamp: stamp) {
+                runs.append((folder, cached))
+                continue
+            }
+            do {
+                let record = try folder.read()
+                cache?.store(record, for: folder.recordPath, stamp: stamp)
+                runs.append((folder, record))
+            } catch { unreadable.append((folder.path, "\(error)")) }
         }
         runs.sort { ($0.record.updated, $0.folder.path) > ($1.record.updated, $1.folder.path) }
         return (runs, unreadable)
@@ -401,5 +413,27 @@ public final class RunRecorder: Sendable {
                 return "could not keep the run record: \(error)"
             }
         }
+    }
+}
+
+/// The run records read by `RunFolder.list`, by path, with the mtime and size they were read at.
+public final class RecordCache: Sendable {
+    struct Stamp: Equatable, Sendable {
+        let seconds: Int, nanoseconds: Int, size: Int
+    }
+    private let records = Mutex<[String: (stamp: Stamp, record: RunRecord)]>([:])
+    /// Records read from files (not from the cache) since the start, for tests.
+    public var reads: Int { readCount.load(ordering: .relaxed) }
+    private let readCount = Atomic<Int>(0)
+
+    public init() {}
+
+    func record(_ path: String, stamp: Stamp) -> RunRecord? {
+        records.withLock { $0[path].flatMap { $0.stamp == stamp ? $0.record : nil } }
+    }
+
+    func store(_ record: RunRecord, for path: String, stamp: Stamp) {
+        readCount.add(1, ordering: .relaxed)
+        records.withLock { $0[path] = (stamp, record) }
     }
 }
