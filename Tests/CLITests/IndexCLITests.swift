@@ -66,16 +66,7 @@ final class IndexCLITests: XCTestCase {
     }
 
     func start(_ arguments: [String]) throws -> (Process, URL, URL) {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        let out = scratch.appendingPathComponent("out-\(UUID().uuidString)"), err = scratch.appendingPathComponent("err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        return (process, out, err)
+        try startClipscope(arguments, scratch: scratch)
     }
 
     func clipscope(_ arguments: [String]) throws -> Result {

@@ -54,6 +54,18 @@ final class MachineQueueTests: XCTestCase {
         turns.withLock { $0["third"] }?.release()
     }
 
+    func testATurnFreeOnArrivalIsTakenWithoutAWordAndAJobThatNeverWaitedSaysNothingOfTheQueue() throws {
+        let queue = MachineQueue(directory: folder)
+        var reports: [Int] = []
+        let turn = try queue.waitForTurn(token: CancellationToken()) { reports.append($0) }
+        XCTAssertEqual(reports, [])
+        turn.release()
+        let events = Mutex<[JobEvent]>([])
+        _ = try JobRunner.run(FolderJob(output: (folder as NSString).appendingPathComponent("run"), steps: 2, seed: 1, stopAt: nil),
+                              queue: queue) { _, event in events.withLock { $0.append(event) } }.get()
+        XCTAssertFalse(events.withLock { $0 }.contains { if case .queue = $0 { true } else { false } })
+    }
+
     func testACancelledWaitLeavesTheQueue() throws {
         let queue = MachineQueue(directory: folder)
         let held = try queue.waitForTurn(token: CancellationToken()) { _ in }

@@ -356,8 +356,12 @@ public enum JobRunner {
             do {
                 // The run folder is ours first (a second writer fails at once, never queued).
                 if let queue {
-                    turn = try queue.waitForTurn(token: token) { ahead in context.send(.queue(ahead: ahead)) }
-                    context.send(.queue(ahead: nil))
+                    var waited = false
+                    turn = try queue.waitForTurn(token: token) { ahead in
+                        waited = true
+                        context.send(.queue(ahead: ahead))
+                    }
+                    if waited { context.send(.queue(ahead: nil)) }
                 }
                 let result = try spec.run(context)
                 let data: Data

@@ -48,8 +48,8 @@ public final class MachineQueue: Sendable {
         deinit { release() }
     }
 
-    /// Blocks until this process's turn comes, telling `report` how many jobs are ahead each
-    /// time that changes (first with the count on arrival, 0 when none are). Throws
+    /// Blocks until this process's turn comes; while it waits, tells `report` how many jobs are
+    /// ahead each time that changes (0: next in line). A turn free on arrival reports nothing. Throws
     /// `JobCancelled` when `token` is cancelled while waiting.
     public func waitForTurn(token: CancellationToken, poll: Double = 0.2, report: (Int) -> Void) throws -> Turn {
         try FileManager.default.createDirectory(atPath: ticketsFolder, withIntermediateDirectories: true)
@@ -63,11 +63,11 @@ public final class MachineQueue: Sendable {
         while true {
             if token.isCancelled { throw JobCancelled() }
             let ahead = self.ahead(of: (ticket as NSString).lastPathComponent)
+            if ahead == 0, let turn = try takeFreeSlot() { return turn }
             if ahead != reported {
                 report(ahead)
                 reported = ahead
             }
-            if ahead == 0, let turn = try takeFreeSlot() { return turn }
             usleep(useconds_t(poll * 1_000_000))
         }
     }
