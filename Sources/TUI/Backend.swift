@@ -101,8 +101,8 @@ public final class Backend: AppBackend {
         var restarts: [UUID: @Sendable () -> Void] = [:]
         /// Jobs in runner processes of their own, by id: their run folders (cancelled through them).
         var detached: [UUID: String] = [:]
-        /// Run folders followed (ours and other processes' running ones).
-        var followed: Set<String> = []
+        /// Run folders followed (ours and other processes' running ones), by who follows each.
+        var followed: [String: UUID] = [:]
         var runs: [PastRun]?
         var visualizations: [Int: String]?
         /// The open model's fingerprint, and whether the index's model was found to differ.

@@ -123,7 +123,12 @@ extension Backend {
     /// Shows a run folder that a runner (ours, `runner`, or another process's) writes as one of
     /// the app's jobs, until it ends; reaps our runner when it exits.
     func follow(folder: String, runner: pid_t?, restart: (@Sendable () -> Void)? = nil) {
-        guard withShared({ $0.followed.insert(folder).inserted }) else { return }
+        let follower = UUID()
+        guard withShared({ shared -> Bool in
+            guard shared.followed[folder] == nil else { return false }
+            shared.followed[folder] = follower
+            return true
+        }) else { return }
         let mailbox = self.mailbox
         thread("clipscope.tui.follow") { [self] in
             let watcher = RunWatcher(folder: folder, writer: runner)
@@ -156,7 +161,7 @@ extension Backend {
                 var status: Int32 = 0
                 waitpid(runner, &status, 0)
             }
-            withShared { _ = $0.followed.remove(folder) }
+            withShared { if $0.followed[folder] == follower { $0.followed[folder] = nil } }
         }
     }
 

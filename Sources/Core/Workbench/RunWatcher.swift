@@ -29,6 +29,12 @@ public final class RunWatcher {
     public func poll() -> (id: UUID, events: [JobEvent])? {
         guard !ended, let record = try? folder.read(), writer == nil || record.pid == writer else { return nil }
         var events: [JobEvent] = []
+        if let followed = started, followed != record.id {
+            // A newer run replaced the record (one writer at a time holds the folder): the run
+            // followed is over, though its last record was not seen.
+            ended = true
+            return (followed, [.finished(summary: "ended; its folder now holds a newer run", result: Data("null".utf8))])
+        }
         if started != record.id {
             started = record.id
             (step, queueAhead, artefacts, log, previewDate) = (-1, nil, 0, [], nil)
